@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make serve` and `make test`.
+# Both create .venv when it is missing. torch is installed first, pinned to the
+# CPU 2.13.0 build, so that nothing later pulls the CUDA wheels.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.climviz-installed
+PORT    ?= 5006
+ORIGIN  ?= localhost:$(PORT)
+
+.PHONY: serve test venv clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/panel serve app.py --port $(PORT) --allow-websocket-origin=$(ORIGIN) $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Data: the synthetic embedded default, CF readers/writers, regions, grids."""

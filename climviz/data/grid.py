@@ -1,0 +1,55 @@
+"""Canonical grids and names shared by every module.
+
+The canonical form of a temperature ensemble is an ``xr.DataArray`` named
+``tas`` with dims ``(member, time, lat, lon)``, latitude ascending in degrees
+north, longitude in ``[0, 360)`` degrees east, cftime monthly time stamps
+(calendar ``proleptic_gregorian``, mid-month) and units ``K``.
+
+The embedded default grid is a Gaussian grid (Legendre-Gauss latitudes), as
+MPI-ESM's T63 (96 x 192) is, so spherical-harmonic transforms on it are exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MEMBER, TIME, LAT, LON = "member", "time", "lat", "lon"
+CANONICAL_DIMS = (MEMBER, TIME, LAT, LON)
+CALENDAR = "proleptic_gregorian"
+TIME_UNITS = "days since 1850-01-01"
+DEFAULT_GRID = (96, 192)
+
+
+def gaussian_latitudes(nlat: int) -> np.ndarray:
+    """Legendre-Gauss latitudes in degrees north, ascending, shape ``[nlat]``."""
+    x, _ = np.polynomial.legendre.leggauss(nlat)  # nodes in cos(colatitude), ascending
+    return np.rad2deg(np.arcsin(x))
+
+
+def regular_longitudes(nlon: int) -> np.ndarray:
+    """Equally spaced longitudes ``0, 360/nlon, ...`` in degrees east, shape ``[nlon]``."""
+    return np.arange(nlon) * (360.0 / nlon)
+
+
+def global_grid(nlat: int, nlon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The canonical global grid: Gaussian latitudes (ascending), regular longitudes."""
+    return gaussian_latitudes(nlat), regular_longitudes(nlon)
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """Parse ``"96x192"`` into ``(96, 192)``; raise ``ValueError`` with the reason."""
+    try:
+        nlat, nlon = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"grid must look like NLATxNLON (e.g. 96x192), got {text!r}") from None
+    if nlat < 4 or nlon < 8:
+        raise ValueError(f"grid {text!r} is too small: need at least 4x8")
+    if nlon != 2 * nlat:
+        raise ValueError(f"grid {text!r}: nlon must be 2*nlat for a global Gaussian grid")
+    return nlat, nlon
+
+
+def cell_area_weights(lat: np.ndarray) -> np.ndarray:
+    """Area weights proportional to cos(latitude), shape ``[nlat]``, normalised to mean 1."""
+    w = np.cos(np.deg2rad(np.asarray(lat, dtype=float)))
+    return w / w.mean()
