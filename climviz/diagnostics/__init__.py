@@ -1,0 +1,37 @@
+"""Diagnostics: xarray in, xarray out (area means, ENSO, spectra, volcanic composites, scores).
+
+Weights are cos(latitude) throughout; dimension names are keyword arguments.
+torch is imported only inside the spherical-harmonic kernel of ``spectra``.
+"""
+
+from climviz.diagnostics.enso import eofs, nino34_index, pattern_correlation
+from climviz.diagnostics.means import anomalies, area_mean, area_weights, climatology
+from climviz.diagnostics.scores import crps_ensemble, rank_histogram, spread_ratio, spread_skill_ratio
+from climviz.diagnostics.spectra import (
+    fft_power_spectrum,
+    ke_spectrum,
+    peak_period,
+    sh_power_spectrum,
+    temporal_power_spectrum,
+)
+from climviz.diagnostics.volcanic import volcanic_composite
+
+__all__ = [
+    "anomalies",
+    "area_mean",
+    "area_weights",
+    "climatology",
+    "crps_ensemble",
+    "eofs",
+    "fft_power_spectrum",
+    "ke_spectrum",
+    "nino34_index",
+    "pattern_correlation",
+    "peak_period",
+    "rank_histogram",
+    "sh_power_spectrum",
+    "spread_ratio",
+    "spread_skill_ratio",
+    "temporal_power_spectrum",
+    "volcanic_composite",
+]

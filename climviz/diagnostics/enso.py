@@ -1,0 +1,207 @@
+"""ENSO diagnostics: the Nino3.4 index, EOFs and pattern correlation."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import xarray as xr
+
+from climviz.data.regions import REGIONS, Region, get_region
+from climviz.diagnostics.means import anomalies, area_mean, area_weights
+
+
+def nino34_index(
+    da: xr.DataArray,
+    *,
+    base: Optional[tuple[int, int]] = None,
+    smooth: Optional[int] = None,
+    time_dim: str = "time",
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
+) -> xr.DataArray:
+    """Nino3.4 index: area mean (cos-lat) over 5S-5N, 170W-120W of monthly anomalies.
+
+    Parameters
+    ----------
+    da : DataArray ``(..., time, lat, lon)``, SST or near-surface temperature.
+    base : (start_year, end_year), optional
+        Base period of the monthly climatology; ``None`` is the whole series.
+    smooth : int, optional
+        Length in months of a centred running mean (3 for the ONI, 5 for the
+        classic Trenberth index). Ends become NaN.
+
+    Returns
+    -------
+    DataArray ``(..., time)`` in the units of ``da``, named ``nino34``.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> t = pd.date_range("2000-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    >>> da = xr.DataArray(np.zeros((24, 3, 4)), dims=("time", "lat", "lon"),
+    ...                   coords={"time": t, "lat": [-2.0, 0.0, 2.0], "lon": [180.0, 200.0, 220.0, 260.0]})
+    >>> da[12:, :, 1:3] = 1.0
+    >>> nino34_index(da).values[[0, 12]]
+    array([-0.5,  0.5])
+    """
+    box = area_mean(da, REGIONS["Nino3.4"], lat_dim=lat_dim, lon_dim=lon_dim)
+    idx = anomalies(box, base=base, time_dim=time_dim)
+    if smooth:
+        idx = idx.rolling({time_dim: int(smooth)}, center=True).mean()
+    return idx.rename("nino34").assign_attrs(units=da.attrs.get("units", ""), long_name="Nino3.4 index")
+
+
+def eofs(
+    da: xr.DataArray,
+    *,
+    n: int = 3,
+    time_dim: str = "time",
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
+    region: "Region | str | tuple | None" = None,
+) -> xr.Dataset:
+    """Empirical orthogonal functions with ``sqrt(cos lat)`` weights (``eofs`` package).
+
+    The time mean is removed first (pass anomalies if you want the seasonal
+    cycle gone). Missing values must be constant in time (e.g. land).
+
+    Parameters
+    ----------
+    da : DataArray with exactly the dims ``(time_dim, lat_dim, lon_dim)`` (any order).
+        Stack ensemble members into the time dimension first if you want a
+        joint analysis.
+    n : int
+        Number of modes.
+    region : Region, name or box, optional
+        Cut the field to this box first (:meth:`Region.select`).
+
+    Returns
+    -------
+    xr.Dataset with
+
+    - ``eof (mode, lat, lon)``: the modes as covariance maps, in units of ``da``
+      per standard deviation of the PC (``Eof.eofsAsCovariance(pcscaling=1)``);
+    - ``pc (time, mode)``: principal components scaled to unit variance;
+    - ``variance_fraction (mode)``: fraction of the (weighted) total variance.
+
+    ``mode`` runs 1..n. The sign of each mode is fixed so that the area-weighted
+    mean of its pattern is positive (El Nino positive for ENSO-dominated boxes).
+
+    Example
+    -------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> pattern = np.outer(np.ones(4), np.hanning(6) + 0.1)
+    >>> pc = rng.normal(size=40)
+    >>> da = xr.DataArray(pc[:, None, None] * pattern + 0.01 * rng.normal(size=(40, 4, 6)),
+    ...                   dims=("time", "lat", "lon"),
+    ...                   coords={"time": np.arange(40), "lat": [-3.0, -1.0, 1.0, 3.0],
+    ...                           "lon": np.arange(6) * 10.0})
+    >>> ds = eofs(da, n=2)
+    >>> bool(ds.variance_fraction.sel(mode=1) > 0.99)
+    True
+    """
+    from eofs.xarray import Eof
+
+    if region is not None:
+        da = get_region(region).select(da, lat_dim=lat_dim, lon_dim=lon_dim)
+    dims = (time_dim, lat_dim, lon_dim)
+    if set(da.dims) != set(dims):
+        raise ValueError(f"eofs needs exactly dims {dims}, got {da.dims}; stack or select extra dims first")
+    da = da.transpose(*dims)
+    nt = da.sizes[time_dim]
+    if n < 1 or n > nt:
+        raise ValueError(f"n={n} modes: need 1 <= n <= number of time steps ({nt})")
+    lat = np.asarray(da[lat_dim].values, dtype=float)
+    lon = np.asarray(da[lon_dim].values, dtype=float)
+    # eofs.xarray wants a time-like first dim ('time' name); give it a clean array
+    # with plain integer time so cftime and custom dim names never reach it
+    clean = xr.DataArray(
+        np.asarray(da.values, dtype=float),
+        dims=("time", "lat", "lon"),
+        coords={"time": np.arange(nt), "lat": lat, "lon": lon},
+    )
+    wts = np.sqrt(np.clip(np.cos(np.deg2rad(lat)), 0.0, None))[:, None] * np.ones((1, lon.size))
+    solver = Eof(clean, weights=wts)
+    eof = np.asarray(solver.eofsAsCovariance(neofs=n, pcscaling=1).values)  # [n, nlat, nlon]
+    pc = np.asarray(solver.pcs(npcs=n, pcscaling=1).values)  # [nt, n]
+    frac = np.asarray(solver.varianceFraction(neigs=n).values)  # [n]
+    # sign convention: area-weighted mean of each pattern positive
+    wlat = np.cos(np.deg2rad(lat))[:, None]
+    s = np.sign(np.nansum(eof * wlat, axis=(1, 2)))
+    s[s == 0] = 1.0
+    eof = eof * s[:, None, None]
+    pc = pc * s[None, :]
+    mode = np.arange(1, n + 1)
+    coords = {"mode": mode, time_dim: da[time_dim].values, lat_dim: da[lat_dim].values, lon_dim: da[lon_dim].values}
+    return xr.Dataset(
+        {
+            "eof": xr.DataArray(eof, dims=("mode", lat_dim, lon_dim),
+                                attrs={"units": da.attrs.get("units", ""), "long_name": "EOF as covariance map"}),
+            "pc": xr.DataArray(pc, dims=(time_dim, "mode"), attrs={"long_name": "principal component (unit variance)"}),
+            "variance_fraction": xr.DataArray(frac, dims=("mode",), attrs={"long_name": "fraction of variance"}),
+        },
+        coords={k: v for k, v in coords.items()},
+        attrs={"weights": "sqrt(cos(lat))"},
+    )
+
+
+def _pattern_corr_kernel(a: np.ndarray, b: np.ndarray, w: np.ndarray, take_abs: bool) -> np.ndarray:
+    """Weighted centred correlation over the last two axes. a, b: ``[..., nlat, nlon]``, w ``[nlat, nlon]``."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    ww = np.where(ok, w, 0.0)
+    a0 = np.where(ok, a, 0.0)
+    b0 = np.where(ok, b, 0.0)
+    sw = ww.sum(axis=(-2, -1), keepdims=True)
+    am = (ww * a0).sum(axis=(-2, -1), keepdims=True) / sw
+    bm = (ww * b0).sum(axis=(-2, -1), keepdims=True) / sw
+    da_, db_ = np.where(ok, a0 - am, 0.0), np.where(ok, b0 - bm, 0.0)
+    cov = (ww * da_ * db_).sum(axis=(-2, -1))
+    var = np.sqrt((ww * da_**2).sum(axis=(-2, -1)) * (ww * db_**2).sum(axis=(-2, -1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / var
+    return np.abs(r) if take_abs else r
+
+
+def pattern_correlation(
+    a: xr.DataArray,
+    b: xr.DataArray,
+    *,
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
+    abs: bool = False,
+) -> xr.DataArray:
+    """Centred, cos-lat weighted pattern correlation over ``(lat_dim, lon_dim)``.
+
+    Points where either field is NaN are left out. ``abs=True`` returns
+    ``|r|``, which is what you want for EOFs (their sign is arbitrary).
+
+    Parameters
+    ----------
+    a, b : DataArrays ``(..., lat, lon)`` on the same grid (broadcast over ``...``).
+
+    Returns
+    -------
+    DataArray ``(...)`` in [-1, 1].
+
+    Example
+    -------
+    >>> import numpy as np, xarray as xr
+    >>> c = {"lat": [-10.0, 0.0, 10.0], "lon": [0.0, 90.0, 180.0, 270.0]}
+    >>> x = xr.DataArray(np.arange(12.0).reshape(3, 4), dims=("lat", "lon"), coords=c)
+    >>> round(float(pattern_correlation(x, 2 * x + 1)), 6), round(float(pattern_correlation(x, -x, abs=True)), 6)
+    (1.0, 1.0)
+    """
+    a, b = xr.align(a, b, join="exact")
+    w = area_weights(a, lat_dim=lat_dim)
+    w2 = (w * xr.ones_like(a[lon_dim], dtype=float)).transpose(lat_dim, lon_dim).values
+    return xr.apply_ufunc(
+        _pattern_corr_kernel,
+        a,
+        b,
+        input_core_dims=[[lat_dim, lon_dim], [lat_dim, lon_dim]],
+        kwargs={"w": w2, "take_abs": bool(abs)},
+        dask="parallelized",
+        output_dtypes=[float],
+    ).rename("pattern_correlation")
