@@ -2,7 +2,10 @@
 
 Every writer goes through :func:`atomic_path`: the data is written to a
 temporary sibling and renamed into place only when complete, so an interrupted
-run never leaves a file that looks finished.
+run never leaves a file that looks finished. :func:`write_dataset` also sets
+the project's encodings (float32 data, ``days since 1850-01-01`` times with
+the data's own calendar, zlib level 1 in NetCDF) and drops encodings left
+over from the file the data was read from.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import cftime
 import xarray as xr
+
+from climviz.data.grid import CALENDAR, TIME_UNITS
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 ZARR_SUFFIXES = (".zarr",)
@@ -52,22 +58,79 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
         yield tmp
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
+        if final.exists() and (final.is_dir() or tmp.is_dir()) and not final.is_symlink():
+            _remove(final)  # os.replace cannot put a directory over a file, or onto one
         os.replace(tmp, final)
     except BaseException:
         _remove(tmp)
         raise
 
 
+def _calendar(var: xr.Variable) -> str | None:
+    """The calendar of a time variable, or ``None`` if ``var`` does not hold dates."""
+    if var.dtype.kind == "M":
+        return var.encoding.get("calendar", CALENDAR)
+    if var.dtype.kind == "O" and var.size and isinstance(var.values.flat[0], cftime.datetime):
+        return var.values.flat[0].calendar
+    return None
+
+
+def default_encoding(ds: xr.Dataset, fmt: str) -> dict[str, dict]:
+    """Encodings :func:`write_dataset` uses for ``fmt`` (``"netcdf"`` or ``"zarr"``).
+
+    Float data variables are stored as float32 (zlib level 1 in NetCDF); every
+    date variable as float64 ``days since 1850-01-01`` in its own calendar;
+    float coordinates get no ``_FillValue``.
+    """
+    enc: dict[str, dict] = {}
+    for name, var in ds.variables.items():
+        cal = _calendar(var)
+        if cal is not None:
+            enc[name] = {"units": TIME_UNITS, "calendar": cal, "dtype": "float64"}
+        elif var.dtype.kind == "f" and name in ds.data_vars:
+            enc[name] = {"dtype": "float32"}
+            if fmt == "netcdf":
+                enc[name].update(zlib=True, complevel=1)
+        elif var.dtype.kind == "f" and name in ds.coords:
+            enc[name] = {"_FillValue": None}
+    return enc
+
+
+def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
+    """Zarr needs equal Dask chunks (but the last); sorting or wrapping can break that."""
+    try:
+        chunks = ds.chunks
+    except ValueError:  # variables chunked differently along one dim
+        ds = ds.unify_chunks()
+        chunks = ds.chunks
+    target = {}
+    for dim, sizes in chunks.items():
+        if len(set(sizes[:-1])) > 1 or (len(sizes) > 1 and sizes[-1] > sizes[0]):
+            target[dim] = max(sizes)
+    return ds.chunk(target) if target else ds
+
+
 def write_dataset(ds: xr.Dataset | xr.DataArray, path: str | os.PathLike, **kwargs) -> Path:
-    """Write ``ds`` to ``path`` (NetCDF or Zarr by suffix) atomically; return the path."""
+    """Write ``ds`` to ``path`` (NetCDF or Zarr by suffix) atomically; return the path.
+
+    Encodings come from :func:`default_encoding`; ``encoding=`` in ``kwargs``
+    overrides them per variable and key. Other ``kwargs`` go to
+    ``to_netcdf``/``to_zarr`` (Zarr defaults to ``zarr_format=2``). Nothing
+    is left at ``path`` (or beside it) if writing fails.
+    """
     fmt = output_format(path)
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name or "data")
+    ds = ds.copy(deep=False)
+    for var in ds.variables.values():
+        var.encoding = {}  # chunk sizes, packing, fill values of the file it came from
+    encoding = default_encoding(ds, fmt)
+    for name, extra in (kwargs.pop("encoding", None) or {}).items():
+        encoding[name] = {**encoding.get(name, {}), **extra}
     with atomic_path(path) as tmp:
         if fmt == "netcdf":
-            ds.to_netcdf(tmp, **kwargs)
+            ds.to_netcdf(tmp, encoding=encoding, **kwargs)
         else:
-            ds.to_zarr(tmp, mode="w", **kwargs)
+            kwargs.setdefault("zarr_format", 2)  # consolidated metadata, readable everywhere
+            _uniform_chunks(ds).to_zarr(tmp, mode="w", encoding=encoding, **kwargs)
     return Path(path)
