@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -57,6 +58,75 @@ def _data_toy_wind(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- train / generate
+def _train_progress(label: str):
+    def progress(done: int, total: int, metrics: dict) -> None:
+        extra = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"{label} step {done}/{total} {extra}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _settings(args: argparse.Namespace):
+    from climviz.train.common import LoopSettings
+
+    return LoopSettings(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+
+
+def _train_vae(args: argparse.Namespace) -> int:
+    from climviz.nn.vae import VAEConfig
+    from climviz.pipelines.ensemble_training import parse_members, train_ensemble_vae
+
+    cfg = VAEConfig(channels=[int(c) for c in args.channels.split(",")], latent_channels=args.latent_channels)
+    out = train_ensemble_vae(args.data, Path(args.model_dir) / "vae", members=parse_members(args.members),
+                             settings=_settings(args), vae_config=cfg, beta=args.beta,
+                             resume=not args.restart, progress=_train_progress("vae"))
+    print(out)
+    return 0
+
+
+def _train_ldm(args: argparse.Namespace) -> int:
+    from climviz.pipelines.ensemble_training import parse_members, train_ensemble_ldm
+
+    out = train_ensemble_ldm(args.data, args.model_dir, mode=args.mode, members=parse_members(args.members),
+                             settings=_settings(args), resume=not args.restart,
+                             progress=_train_progress(f"ldm-{args.mode}"))
+    print(out)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from climviz.data.io import write_dataset
+    from climviz.data.loader import open_run
+    from climviz.pipelines.ensemble import EnsembleGenerator
+
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir)
+    cond = open_run(args.cond, member=args.member)
+    if args.start or args.end:
+        cond = cond.sel(time=slice(args.start, args.end))
+    cond = cond.load()
+    out = gen.generate(cond, n_members=args.members, steps=args.steps, mode=args.mode, seed=args.seed,
+                       sampler=args.sampler, progress=_progress_printer("network evaluations"))
+    out.attrs["conditioning_source"] = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
+    write_dataset(out, args.output)
+    print(args.output)
+    return 0
+
+
+def _add_loop_args(p: argparse.ArgumentParser, steps: int, batch: int, lr: float) -> None:
+    p.add_argument("--data", required=True, help="training ensemble (NetCDF/Zarr path or glob)")
+    p.add_argument("--model-dir", default="models/ensemble", help="generator directory (default models/ensemble)")
+    p.add_argument("--members", default=None, help="training members, e.g. 0-24 (default: all)")
+    p.add_argument("--steps", type=int, default=steps, help=f"optimiser steps (default {steps})")
+    p.add_argument("--batch-size", type=int, default=batch, help=f"batch size (default {batch})")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    p.add_argument("--log-every", type=int, default=25, help="steps between progress lines")
+    p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="climviz",
@@ -93,6 +163,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval-hours", type=float, default=6.0, help="output interval (hours)")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial condition")
     p.set_defaults(handler=_data_toy_wind)
+
+    train = sub.add_parser("train", help="train models (resumable; checkpoints as it goes)")
+    train_sub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+    p = train_sub.add_parser("vae", help="the ensemble generator's VAE (and normalisation)")
+    _add_loop_args(p, 4000, 32, 2e-3)
+    p.add_argument("--channels", default="16,32,64", help="VAE widths per level (default 16,32,64)")
+    p.add_argument("--latent-channels", type=int, default=4, help="latent channels (default 4)")
+    p.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
+    p.set_defaults(handler=_train_vae)
+    p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
+    _add_loop_args(p, 4000, 32, 5e-4)
+    p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
+    p.set_defaults(handler=_train_ldm)
+
+    p = sub.add_parser("generate", help="generate new ensemble members from a conditioning run")
+    p.add_argument("--model-dir", default="models/ensemble", help="generator directory")
+    p.add_argument("--cond", required=True, help="conditioning run: a file holding one run, or an ensemble")
+    p.add_argument("--member", type=int, default=None, help="member of --cond to condition on")
+    p.add_argument("--start", default=None, help="first month, e.g. 1980-01")
+    p.add_argument("--end", default=None, help="last month, e.g. 1999-12")
+    p.add_argument("--members", type=int, default=5, help="members to generate (default 5)")
+    p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
+    p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
+    p.set_defaults(handler=_generate)
 
     return parser
 

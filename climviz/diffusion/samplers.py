@@ -1,0 +1,127 @@
+"""Samplers with one small shape (as in diffusers): ``set_timesteps(n)`` then
+``step(model_output, t, sample, generator)`` per step.
+
+- :class:`DDPMSampler`: ancestral sampling (Ho et al. 2020, Eq. 6-7) on a
+  respaced schedule of ``n`` steps (Nichol & Dhariwal 2021, Sec. 4).
+- :class:`DDIMSampler`: deterministic DDIM, eta = 0 (Song et al. 2021, Eq. 12).
+
+Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from climviz.diffusion.schedule import CosineSchedule
+
+
+def randn(shape, generator: torch.Generator | None, device, dtype) -> torch.Tensor:
+    """Standard normal noise drawn on the generator's device, then moved to ``device``.
+
+    A CPU generator therefore gives the same numbers whichever device runs the model.
+    """
+    gen_device = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
+
+
+class _Sampler:
+    def __init__(self, schedule: CosineSchedule):
+        self.schedule = schedule
+        self.timesteps = torch.empty(0, dtype=torch.long)
+
+    def set_timesteps(self, num_steps: int) -> None:
+        """Choose ``num_steps`` (1 .. T) evenly spaced training steps, descending."""
+        big_t = self.schedule.num_train_steps
+        if not 1 <= int(num_steps) <= big_t:
+            raise ValueError(f"number of sampler steps must be between 1 and {big_t}, got {num_steps}")
+        steps = torch.linspace(big_t - 1, 0, int(num_steps), dtype=torch.float64).round().long()
+        self.timesteps = torch.unique_consecutive(steps)
+
+    def _prev(self, i: int) -> int | None:
+        return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else None
+
+    def _alpha_bar(self, t: int | None) -> torch.Tensor:
+        if t is None:
+            return torch.tensor(1.0, dtype=torch.float64)
+        return self.schedule.alpha_bar[t]
+
+    def predict_x0_eps(self, v: torch.Tensor, t: int, x: torch.Tensor):
+        """``x0 = alpha x - sigma v``, ``eps = sigma x + alpha v`` (Salimans & Ho, Sec. 4)."""
+        ab = self._alpha_bar(t)
+        a, s = ab.sqrt(), (1 - ab).sqrt()
+        x64, v64 = x.double(), v.double()
+        return a * x64 - s * v64, s * x64 + a * v64
+
+    def step(self, model_output, i, sample, generator=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class DDIMSampler(_Sampler):
+    """Deterministic DDIM (eta = 0): ``x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev) eps`` (Eq. 12)."""
+
+    name = "ddim"
+
+    def step(self, model_output, i, sample, generator=None):
+        t, t_prev = int(self.timesteps[i]), self._prev(i)
+        x0, eps = self.predict_x0_eps(model_output, t, sample)
+        ab_prev = self._alpha_bar(t_prev)
+        prev = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+        return prev.to(sample.dtype), x0.to(sample.dtype)
+
+
+class DDPMSampler(_Sampler):
+    """Ancestral DDPM on the respaced schedule: posterior ``q(x_prev | x_t, x0)`` (Eq. 6-7)."""
+
+    name = "ddpm"
+
+    def step(self, model_output, i, sample, generator=None):
+        t, t_prev = int(self.timesteps[i]), self._prev(i)
+        x0, _ = self.predict_x0_eps(model_output, t, sample)
+        ab_t, ab_prev = self._alpha_bar(t), self._alpha_bar(t_prev)
+        beta = 1 - ab_t / ab_prev                                # respaced beta_t
+        mean = (ab_prev.sqrt() * beta / (1 - ab_t)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)) * sample.double()
+        if t_prev is None:
+            return mean.to(sample.dtype), x0.to(sample.dtype)
+        var = beta * (1 - ab_prev) / (1 - ab_t)                  # posterior variance (Eq. 7)
+        noise = randn(sample.shape, generator, sample.device, torch.float64)
+        return (mean + var.sqrt() * noise).to(sample.dtype), x0.to(sample.dtype)
+
+
+SAMPLERS = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
+
+
+def make_sampler(name: str, schedule: CosineSchedule, num_steps: int) -> _Sampler:
+    """Build and prepare the sampler called ``name`` (``"ddpm"`` or ``"ddim"``)."""
+    try:
+        sampler = SAMPLERS[name.lower()](schedule)
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}") from None
+    sampler.set_timesteps(num_steps)
+    return sampler
+
+
+def sample(
+    denoise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    shape: tuple[int, ...],
+    sampler: _Sampler,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    callback: Callable[[int, int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Run ``sampler`` from pure noise: ``denoise(x_t, t[B]) -> v``. Returns ``x_0``.
+
+    ``callback(i, n, x0_pred)`` is called after each step (progress, teaching
+    views, cancellation by raising).
+    """
+    x = randn(shape, generator, device, dtype)
+    n = len(sampler.timesteps)
+    for i, t in enumerate(sampler.timesteps):
+        tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
+        x, x0 = sampler.step(denoise(x, tt), i, x, generator=generator)
+        if callback is not None:
+            callback(i + 1, n, x0)
+    return x

@@ -1,0 +1,1 @@
+"""Torch modules. Tensors only: no xarray, no panel in this package."""

@@ -1,0 +1,111 @@
+"""Convolutional VAE for monthly temperature anomaly fields (arXiv 2407.02070, Sec. 3.1).
+
+``[B, 1, H, W]`` normalised anomalies <-> ``[B, C_z, H / 2**L, W / 2**L]`` latents,
+where ``L = len(channels) - 1`` is the number of down-sampling steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from climviz.nn.sphere import Down, ResBlock, SphereConv2d, Up
+
+
+@dataclass
+class VAEConfig:
+    in_channels: int = 1                       # fields per frame
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # stem width, then width per level
+    latent_channels: int = 4                   # C_z
+    blocks_per_level: int = 1                  # residual blocks at each coarser level
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def downsampling(self) -> int:
+        return 2 ** (len(self.channels) - 1)
+
+
+class Encoder(nn.Module):
+    """Stem at full resolution, then (down-sample, residual blocks) per level.
+
+    No residual block runs at full resolution: on a CPU that is where most of
+    the cost would be, and the fields are smooth at the grid scale.
+    """
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        layers: list[nn.Module] = [SphereConv2d(cfg.in_channels, ch[0])]
+        for i in range(1, len(ch)):
+            layers.append(Down(ch[i - 1]))
+            layers += [ResBlock(ch[i - 1] if b == 0 else ch[i], ch[i]) for b in range(cfg.blocks_per_level)]
+        layers += [nn.GroupNorm(8, ch[-1]), nn.SiLU(), SphereConv2d(ch[-1], 2 * cfg.latent_channels)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """Mirror of :class:`Encoder`: residual blocks per level, then up-sample."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        layers: list[nn.Module] = [SphereConv2d(cfg.latent_channels, ch[-1])]
+        for i in range(len(ch) - 1, 0, -1):
+            layers += [ResBlock(ch[i], ch[i]) for _ in range(cfg.blocks_per_level)]
+            layers.append(Up(ch[i], ch[i - 1]))
+        layers += [nn.GroupNorm(min(8, ch[0]), ch[0]), nn.SiLU(), SphereConv2d(ch[0], cfg.in_channels)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class VAE(nn.Module):
+    """Gaussian-posterior VAE; ``encode`` gives ``(mu, logvar)``, ``decode`` the field."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, C, H, W]`` -> ``mu, logvar`` each ``[B, C_z, H/f, W/f]``."""
+        f = self.cfg.downsampling
+        if x.shape[-2] % f or x.shape[-1] % f:
+            raise ValueError(
+                f"grid {tuple(x.shape[-2:])} is not divisible by the VAE's down-sampling factor {f}"
+            )
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``[B, C_z, h, w]`` -> ``[B, C, h*f, w*f]``."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Reconstruct ``x`` from a posterior sample; returns ``(x_hat, mu, logvar)``."""
+        mu, logvar = self.encode(x)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        return self.decode(z), mu, logvar
+
+
+def vae_loss(x, x_hat, mu, logvar, *, weights: torch.Tensor | None = None, beta: float = 1e-4):
+    """Area-weighted MSE + ``beta`` * KL(q(z|x) || N(0, I)) per latent element.
+
+    ``weights`` ``[H, 1]`` (cos latitude, mean 1) makes the reconstruction term an
+    area mean, so polar rows do not dominate.
+    """
+    err = (x_hat - x) ** 2
+    rec = (err * weights).mean() if weights is not None else err.mean()
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    return rec + beta * kl, rec.detach(), kl.detach()

@@ -1,0 +1,1 @@
+"""Pipelines: the one place where tensors meet coordinates (xarray in, xarray out)."""

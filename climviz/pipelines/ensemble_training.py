@@ -1,0 +1,140 @@
+"""Train the ensemble generator from a CF ensemble file (xarray in, checkpoints out).
+
+``models/<name>/vae``, ``models/<name>/transformer`` and
+``models/<name>/autoregressive`` together form one generator directory
+(see :meth:`climviz.pipelines.ensemble.EnsembleGenerator.from_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from climviz.data.grid import cell_area_weights
+from climviz.data.loader import open_ensemble
+from climviz.data.normalize import MonthlyNormalizer
+from climviz.nn import checkpoint as ckpt
+from climviz.nn.temporal_denoiser import DenoiserConfig
+from climviz.nn.vae import VAE, VAEConfig
+from climviz.train.common import LoopSettings, default_device
+from climviz.train.ldm import train_ldm
+from climviz.train.vae import encode_frames, train_vae
+
+
+def parse_members(spec: str | None) -> list[int] | None:
+    """``"0-24"``, ``"0,3,5"`` or ``"0-9,20"`` -> list of member labels; None stays None."""
+    if spec is None or spec == "":
+        return None
+    out: list[int] = []
+    for part in str(spec).split(","):
+        if "-" in part:
+            a, b = (int(v) for v in part.split("-"))
+            if b < a:
+                raise ValueError(f"member range {part!r} runs backwards")
+            out += list(range(a, b + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def load_training_array(data, members=None, *, var=None):
+    """Read ``(member, time, lat, lon)`` from ``data`` into memory as float32.
+
+    Returns ``(values [M, T, H, W], months [T] 1..12, tas DataArray (lazy))``.
+    """
+    tas = open_ensemble(data, var=var, member=members, require_global=True)
+    if tas.sizes["member"] < 2:
+        raise ValueError("training the ensemble generator needs at least two members")
+    if tas.sizes["time"] < 24:
+        raise ValueError("training needs at least 24 months of data")
+    values = np.asarray(tas.values, dtype=np.float32)
+    months = np.array([t.month for t in tas["time"].values])
+    return values, months, tas
+
+
+def _provenance(tas, data) -> dict:
+    return {
+        "data": str(data),
+        "data_synthetic": str(tas.attrs.get("synthetic", "unknown")),
+        "train_members": [int(m) if np.issubdtype(type(m), np.integer) else str(m) for m in tas["member"].values.tolist()],
+        "period": [str(tas["time"].values[0]), str(tas["time"].values[-1])],
+    }
+
+
+def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | None = None,
+                       vae_config: VAEConfig | None = None, beta: float = 1e-4, resume=True,
+                       progress=None, device=None) -> Path:
+    """Fit the monthly normaliser and the VAE on ``members`` of ``data``; write ``out_dir``."""
+    settings = settings or LoopSettings(steps=4000, batch_size=32, lr=2e-3)
+    vae_config = vae_config or VAEConfig(channels=[16, 32, 64], latent_channels=4)
+    values, months, tas = load_training_array(data, members)
+    norm = MonthlyNormalizer.fit(values, months)
+    frames = norm.normalize(values, months[None, :].repeat(values.shape[0], 0)).reshape(-1, *values.shape[2:])
+    del values
+    lat, lon = tas["lat"].values, tas["lon"].values
+    extra = {
+        "normalization": norm.to_dict(),
+        "grid": {"lat": lat.tolist(), "lon": lon.tolist()},
+        **_provenance(tas, data),
+        "settings": vars(settings),
+    }
+    t0 = time.time()
+    train_vae(frames, cell_area_weights(lat), vae_config, out_dir, settings, beta=beta,
+              extra_config=extra, resume=resume, progress=progress, device=device)
+    _add_wall_time(out_dir, time.time() - t0)
+    return Path(out_dir)
+
+
+def load_vae(vae_dir, device=None) -> tuple[VAE, MonthlyNormalizer, dict]:
+    """The VAE, its normaliser and its config from ``vae_dir``."""
+    cfg = ckpt.load_config(vae_dir)
+    if cfg.get("kind") != "vae":
+        raise ckpt.CheckpointError(f"{vae_dir}: not a VAE checkpoint")
+    vae = ckpt.load_weights(vae_dir, VAE(VAEConfig(**cfg["vae"])), device or "cpu")
+    return vae.eval(), MonthlyNormalizer.from_dict(cfg["normalization"]), cfg
+
+
+def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """``values [M, T, H, W]`` (K) -> VAE posterior means ``[M, T, C, h, w]``."""
+    out = []
+    for member in values:
+        out.append(encode_frames(vae, norm.normalize(member, months)))
+    return np.stack(out)
+
+
+def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
+                       settings: LoopSettings | None = None, denoiser_config: DenoiserConfig | None = None,
+                       resume=True, progress=None, device=None) -> Path:
+    """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``."""
+    settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
+    device = device or default_device()
+    vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
+    values, months, tas = load_training_array(data, members)
+    if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
+        raise ValueError("the data's grid differs from the VAE's grid")
+    latents = encode_ensemble(vae, norm, values, months)
+    del values
+    cfg = denoiser_config or DenoiserConfig(latent_shape=tuple(latents.shape[2:]))
+    if tuple(cfg.latent_shape) != tuple(latents.shape[2:]):
+        raise ValueError(f"denoiser latent shape {cfg.latent_shape} != VAE latents {latents.shape[2:]}")
+    out_dir = Path(model_dir) / mode
+    t0 = time.time()
+    train_ldm(latents, months - 1, cfg, out_dir, settings, mode=mode,
+              extra_config={**_provenance(tas, data), "settings": vars(settings)},
+              resume=resume, progress=progress, device=device)
+    _add_wall_time(out_dir, time.time() - t0)
+    return out_dir
+
+
+def _add_wall_time(directory, seconds: float) -> None:
+    import json
+
+    path = Path(directory) / ckpt.CONFIG
+    cfg = json.loads(path.read_text())
+    cfg["wall_time_s"] = round(cfg.get("wall_time_s", 0.0) + seconds, 1)
+    cfg["hardware"] = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                       else f"CPU, {torch.get_num_threads()} threads")
+    path.write_text(json.dumps(cfg, indent=1, sort_keys=True))

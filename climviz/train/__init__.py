@@ -1,0 +1,1 @@
+"""Training loops (tensors in, checkpoints out). Resumable; rank-0 checkpointing."""

@@ -1,0 +1,86 @@
+"""Pieces every training loop shares: device, schedule, resumable loop."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from climviz.nn import checkpoint as ckpt
+
+Progress = Callable[[int, int, dict], None]
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
+    """Linear warm-up then cosine decay to 10% of ``base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+@dataclass
+class LoopSettings:
+    steps: int = 2000              # optimiser steps in all
+    batch_size: int = 32           # samples per step
+    lr: float = 1e-3               # peak learning rate
+    seed: int = 0                  # seeds batches and noise (step-wise, so resuming is exact)
+    checkpoint_every: int = 250    # steps between checkpoints
+    log_every: int = 25            # steps between progress reports
+
+
+def run_loop(
+    model: torch.nn.Module,
+    loss_fn: Callable[[int, torch.Generator], tuple[torch.Tensor, dict]],
+    out_dir,
+    config: dict,
+    settings: LoopSettings,
+    *,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> torch.nn.Module:
+    """Optimise ``model`` with AdamW; ``loss_fn(step, generator) -> (loss, metrics)``.
+
+    Every ``checkpoint_every`` steps and at the end the weights, ``config`` and
+    the optimiser state are written to ``out_dir``; with ``resume`` a run
+    picks up from the last saved step. The generator is reseeded from
+    ``(seed, step)`` each step, so a resumed run draws the same batches.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
+    start = 0
+    if resume:
+        info = ckpt.load_train_state(out_dir, opt)
+        if info is not None:
+            ckpt.load_weights(out_dir, model, device=next(model.parameters()).device)
+            start = int(info["step"])
+    gen = torch.Generator(device="cpu")
+    t0, metrics = time.time(), {}
+    model.train()
+    for step in range(start, settings.steps):
+        gen.manual_seed(settings.seed * 1_000_003 + step)
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, settings.steps, settings.lr)
+        loss, metrics = loss_fn(step, gen)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        done = step + 1
+        if progress is not None and (done % settings.log_every == 0 or done == settings.steps):
+            progress(done, settings.steps, {"loss": loss.item(), **metrics, "elapsed_s": time.time() - t0})
+        if done % settings.checkpoint_every == 0 or done == settings.steps:
+            cfg = {**config, "trained_steps": done}
+            ckpt.save_checkpoint(out_dir, model, cfg)
+            ckpt.save_train_state(out_dir, opt, {"step": done})
+    model.eval()
+    return model

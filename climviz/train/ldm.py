@@ -1,0 +1,130 @@
+"""Train the residual latent diffusion model (arXiv 2407.02070, Sec. 3.2).
+
+The target is the residual ``z_y = z_m - z_c`` between a target member ``m``
+and a conditioning member ``c`` (both VAE posterior means), over windows of
+``W`` consecutive months. Two modes share the network:
+
+- ``transformer``: all ``W`` frames are denoised jointly;
+- ``autoregressive``: the first ``W/2`` frames are clean context (the
+  previously generated residual) in most batches, and only the rest is
+  denoised; in the other batches there is no context, which is how the first
+  chunk of a sequence is made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from climviz.diffusion.schedule import CosineSchedule
+from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
+from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+
+MODES = ("transformer", "autoregressive")
+
+
+def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) -> dict:
+    """Normalisation of ``latents [M, T, C, h, w]``: mean/std of ``z`` and std of residuals.
+
+    ``z_mean`` is per element ``[C, h, w]``; ``z_std`` and ``res_std`` are per channel ``[C]``.
+    """
+    m = latents.shape[0]
+    if m < 2:
+        raise ValueError("residual training needs at least two members")
+    rng = np.random.default_rng(seed)
+    z_mean = latents.mean(axis=(0, 1))
+    z_std = latents.std(axis=(0, 1, 3, 4))
+    a = rng.integers(0, m, pairs)
+    b = (a + rng.integers(1, m, pairs)) % m
+    t = rng.integers(0, latents.shape[1], pairs)
+    res = latents[a, t] - latents[b, t]
+    return {
+        "z_mean": z_mean.astype(np.float32),
+        "z_std": np.maximum(z_std, 1e-6).astype(np.float32),
+        "res_std": np.maximum(res.std(axis=(0, 2, 3)), 1e-6).astype(np.float32),
+    }
+
+
+def make_batch(latents, months, stats, *, window, batch_size, mode, gen, p_context=0.8):
+    """Draw a training batch of residual windows. Returns tensors on the CPU.
+
+    ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11.
+    Returns ``x0 [B, W, C, h, w]`` (normalised residual), ``cond`` (normalised
+    ``z_c``), ``month [B, W]``, ``context [B, W]`` (bool).
+    """
+    m, t_len = latents.shape[:2]
+    tgt = torch.randint(0, m, (batch_size,), generator=gen).numpy()
+    cnd = (tgt + torch.randint(1, m, (batch_size,), generator=gen).numpy()) % m
+    start = torch.randint(0, t_len - window + 1, (batch_size,), generator=gen).numpy()
+    idx = start[:, None] + np.arange(window)[None]
+    z_t = latents[tgt[:, None], idx]
+    z_c = latents[cnd[:, None], idx]
+    cs = (slice(None), slice(None), slice(None), None, None)
+    x0 = (z_t - z_c) / stats["res_std"][cs[2:]]
+    cond = (z_c - stats["z_mean"]) / stats["z_std"][cs[2:]]
+    context = np.zeros((batch_size, window), bool)
+    if mode == "autoregressive":
+        use = torch.rand(batch_size, generator=gen).numpy() < p_context
+        context[use, : window // 2] = True
+    return (
+        torch.from_numpy(x0.astype(np.float32)),
+        torch.from_numpy(cond.astype(np.float32)),
+        torch.from_numpy(months[idx].astype(np.int64)),
+        torch.from_numpy(context),
+    )
+
+
+def train_ldm(
+    latents: np.ndarray,
+    months: np.ndarray,
+    cfg: DenoiserConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    mode: str = "transformer",
+    num_train_steps: int = 1000,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> TemporalDenoiser:
+    """Fit a :class:`TemporalDenoiser` on residuals of ``latents [M, T, C, h, w]``.
+
+    ``months [T]`` holds the calendar month (0..11) of each time step.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if latents.shape[1] < cfg.window:
+        raise ValueError(f"need at least {cfg.window} months of data, got {latents.shape[1]}")
+    device = device or default_device()
+    stats = latent_statistics(latents, seed=settings.seed)
+    schedule = CosineSchedule(num_train_steps)
+    model = TemporalDenoiser(cfg).to(device)
+
+    def loss_fn(step: int, gen: torch.Generator):
+        x0, cond, month, context = (
+            v.to(device)
+            for v in make_batch(latents, months, stats, window=cfg.window,
+                                batch_size=settings.batch_size, mode=mode, gen=gen)
+        )
+        b = x0.shape[0]
+        t = torch.randint(0, num_train_steps, (b,), generator=gen).to(device)
+        eps = torch.randn(x0.shape, generator=gen).to(device)
+        xt = schedule.add_noise(x0, eps, t)
+        keep = context[:, :, None, None, None]
+        xt = torch.where(keep, x0, xt)                    # context frames are given clean
+        v = schedule.v_target(x0, eps, t)
+        err = (model(xt, t, cond, month, context) - v) ** 2
+        weight = (~keep).to(err.dtype).expand_as(err)
+        loss = (err * weight).sum() / weight.sum()
+        return loss, {}
+
+    config = {
+        "kind": "ldm",
+        "mode": mode,
+        "denoiser": cfg.to_dict(),
+        "schedule": schedule.config(),
+        "latent_stats": {k: v.tolist() for k, v in stats.items()},
+        **(extra_config or {}),
+    }
+    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)

@@ -1,0 +1,241 @@
+"""Train the TAUDiff downscaler (arXiv 2412.13627) and its end-to-end baseline.
+
+Three resumable loops (all through :func:`climviz.train.common.run_loop`):
+
+- :func:`train_mean_model`: SimVP-TAU, windows of ``T`` coarse frames -> fine
+  frames, MSE weighted by cos(latitude) (area weights), in normalised units;
+- :func:`train_residual_diffusion`: the CAU-UNet denoiser (v-prediction, cosine
+  schedule) on the residual ``(fine - mean) / residual_std``, conditioned on the
+  normalised mean and the interpolated normalised coarse input, frame by frame;
+- :func:`train_baseline`: the same denoiser class on the whole normalised fine
+  field, conditioned on the interpolated coarse input only.
+
+Arrays come in physical units (m s-1), ``[N, C, ...]`` with ``N`` consecutive
+time steps and ``C`` variables (u, v). Normalisation: one global mean and std
+per variable (area weighted, from the fine training data), see
+:func:`wind_statistics`; it is stored in every ``config.json``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from climviz.data.grid import cell_area_weights
+from climviz.diffusion.schedule import CosineSchedule
+from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
+from climviz.nn.simvp import LatLonUpsample, SimVP, SimVPConfig
+from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+
+VARIABLES = ("u", "v")
+
+
+# ---------------------------------------------------------------- normalisation
+def wind_statistics(fine: np.ndarray, lat: np.ndarray, variables=VARIABLES) -> dict:
+    """Area-weighted mean and std per variable of ``fine [N, C, H, W]`` (``lat [H]`` degrees)."""
+    w = cell_area_weights(lat)[None, :, None]
+    mean, std = [], []
+    for c in range(fine.shape[1]):
+        x = fine[:, c].astype(np.float64)
+        m = float((x * w).mean())
+        mean.append(m)
+        std.append(max(float(np.sqrt((((x - m) ** 2) * w).mean())), 1e-6))
+    return {"variables": list(variables), "mean": mean, "std": std}
+
+
+def residual_std(residual: np.ndarray, lat: np.ndarray) -> list[float]:
+    """Area-weighted rms per variable of ``residual [N, C, H, W]`` (its mean is ~0 by construction)."""
+    w = cell_area_weights(lat)[None, :, None]
+    return [max(float(np.sqrt(((residual[:, c].astype(np.float64) ** 2) * w).mean())), 1e-6)
+            for c in range(residual.shape[1])]
+
+
+def _channel(values, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values, np.float32), device=device)[:, None, None]
+
+
+def normalize(x: torch.Tensor, norm: dict) -> torch.Tensor:
+    """``(x - mean) / std`` per variable; ``x [..., C, H, W]``."""
+    return (x - _channel(norm["mean"], x.device)) / _channel(norm["std"], x.device)
+
+
+def denormalize(x: torch.Tensor, norm: dict) -> torch.Tensor:
+    return x * _channel(norm["std"], x.device) + _channel(norm["mean"], x.device)
+
+
+def grid_dict(coarse_lat, coarse_lon, fine_lat, fine_lon) -> dict:
+    """Grid description stored in ``config.json`` (plain lists of degrees)."""
+    return {k: np.asarray(v, float).tolist() for k, v in
+            dict(coarse_lat=coarse_lat, coarse_lon=coarse_lon, fine_lat=fine_lat, fine_lon=fine_lon).items()}
+
+
+def make_upsample(grid: dict) -> LatLonUpsample:
+    """The coarse -> fine interpolation used for conditioning (same as the mean model's)."""
+    return LatLonUpsample(grid["coarse_lat"], grid["fine_lat"], len(grid["coarse_lon"]), len(grid["fine_lon"]))
+
+
+def _lat_weight(lat, device) -> torch.Tensor:
+    return torch.as_tensor(cell_area_weights(np.asarray(lat)), dtype=torch.float32, device=device)[:, None]
+
+
+def _check_pairs(coarse: np.ndarray, fine: np.ndarray, grid: dict) -> None:
+    if coarse.ndim != 4 or fine.ndim != 4 or coarse.shape[:2] != fine.shape[:2]:
+        raise ValueError(f"need coarse [N, C, h, w] and fine [N, C, H, W] with equal N, C; "
+                         f"got {coarse.shape} and {fine.shape}")
+    if coarse.shape[2:] != (len(grid["coarse_lat"]), len(grid["coarse_lon"])):
+        raise ValueError("coarse array does not match the coarse grid")
+    if fine.shape[2:] != (len(grid["fine_lat"]), len(grid["fine_lon"])):
+        raise ValueError("fine array does not match the fine grid")
+
+
+# ---------------------------------------------------------------- mean model
+def train_mean_model(
+    coarse: np.ndarray,
+    fine: np.ndarray,
+    cfg: SimVPConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    norm: dict,
+    grid: dict,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> SimVP:
+    """Fit SimVP-TAU on random windows of ``cfg.frames`` consecutive steps.
+
+    ``coarse [N, C, h, w]``, ``fine [N, C, H, W]`` in physical units; loss is
+    the cos-lat weighted MSE of the normalised fine frames.
+    """
+    _check_pairs(coarse, fine, grid)
+    n, t = coarse.shape[0], cfg.frames
+    if n < t:
+        raise ValueError(f"need at least {t} time steps to train the mean model, got {n}")
+    device = device or default_device()
+    model = SimVP(cfg).to(device)
+    w_lat = _lat_weight(grid["fine_lat"], device)
+    c_t, f_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32)), torch.from_numpy(
+        np.ascontiguousarray(fine, np.float32))
+
+    def loss_fn(step: int, gen: torch.Generator):
+        start = torch.randint(0, n - t + 1, (settings.batch_size,), generator=gen)
+        idx = start[:, None] + torch.arange(t)[None]
+        x = normalize(c_t[idx].to(device), norm)
+        y = normalize(f_t[idx].to(device), norm)
+        err = (model(x) - y) ** 2
+        return (err * w_lat).mean(), {}
+
+    config = {
+        "kind": "taudiff-mean",
+        "simvp": cfg.to_dict(),
+        "normalization": norm,
+        "grid": grid,
+        **(extra_config or {}),
+    }
+    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+
+
+# ---------------------------------------------------------------- diffusion models
+def _diffusion_loop(model, target_fn, cond_fn, n, grid, out_dir, config, settings, num_train_steps,
+                    device, resume, progress):
+    schedule = CosineSchedule(num_train_steps)
+    w_lat = _lat_weight(grid["fine_lat"], device)
+
+    def loss_fn(step: int, gen: torch.Generator):
+        idx = torch.randint(0, n, (settings.batch_size,), generator=gen)
+        x0, cond = target_fn(idx), cond_fn(idx)
+        t = torch.randint(0, num_train_steps, (len(idx),), generator=gen).to(device)
+        eps = torch.randn(x0.shape, generator=gen).to(device)
+        xt = schedule.add_noise(x0, eps, t)
+        err = (model(xt, t, cond) - schedule.v_target(x0, eps, t)) ** 2
+        return (err * w_lat).mean(), {}
+
+    config = {**config, "schedule": schedule.config()}
+    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+
+
+def train_residual_diffusion(
+    coarse: np.ndarray,
+    fine: np.ndarray,
+    mean: np.ndarray,
+    cfg: CAUUNetConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    norm: dict,
+    grid: dict,
+    num_train_steps: int = 1000,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> CAUUNet:
+    """Fit the CAU-UNet denoiser on ``(fine - mean) / residual_std`` frame by frame.
+
+    ``mean [N, C, H, W]`` is the mean model's prediction for the same steps
+    (physical units). Conditioning: normalised mean and interpolated coarse input.
+    """
+    _check_pairs(coarse, fine, grid)
+    if mean.shape != fine.shape:
+        raise ValueError(f"mean {mean.shape} and fine {fine.shape} differ")
+    c = fine.shape[1]
+    if (cfg.in_channels, cfg.cond_channels, cfg.out_channels) != (c, 2 * c, c):
+        raise ValueError(f"residual denoiser needs in/cond/out channels ({c}, {2 * c}, {c})")
+    device = device or default_device()
+    res_std = residual_std(fine - mean, np.asarray(grid["fine_lat"]))
+    model = CAUUNet(cfg).to(device)
+    up = make_upsample(grid).to(device)
+    c_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32))
+    f_t = torch.from_numpy(np.ascontiguousarray(fine, np.float32))
+    m_t = torch.from_numpy(np.ascontiguousarray(mean, np.float32))
+    rs = _channel(res_std, device)
+
+    def target(idx):
+        return (f_t[idx].to(device) - m_t[idx].to(device)) / rs
+
+    def cond(idx):
+        return torch.cat([normalize(m_t[idx].to(device), norm), up(normalize(c_t[idx].to(device), norm))], dim=1)
+
+    config = {"kind": "taudiff-residual", "unet": cfg.to_dict(), "normalization": norm,
+              "residual_std": res_std, "grid": grid, **(extra_config or {})}
+    return _diffusion_loop(model, target, cond, fine.shape[0], grid, out_dir, config, settings,
+                           num_train_steps, device, resume, progress)
+
+
+def train_baseline(
+    coarse: np.ndarray,
+    fine: np.ndarray,
+    cfg: CAUUNetConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    norm: dict,
+    grid: dict,
+    num_train_steps: int = 1000,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> CAUUNet:
+    """Fit the end-to-end baseline: diffusion on the normalised fine field given the coarse input."""
+    _check_pairs(coarse, fine, grid)
+    c = fine.shape[1]
+    if (cfg.in_channels, cfg.cond_channels, cfg.out_channels) != (c, c, c):
+        raise ValueError(f"baseline denoiser needs in/cond/out channels ({c}, {c}, {c})")
+    device = device or default_device()
+    model = CAUUNet(cfg).to(device)
+    up = make_upsample(grid).to(device)
+    c_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32))
+    f_t = torch.from_numpy(np.ascontiguousarray(fine, np.float32))
+
+    def target(idx):
+        return normalize(f_t[idx].to(device), norm)
+
+    def cond(idx):
+        return up(normalize(c_t[idx].to(device), norm))
+
+    config = {"kind": "taudiff-baseline", "unet": cfg.to_dict(), "normalization": norm, "grid": grid,
+              **(extra_config or {})}
+    return _diffusion_loop(model, target, cond, fine.shape[0], grid, out_dir, config, settings,
+                           num_train_steps, device, resume, progress)

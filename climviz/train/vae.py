@@ -1,0 +1,54 @@
+"""Train the VAE on normalised monthly anomaly frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from climviz.nn.vae import VAE, VAEConfig, vae_loss
+from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+
+
+def train_vae(
+    frames: np.ndarray,
+    lat_weights: np.ndarray,
+    cfg: VAEConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    beta: float = 1e-4,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> VAE:
+    """Fit a :class:`VAE` to ``frames [N, H, W]`` (normalised anomalies).
+
+    ``lat_weights [H]`` (cos latitude, mean 1) weight the reconstruction
+    error by area. Writes checkpoints to ``out_dir`` as it goes.
+    """
+    device = device or default_device()
+    model = VAE(cfg).to(device)
+    w = torch.as_tensor(np.asarray(lat_weights, np.float32), device=device)[:, None]
+    n = frames.shape[0]
+
+    def loss_fn(step: int, gen: torch.Generator):
+        idx = torch.randint(0, n, (settings.batch_size,), generator=gen).numpy()
+        x = torch.from_numpy(np.ascontiguousarray(frames[np.sort(idx)]))[:, None].to(device)
+        x_hat, mu, logvar = model(x, generator=gen if device.type == "cpu" else None)
+        loss, rec, kl = vae_loss(x, x_hat, mu, logvar, weights=w, beta=beta)
+        return loss, {"rec": float(rec), "kl": float(kl)}
+
+    config = {"kind": "vae", "vae": cfg.to_dict(), "beta": beta, **(extra_config or {})}
+    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+
+
+@torch.no_grad()
+def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = 256, device=None) -> np.ndarray:
+    """Posterior means ``mu`` of ``frames [N, H, W]`` -> ``[N, C, h, w]`` float32."""
+    device = device or next(model.parameters()).device
+    out = []
+    for i in range(0, frames.shape[0], batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(frames[i : i + batch_size]))[:, None].to(device)
+        out.append(model.encode(x)[0].cpu().numpy())
+    return np.concatenate(out, axis=0)

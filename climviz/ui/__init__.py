@@ -1,0 +1,1 @@
+"""The dashboard: Param state objects (no Panel), views (HoloViews/GeoViews/Datashader), pages."""
