@@ -89,8 +89,9 @@ def _train_vae(args: argparse.Namespace) -> int:
 def _train_ldm(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_ldm
 
+    arch = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads, "window": args.window}
     out = train_ensemble_ldm(args.data, args.model_dir, mode=args.mode, members=parse_members(args.members),
-                             settings=_settings(args), resume=not args.restart,
+                             settings=_settings(args), resume=not args.restart, architecture=arch,
                              progress=_train_progress(f"ldm-{args.mode}"))
     print(out)
     return 0
@@ -111,6 +112,27 @@ def _generate(args: argparse.Namespace) -> int:
     out.attrs["conditioning_source"] = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
     write_dataset(out, args.output)
     print(args.output)
+    return 0
+
+
+def _evaluate_ensemble(args: argparse.Namespace) -> int:
+    import json
+
+    from climviz.pipelines.ensemble import EnsembleGenerator
+    from climviz.pipelines.ensemble_eval import markdown_table, run_evaluation
+    from climviz.pipelines.ensemble_training import parse_members
+
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir)
+    result = run_evaluation(
+        gen, args.data, cond_member=args.cond_member, truth_members=parse_members(args.truth_members),
+        ideal_members=parse_members(args.ideal_members), n_members=args.members, steps=args.steps,
+        modes=[args.mode] if args.mode else None, start=args.start, end=args.end, seed=args.seed,
+        sampler=args.sampler, out_dir=args.output, progress=_progress_printer("network evaluations"))
+    table = markdown_table(result)
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    (Path(args.output) / "ensemble_scores.md").write_text(table + "\n")
+    print(table)
+    print(json.dumps({m: r["targets_met"] for m, r in result["modes"].items()}, indent=1))
     return 0
 
 
@@ -175,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
     _add_loop_args(p, 4000, 32, 5e-4)
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
+    p.add_argument("--window", type=int, default=24, help="months per training window (default 24)")
+    p.add_argument("--d-model", type=int, default=256, help="token width (default 256)")
+    p.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.set_defaults(handler=_train_ldm)
 
     p = sub.add_parser("generate", help="generate new ensemble members from a conditioning run")
@@ -186,11 +212,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=5, help="members to generate (default 5)")
     p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
-    p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    p.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m"], default="ddim")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     p.set_defaults(handler=_generate)
 
+    evaluate = sub.add_parser("evaluate", help="score trained models against held-out truth")
+    evaluate_sub = evaluate.add_subparsers(dest="evaluate_command", required=True, metavar="WHAT")
+    p = evaluate_sub.add_parser("ensemble", help="generated vs held-out true members (JSON + table)")
+    p.add_argument("--data", required=True, help="the ensemble the generator was trained on")
+    p.add_argument("--model-dir", default="models/ensemble")
+    p.add_argument("--cond-member", type=int, default=25, help="held-out member to condition on (default 25)")
+    p.add_argument("--truth-members", default="26-29", help="held-out members scored against (default 26-29)")
+    p.add_argument("--ideal-members", default="0-24", help="true members forming the ideal ensemble")
+    p.add_argument("--members", type=int, default=10, help="generated (and ideal) ensemble size (default 10)")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m"], default="ddim")
+    p.add_argument("--mode", choices=["transformer", "autoregressive"], default=None, help="default: both")
+    p.add_argument("--start", default="1950-01", help="first month scored (default 1950-01)")
+    p.add_argument("--end", default="2005-12", help="last month scored (default 2005-12)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default="eval/ensemble", help="directory for JSON and table")
+    p.set_defaults(handler=_evaluate_ensemble)
+
+    from climviz.cli_downscale import register
+
+    register(train_sub, evaluate_sub, sub)
     return parser
 
 

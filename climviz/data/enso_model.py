@@ -172,6 +172,9 @@ def enso_patterns(lat: np.ndarray, lon: np.ndarray, land: np.ndarray) -> dict[st
     # global mean of the whole imprint = IMPRINT_GLOBAL_MEAN
     w = np.cos(np.deg2rad(lat))[:, None] * np.ones((1, len(lon)))
     box = get_region("nino34").mask(lat, lon) * w
+    if box.sum() == 0:  # grid too coarse to have a point inside 5S-5N: use the rows nearest the equator
+        near = np.abs(lat) <= np.abs(lat).min() + 1e-9
+        box = (near[:, None] & get_region("-90,90,190,240").mask(lat, lon)) * w
 
     def nino(f):
         return float((f * box).sum() / box.sum())

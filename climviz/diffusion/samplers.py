@@ -4,6 +4,14 @@
 - :class:`DDPMSampler`: ancestral sampling (Ho et al. 2020, Eq. 6-7) on a
   respaced schedule of ``n`` steps (Nichol & Dhariwal 2021, Sec. 4).
 - :class:`DDIMSampler`: deterministic DDIM, eta = 0 (Song et al. 2021, Eq. 12).
+- :class:`DPMSolverSampler`: deterministic DPM-Solver++(2M) (Lu et al. 2022,
+  Alg. 2), second order at one network evaluation per step.
+
+With an exact denoiser on Gaussian data (std 0.5; tests/diffusion/test_samplers.py)
+the sampled std over the target's is, at 10/20/50/100 steps: DDIM
+0.85/0.93/0.97/0.99, DDPM 0.76/0.86/0.93/0.97, DPM-Solver++(2M)
+1.30/1.11/1.02/1.01. Few steps therefore shrink (DDIM, DDPM) or inflate
+(DPM-Solver++) the ensemble spread by discretisation alone.
 
 Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
 """
@@ -89,7 +97,45 @@ class DDPMSampler(_Sampler):
         return (mean + var.sqrt() * noise).to(sample.dtype), x0.to(sample.dtype)
 
 
-SAMPLERS = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
+class DPMSolverSampler(_Sampler):
+    """DPM-Solver++(2M), data prediction, multistep (Lu et al. 2022, Alg. 2).
+
+    With ``lambda = log(alpha / sigma)`` and ``h = lambda_next - lambda``:
+    ``x_next = sigma_next / sigma x - alpha_next (exp(-h) - 1) D``, where
+    ``D = x0`` at the first step and ``(1 + 1/2r) x0 - 1/2r x0_prev`` after it
+    (``r = h_prev / h``); the last step, to sigma = 0, returns ``D`` (first order).
+    """
+
+    name = "dpm++2m"
+
+    def set_timesteps(self, num_steps: int) -> None:
+        super().set_timesteps(num_steps)
+        self._x0_prev, self._h_prev = None, None
+
+    @staticmethod
+    def _lambda(ab: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (torch.log(ab) - torch.log1p(-ab))
+
+    def step(self, model_output, i, sample, generator=None):
+        t, t_prev = int(self.timesteps[i]), self._prev(i)
+        if i == 0:
+            self._x0_prev, self._h_prev = None, None
+        x0, _ = self.predict_x0_eps(model_output, t, sample)
+        if t_prev is None:
+            return x0.to(sample.dtype), x0.to(sample.dtype)
+        ab, ab_next = self._alpha_bar(t), self._alpha_bar(t_prev)
+        h = self._lambda(ab_next) - self._lambda(ab)
+        d = x0
+        if self._x0_prev is not None:
+            r = self._h_prev / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * self._x0_prev
+        sig, sig_next = (1 - ab).sqrt(), (1 - ab_next).sqrt()
+        prev = (sig_next / sig) * sample.double() - ab_next.sqrt() * torch.expm1(-h) * d
+        self._x0_prev, self._h_prev = x0, h
+        return prev.to(sample.dtype), x0.to(sample.dtype)
+
+
+SAMPLERS = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
 
 
 def make_sampler(name: str, schedule: CosineSchedule, num_steps: int) -> _Sampler:

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from climviz.nn.simvp import SConv2d
+from climviz.nn.sphere import SphereConv2d
 from climviz.nn.temporal_denoiser import timestep_embedding
 
 
@@ -98,7 +98,7 @@ class ResidualDenseBlock(nn.Module):
         self.film = nn.Linear(emb_dim, 2 * ch)
         nn.init.zeros_(self.film.weight)
         nn.init.zeros_(self.film.bias)
-        self.convs = nn.ModuleList(SConv2d(ch + i * growth, growth, 3) for i in range(layers))
+        self.convs = nn.ModuleList(SphereConv2d(ch + i * growth, growth, 3) for i in range(layers))
         self.fuse = nn.Conv2d(ch + layers * growth, ch, 1)
         self.cau = ChannelAttention(ch, reduction)
 
@@ -123,16 +123,16 @@ class CAUUNet(nn.Module):
         widths = [cfg.base * m for m in cfg.mults]
         e = cfg.emb_dim
         self.embed_t = nn.Sequential(nn.Linear(e, e), nn.SiLU(), nn.Linear(e, e))
-        self.stem = SConv2d(cfg.in_channels + cfg.cond_channels, widths[0], 3)
+        self.stem = SphereConv2d(cfg.in_channels + cfg.cond_channels, widths[0], 3)
         blk = dict(emb_dim=e, growth=cfg.growth, layers=cfg.dense_layers, reduction=cfg.reduction)
         self.enc = nn.ModuleList(ResidualDenseBlock(w, **blk) for w in widths)
-        self.down = nn.ModuleList(SConv2d(a, b, 3, stride=2) for a, b in zip(widths[:-1], widths[1:]))
+        self.down = nn.ModuleList(SphereConv2d(a, b, 3, stride=2) for a, b in zip(widths[:-1], widths[1:]))
         self.mid = ResidualDenseBlock(widths[-1], **blk)
-        self.up = nn.ModuleList(SConv2d(b, a, 3) for a, b in zip(widths[:-1], widths[1:]))
+        self.up = nn.ModuleList(SphereConv2d(b, a, 3) for a, b in zip(widths[:-1], widths[1:]))
         self.merge = nn.ModuleList(nn.Conv2d(2 * a, a, 1) for a in widths[:-1])
         self.dec = nn.ModuleList(ResidualDenseBlock(a, **blk) for a in widths[:-1])
         self.norm_out = nn.GroupNorm(min(8, widths[0]), widths[0])
-        self.out = SConv2d(widths[0], cfg.out_channels, 3)
+        self.out = SphereConv2d(widths[0], cfg.out_channels, 3)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 

@@ -14,7 +14,7 @@ frames to ``T`` fine *mean* frames:
    full-resolution encoder features (SimVP's skip) and reads out a
    *correction* that is added to the interpolated input.
 
-Every layer pads spherically (:func:`sphere_pad`: periodic longitude), so the
+Every layer pads spherically (:func:`spherical_pad`: periodic longitude), so the
 network commutes with a longitude roll by a multiple of ``2**n_s`` fine cells
 (one coarse cell = ``factor`` fine cells, with ``factor == 2**n_s`` by default).
 
@@ -32,55 +32,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from climviz.data.grid import gaussian_latitudes
+from climviz.nn.sphere import SphereConv2d, spherical_pad
 
 
 # ---------------------------------------------------------------- grid helpers
-def sphere_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Pad ``x [..., H, W]`` by ``pad`` cells on every side, as on a sphere, in one copy.
-
-    Longitude (``W``, even) is periodic. Beyond a pole the row ``i`` cells past it
-    is row ``i`` on the other side, half a turn round in longitude (padded column
-    ``j`` holds longitude index ``(j - pad + W/2) mod W``). When ``pad > H`` the
-    rows beyond the poles are zeros instead (the wide dilated kernels on tiny grids).
-
-    Same values as ``climviz.nn.sphere.spherical_pad`` would give if its pole rows
-    used the periodic longitude index; that function rolls the already padded row
-    by ``W/2``, which misplaces its first ``W/2`` pole-row entries by ``2 * pad``
-    cells and breaks equivariance to longitude rolls.
-    """
-    if pad == 0:
-        return x
-    h, w = x.shape[-2:]
-    if w % 2:
-        raise ValueError(f"spherical padding needs an even number of longitudes, got {w}")
-    lon = torch.arange(-pad, w + pad, device=x.device)
-    shape = (*x.shape[:-2], h + 2 * pad, w + 2 * pad)
-    out = x.new_empty(shape) if pad <= h else x.new_zeros(shape)
-    if pad <= w:
-        mid = out[..., pad : pad + h, :]
-        mid[..., pad : pad + w] = x
-        mid[..., :pad] = x[..., w - pad :]
-        mid[..., pad + w :] = x[..., :pad]
-    else:
-        out[..., pad : pad + h, :] = x.index_select(-1, lon % w)
-    if pad <= h:
-        half = (lon + w // 2) % w
-        out[..., :pad, :] = x[..., :pad, :].flip(-2).index_select(-1, half)
-        out[..., pad + h :, :] = x[..., h - pad :, :].flip(-2).index_select(-1, half)
-    return out
-
-
-class SConv2d(nn.Conv2d):
-    """``nn.Conv2d`` on the sphere: :func:`sphere_pad` by ``dilation * (k // 2)``, odd kernels."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1, **kw):
-        super().__init__(in_ch, out_ch, kernel_size, stride=stride, dilation=dilation, padding=0, **kw)
-        self._pad = dilation * (kernel_size // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(sphere_pad(x, self._pad))
-
-
 def _lat_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Linear interpolation ``[len(dst), len(src)]`` in latitude (constant beyond the end rows)."""
     eye = np.eye(len(src))
@@ -124,7 +79,7 @@ class ConvSC(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1):
         super().__init__()
-        self.conv = SConv2d(c_in, c_out, 3, stride=stride)
+        self.conv = SphereConv2d(c_in, c_out, 3, stride=stride)
         self.norm = nn.GroupNorm(2 if c_out % 2 == 0 else 1, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,8 +109,8 @@ class TemporalAttention(nn.Module):
 
     def __init__(self, dim: int, reduction: int = 16):
         super().__init__()
-        self.dw = SConv2d(dim, dim, 5, groups=dim)                          # static: local
-        self.dw_dilated = SConv2d(dim, dim, 7, dilation=3, groups=dim)      # static: wide (19x19 reach)
+        self.dw = SphereConv2d(dim, dim, 5, groups=dim)                          # static: local
+        self.dw_dilated = SphereConv2d(dim, dim, 7, dilation=3, groups=dim)      # static: wide (19x19 reach)
         self.pw = nn.Conv2d(dim, dim, 1)                                    # static: channel mixing
         hidden = max(dim // reduction, 4)
         self.se = nn.Sequential(                                            # dynamical
@@ -183,7 +138,7 @@ class TAUBlock(nn.Module):
         self.attn = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.GELU(), TemporalAttention(dim), nn.Conv2d(dim, dim, 1))
         self.norm2 = nn.GroupNorm(1, dim)
         self.mlp = nn.Sequential(
-            nn.Conv2d(dim, hidden, 1), SConv2d(hidden, hidden, 3, groups=hidden), nn.GELU(),
+            nn.Conv2d(dim, hidden, 1), SphereConv2d(hidden, hidden, 3, groups=hidden), nn.GELU(),
             nn.Conv2d(hidden, dim, 1),
         )
         self.ls1 = nn.Parameter(torch.full((dim, 1, 1), layer_scale))

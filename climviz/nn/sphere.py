@@ -13,29 +13,41 @@ from torch.nn import functional as F
 
 
 def spherical_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Pad ``x [..., H, W]`` by ``pad`` cells on every side, as on a sphere.
+    """Pad ``x [..., H, W]`` by ``pad`` cells on every side, as on a sphere, in one copy.
 
-    Latitude runs along ``H`` (either direction), longitude along ``W``
-    (periodic; ``W`` must be even so a half turn is a whole number of cells).
+    Longitude (``W``, even) is periodic. Beyond a pole the row ``i`` cells past it
+    is row ``i`` on the other side, half a turn round in longitude (padded column
+    ``j`` holds longitude index ``(j - pad + W/2) mod W``). When ``pad > H`` the
+    rows beyond the poles are zeros instead (the wide dilated kernels on tiny grids).
     """
     if pad == 0:
         return x
-    w = x.shape[-1]
+    h, w = x.shape[-2:]
     if w % 2:
         raise ValueError(f"spherical padding needs an even number of longitudes, got {w}")
-    x = torch.cat([x[..., -pad:], x, x[..., :pad]], dim=-1)  # periodic longitude
-    # over the pole: the rows nearest the pole, mirrored, half a turn round
-    first = torch.roll(x[..., :pad, :].flip(-2), shifts=w // 2, dims=-1)
-    last = torch.roll(x[..., -pad:, :].flip(-2), shifts=w // 2, dims=-1)
-    return torch.cat([first, x, last], dim=-2)
+    lon = torch.arange(-pad, w + pad, device=x.device)
+    shape = (*x.shape[:-2], h + 2 * pad, w + 2 * pad)
+    out = x.new_empty(shape) if pad <= h else x.new_zeros(shape)
+    if pad <= w:
+        mid = out[..., pad : pad + h, :]
+        mid[..., pad : pad + w] = x
+        mid[..., :pad] = x[..., w - pad :]
+        mid[..., pad + w :] = x[..., :pad]
+    else:
+        out[..., pad : pad + h, :] = x.index_select(-1, lon % w)
+    if pad <= h:
+        half = (lon + w // 2) % w
+        out[..., :pad, :] = x[..., :pad, :].flip(-2).index_select(-1, half)
+        out[..., pad + h :, :] = x[..., h - pad :, :].flip(-2).index_select(-1, half)
+    return out
 
 
 class SphereConv2d(nn.Conv2d):
-    """``nn.Conv2d`` with spherical padding of ``kernel_size // 2`` (odd kernels)."""
+    """``nn.Conv2d`` with spherical padding of ``dilation * (kernel_size // 2)`` (odd kernels)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, **kwargs):
-        super().__init__(in_ch, out_ch, kernel_size, stride=stride, padding=0, **kwargs)
-        self._pad = kernel_size // 2
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1, **kwargs):
+        super().__init__(in_ch, out_ch, kernel_size, stride=stride, dilation=dilation, padding=0, **kwargs)
+        self._pad = dilation * (kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(spherical_pad(x, self._pad))

@@ -106,9 +106,12 @@ def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values: np.ndarray, month
 
 
 def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
-                       settings: LoopSettings | None = None, denoiser_config: DenoiserConfig | None = None,
+                       settings: LoopSettings | None = None, architecture: dict | None = None,
                        resume=True, progress=None, device=None) -> Path:
-    """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``."""
+    """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
+
+    ``architecture`` overrides :class:`DenoiserConfig` fields (``d_model``, ``n_layers``, ...).
+    """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
     vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
@@ -117,9 +120,7 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
         raise ValueError("the data's grid differs from the VAE's grid")
     latents = encode_ensemble(vae, norm, values, months)
     del values
-    cfg = denoiser_config or DenoiserConfig(latent_shape=tuple(latents.shape[2:]))
-    if tuple(cfg.latent_shape) != tuple(latents.shape[2:]):
-        raise ValueError(f"denoiser latent shape {cfg.latent_shape} != VAE latents {latents.shape[2:]}")
+    cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), **(architecture or {}))
     out_dir = Path(model_dir) / mode
     t0 = time.time()
     train_ldm(latents, months - 1, cfg, out_dir, settings, mode=mode,

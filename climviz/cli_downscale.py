@@ -1,0 +1,145 @@
+"""``climviz train taudiff``, ``climviz downscale`` and ``climviz evaluate downscale``.
+
+:func:`register` adds the three sub-commands to the parsers built in
+``climviz/cli.py``; heavy imports happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _progress(label: str):
+    def progress(done: int, total: int) -> None:
+        print(f"{label}: {done}/{total}", end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _train_progress(label: str):
+    def progress(done: int, total: int, metrics: dict) -> None:
+        extra = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"{label} step {done}/{total} {extra}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+# ---------------------------------------------------------------- handlers
+def _train_taudiff(args: argparse.Namespace) -> int:
+    from climviz.pipelines.downscale_training import DEFAULT_SETTINGS, STAGES, train_taudiff
+    from climviz.train.common import LoopSettings
+
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    settings = {}
+    for s in stages:
+        d = DEFAULT_SETTINGS[s]
+        settings[s] = LoopSettings(
+            steps=args.steps or d.steps, batch_size=args.batch_size or d.batch_size, lr=args.lr or d.lr,
+            seed=args.seed, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+    out = train_taudiff(args.data, args.model_dir, stage=args.stage, baseline_dir=args.baseline_dir,
+                        factor=args.factor, holdout=args.holdout, settings=settings, resume=not args.restart,
+                        progress=_train_progress(f"taudiff-{args.stage}"))
+    for path in out.values():
+        print(path)
+    return 0
+
+
+def _downscale(args: argparse.Namespace) -> int:
+    from climviz.data.io import write_dataset
+    from climviz.pipelines.downscale import load_downscaler
+    from climviz.pipelines.downscale_training import open_winds
+
+    model = load_downscaler(args.model_dir)
+    ds = open_winds(args.input)
+    if args.start or args.end:
+        ds = ds.sel(time=slice(args.start, args.end))
+    ds = ds.load()
+    if args.coarsen:
+        from climviz.data.coarsen import coarsen
+
+        ds = coarsen(ds, args.factor)
+    out = model.downscale(ds, n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler,
+                          progress=_progress("network evaluations"))
+    out.attrs["input_source"] = str(args.input) + (" (coarsened by climviz)" if args.coarsen else "")
+    write_dataset(out, args.output)
+    print(args.output)
+    return 0
+
+
+def _evaluate_downscale(args: argparse.Namespace) -> int:
+    import json
+
+    from climviz.pipelines.downscale_eval import evaluate_downscale, markdown_table
+
+    report = evaluate_downscale(
+        args.data, args.model_dir, baseline_dir=args.baseline_dir, n_samples=args.samples, steps=args.steps,
+        baseline_steps=args.baseline_steps, frames=args.frames, holdout=args.holdout, factor=args.factor,
+        seed=args.seed, progress=_progress("network evaluations"))
+    text = json.dumps(report, indent=1)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(args.output)
+    print(markdown_table(report))
+    return 0
+
+
+# ---------------------------------------------------------------- parsers
+def register(train_sub, evaluate_sub, top_sub) -> None:
+    """Add ``train taudiff`` to ``train_sub``, ``evaluate downscale`` to ``evaluate_sub`` and
+    ``downscale`` to ``top_sub`` (the ``add_subparsers()`` objects of ``climviz/cli.py``).
+
+    Each parser sets ``handler`` (``handler(args) -> int``), as the other commands do.
+    """
+    p = train_sub.add_parser("taudiff", help="the TAUDiff downscaler (mean, residual) and its baseline",
+                             description="Train TAUDiff (SimVP-TAU mean model + CAU-UNet residual diffusion) "
+                             "and the end-to-end diffusion baseline on a fine u/v wind file. Coarse inputs are "
+                             "made by spherical band-limiting; the last --holdout of the time axis is not used.")
+    p.add_argument("--data", required=True, help="fine wind file (NetCDF/Zarr with u, v), e.g. from "
+                   "`climviz data toy-wind`")
+    p.add_argument("--model-dir", default="models/taudiff", help="TAUDiff directory (default models/taudiff)")
+    p.add_argument("--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline)")
+    p.add_argument("--stage", choices=["mean", "residual", "baseline", "all"], default="all",
+                   help="what to train (residual needs a trained mean stage; default all)")
+    p.add_argument("--factor", type=int, default=4, help="coarsening factor (default 4)")
+    p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default per stage)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default per stage)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default per stage)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    p.add_argument("--log-every", type=int, default=25, help="steps between progress lines")
+    p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
+    p.set_defaults(handler=_train_taudiff)
+
+    p = top_sub.add_parser("downscale", help="downscale coarse u/v wind with TAUDiff or the baseline",
+                           description="Downscale coarse u, v (time, lat, lon) to the fine grid, with samples.")
+    p.add_argument("--model-dir", default="models/taudiff", help="TAUDiff or baseline directory")
+    p.add_argument("--input", required=True, help="coarse wind file (or a fine one with --coarsen)")
+    p.add_argument("--coarsen", action="store_true", help="coarsen the (fine) input first, as in training")
+    p.add_argument("--factor", type=int, default=4, help="coarsening factor for --coarsen (default 4)")
+    p.add_argument("--start", default=None, help="first time step, e.g. 2000-03-01")
+    p.add_argument("--end", default=None, help="last time step")
+    p.add_argument("--samples", type=int, default=1, help="samples per time step (default 1)")
+    p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
+    p.set_defaults(handler=_downscale)
+
+    p = evaluate_sub.add_parser("downscale", help="spectra, vorticity, RMSE and CRPS on held-out time",
+                                description="Evaluate TAUDiff (and the baseline) against the truth on the "
+                                "held-out end of a fine wind file; prints a markdown table.")
+    p.add_argument("--data", required=True, help="fine wind file the models were trained on")
+    p.add_argument("--model-dir", default="models/taudiff")
+    p.add_argument("--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline if present)")
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--steps", type=int, default=20, help="TAUDiff sampler steps")
+    p.add_argument("--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)")
+    p.add_argument("--frames", type=int, default=32, help="held-out frames to evaluate (default 32)")
+    p.add_argument("--holdout", type=float, default=0.2)
+    p.add_argument("--factor", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default=None, help="JSON report path")
+    p.set_defaults(handler=_evaluate_downscale)

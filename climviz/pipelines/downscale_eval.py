@@ -1,0 +1,176 @@
+"""Evaluate TAUDiff (and the baseline) on the held-out end of a fine wind file.
+
+Compared with the truth on the same held-out frames: bilinear and bicubic
+interpolation of the coarse input, the mean model, TAUDiff samples and the
+baseline samples. Scores (issue 4):
+
+- kinetic-energy spectra by spherical-harmonic degree (:func:`ke_spectrum`) and
+  by 2-D FFT over a mid-latitude box (:func:`fft_power_spectrum`); the ratio
+  to the truth and the fraction of degrees ``1 <= l < 0.8 L`` where it lies
+  within ``[0.8, 1.25]``, ``L`` the resolved degree (the toy wind's solver
+  truncation ``attrs["solver_lmax"]`` when present, else ``nlat``);
+- relative vorticity on the sphere (centred differences in metric form,
+  periodic in longitude) and vortex counts: local extrema of ``|zeta|`` above
+  ``k`` times the truth's vorticity std (3x3 neighbourhood, longitude wraps);
+- area-weighted RMSE of the mean model, MAE of the mean model, and CRPS of the
+  samples (:func:`crps_ensemble` over ``sample``);
+- wall time per stage.
+
+:func:`markdown_table` turns the JSON report into the README table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from climviz.data.grid import cell_area_weights
+from climviz.diagnostics.scores import crps_ensemble
+from climviz.diagnostics.spectra import EARTH_RADIUS_KM, fft_power_spectrum, ke_spectrum
+
+SPECTRAL_BAND = (0.8, 1.25)
+BOX = (30.0, 60.0, 0.0, 90.0)  # lat_min, lat_max, lon_min, lon_max: a mid-latitude storm-track box
+
+
+def relative_vorticity(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:
+    """``zeta = (dv/dlambda - d(u cos phi)/dphi) / (a cos phi)`` (s-1), ``(..., lat, lon)``, global grid."""
+    lat = np.deg2rad(u["lat"].values)
+    lon = np.deg2rad(u["lon"].values)
+    a = EARTH_RADIUS_KM * 1e3
+    dlon = lon[1] - lon[0]
+    dv = (v.roll(lon=-1, roll_coords=False) - v.roll(lon=1, roll_coords=False)) / (2 * dlon)
+    ucos = u * np.cos(lat)[:, None]
+    ax = u.dims.index("lat")
+    ducos = xr.DataArray(np.gradient(ucos.values, lat, axis=ax), dims=u.dims, coords=u.coords)
+    return ((dv - ducos) / (a * np.cos(lat)[:, None])).rename("vorticity").assign_attrs(units="s-1")
+
+
+def vortex_count(zeta: xr.DataArray, threshold: float) -> float:
+    """Mean number per field of local maxima of ``|zeta|`` (3x3, longitude periodic) above ``threshold``."""
+    from scipy.ndimage import maximum_filter
+
+    x = np.abs(zeta.transpose(..., "lat", "lon").values)
+    flat = x.reshape(-1, *x.shape[-2:])
+    counts = []
+    for f in flat:
+        peak = maximum_filter(f, size=3, mode=("nearest", "wrap")) == f
+        counts.append(int(np.sum(peak & (f > threshold))))
+    return float(np.mean(counts))
+
+
+def _bicubic(coarse: xr.DataArray, lat, lon) -> xr.DataArray:
+    """Cubic interpolation on (lat, lon) with a periodic longitude extension."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    clat, clon = coarse["lat"].values, coarse["lon"].values
+    ext_lon = np.concatenate([clon[-2:] - 360.0, clon, clon[:2] + 360.0])
+    vals = coarse.transpose("time", "lat", "lon").values
+    vals = np.concatenate([vals[..., -2:], vals, vals[..., :2]], axis=-1)
+    la = np.clip(lat, clat[0], clat[-1])
+    pts = np.stack(np.meshgrid(la, lon, indexing="ij"), axis=-1).reshape(-1, 2)
+    out = np.stack([RegularGridInterpolator((clat, ext_lon), f, method="cubic")(pts).reshape(len(lat), len(lon))
+                    for f in vals])
+    return xr.DataArray(out.astype(np.float32), dims=("time", "lat", "lon"),
+                        coords={"time": coarse["time"], "lat": lat, "lon": lon})
+
+
+def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = None) -> dict:
+    """Ratio to the truth over ``1 <= k < 0.8 * resolved`` (default: all returned wavenumbers)."""
+    hi = max(2, int(0.8 * (resolved or truth.size)))
+    r = spec[1:hi] / truth[1:hi]
+    lo_b, hi_b = SPECTRAL_BAND
+    return {"fraction_in_band": float(np.mean((r >= lo_b) & (r <= hi_b))), "min_ratio": float(r.min()),
+            "max_ratio": float(r.max()), "ratio_at_0.8_lmax": float(r[-1]), "degrees": [1, hi - 1]}
+
+
+def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n_samples: int = 4, steps: int = 20,
+                       baseline_steps: int | None = None, frames: int = 32, holdout: float = 0.2, factor: int = 4,
+                       seed: int = 0, vortex_k: float = 2.0, progress=None) -> dict:
+    """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict."""
+    from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
+    from climviz.pipelines.downscale_training import make_pairs, open_winds, split_time
+    from climviz.train.taudiff import make_upsample
+
+    td = Downscaler.from_checkpoint(model_dir)
+    model_dir = Path(model_dir)
+    bdir = Path(baseline_dir) if baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
+    base = BaselineDownscaler.from_checkpoint(bdir) if (bdir / "config.json").is_file() else None
+    fine, coarse = make_pairs(open_winds(data).load(), factor)
+    _, test = split_time(fine.sizes["time"], holdout)
+    idx = np.arange(fine.sizes["time"])[test][:frames]
+    fine, coarse = fine.isel(time=idx), coarse.isel(time=idx)
+
+    out = td.downscale(coarse, n_samples=n_samples, steps=steps, seed=seed, progress=progress)
+    fields = {"truth": (fine["u"], fine["v"])}
+    up = make_upsample(td.grid)
+    import torch
+
+    with torch.no_grad():
+        bil = {v: up(torch.from_numpy(coarse[v].values.astype(np.float32))).numpy() for v in ("u", "v")}
+    like = fine["u"]
+    fields["bilinear"] = tuple(like.copy(data=bil[v]) for v in ("u", "v"))
+    fields["bicubic"] = tuple(_bicubic(coarse[v], fine["lat"].values, fine["lon"].values) for v in ("u", "v"))
+    fields["mean model"] = (out["u_mean"], out["v_mean"])
+    fields["TAUDiff"] = (out["u"], out["v"])
+    timings = {"TAUDiff": {"mean_model_s": out.attrs["mean_model_s"], "diffusion_s": out.attrs["diffusion_s"],
+                           "steps": steps}}
+    if base is not None:
+        bsteps = baseline_steps or steps
+        bout = base.downscale(coarse, n_samples=n_samples, steps=bsteps, seed=seed, progress=progress)
+        fields["baseline"] = (bout["u"], bout["v"])
+        timings["baseline"] = {"diffusion_s": bout.attrs["diffusion_s"], "steps": bsteps}
+
+    # the highest degree the data resolve: the solver's truncation for the toy wind, else the grid's
+    resolved = int(min(fine.sizes["lat"], fine.attrs.get("solver_lmax", fine.sizes["lat"])))
+    w = xr.DataArray(cell_area_weights(fine["lat"].values), dims="lat", coords={"lat": fine["lat"]})
+    zeta_truth = relative_vorticity(*fields["truth"])
+    thresh = vortex_k * float(zeta_truth.std())
+    ke_truth = ke_spectrum(*fields["truth"]).mean("time").values
+    fft_truth = fft_power_spectrum(fields["truth"][0], BOX).mean("time").values
+    report = {"data": str(data), "model_dir": str(model_dir), "baseline_dir": str(bdir) if base else None,
+              "frames": int(len(idx)), "n_samples": int(n_samples), "heldout_start": str(fine["time"].values[0]),
+              "vortex_threshold_s-1": thresh, "resolved_degree": resolved, "timings": timings, "methods": {}}
+    for name, (u, v) in fields.items():
+        red = [d for d in u.dims if d in ("sample",)]
+        ke = ke_spectrum(u, v).mean(["time", *red]).values
+        fft = fft_power_spectrum(u, BOX).mean(["time", *red]).values
+        zeta = relative_vorticity(u, v)
+        m = {"ke_spectrum": ke.tolist(), "ke_ratio": _ratio_stats(ke, ke_truth, resolved),
+             "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
+             "vortex_count": vortex_count(zeta, thresh)}
+        mean_u = u.mean("sample") if "sample" in u.dims else u
+        mean_v = v.mean("sample") if "sample" in v.dims else v
+        err2 = (mean_u - fields["truth"][0]) ** 2 + (mean_v - fields["truth"][1]) ** 2
+        m["rmse_vector"] = float(np.sqrt(err2.weighted(w).mean()))
+        m["mae_u"] = float(abs(mean_u - fields["truth"][0]).weighted(w).mean())
+        if "sample" in u.dims:
+            m["crps_u"] = float(crps_ensemble(u, fields["truth"][0], member_dim="sample", weights=w))
+        report["methods"][name] = m
+    n_truth = report["methods"]["truth"]["vortex_count"]
+    for m in report["methods"].values():
+        m["vortex_ratio"] = m["vortex_count"] / n_truth if n_truth else None
+    report["ke_degree"] = list(range(len(ke_truth)))
+    return report
+
+
+def markdown_table(report: dict) -> str:
+    """One row per method: KE-spectrum ratio band, vortex ratio, RMSE, MAE, CRPS."""
+    lo, hi = SPECTRAL_BAND
+    lines = [f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | vortex count / truth "
+             "| RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, m in report["methods"].items():
+        kr = m["ke_ratio"]
+        crps = f"{m['crps_u']:.3f}" if "crps_u" in m else "-"
+        vr = f"{m['vortex_ratio']:.2f}" if m.get("vortex_ratio") is not None else "-"
+        lines.append(f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {vr} | "
+                     f"{m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |")
+    t = report["timings"]
+    lines.append("")
+    lines.append(f"TAUDiff: mean model {t['TAUDiff']['mean_model_s']:.2f} s + diffusion {t['TAUDiff']['diffusion_s']:.2f} s "
+                 f"({t['TAUDiff']['steps']} steps) for {report['frames']} frames x {report['n_samples']} samples"
+                 + (f"; baseline {t['baseline']['diffusion_s']:.2f} s ({t['baseline']['steps']} steps)"
+                    if "baseline" in t else ""))
+    return "\n".join(lines)

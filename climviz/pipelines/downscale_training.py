@@ -1,0 +1,169 @@
+"""Train TAUDiff and its baseline from a fine wind file (xarray in, checkpoint directories out).
+
+Stages (each resumable; each writes ``config.json`` + ``model.safetensors``):
+
+1. ``mean``: SimVP-TAU on (coarse, fine) windows -> ``<model_dir>/mean``;
+2. ``residual``: the mean model is run over the training period and the CAU-UNet
+   diffusion model learns ``fine - mean`` -> ``<model_dir>/residual``;
+3. ``baseline``: end-to-end diffusion on the fine field -> ``<baseline_dir>``
+   (default ``<model_dir>-baseline``).
+
+Coarse inputs are made with :func:`climviz.data.coarsen.coarsen` (spherical-
+harmonic band limit with a taper, then the grid ``factor`` times coarser). The
+last ``holdout`` fraction of the time axis is never seen in training (it is the
+evaluation period of ``climviz evaluate downscale``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from climviz.nn import checkpoint as ckpt
+from climviz.nn.cau_unet import CAUUNetConfig, baseline_config, residual_config
+from climviz.nn.simvp import SimVPConfig
+from climviz.pipelines.downscale import predict_mean
+from climviz.pipelines.ensemble_training import _add_wall_time
+from climviz.train.common import LoopSettings, Progress, default_device
+from climviz.train.taudiff import (VARIABLES, denormalize, grid_dict, normalize, train_baseline,
+                                   train_mean_model, train_residual_diffusion, wind_statistics)
+
+STAGES = ("mean", "residual", "baseline")
+DEFAULT_SETTINGS = {
+    "mean": LoopSettings(steps=3000, batch_size=8, lr=1e-3),
+    "residual": LoopSettings(steps=4000, batch_size=16, lr=5e-4),
+    "baseline": LoopSettings(steps=4000, batch_size=16, lr=5e-4),
+}
+
+
+def open_winds(data, variables=VARIABLES) -> xr.Dataset:
+    """Open ``u, v`` from a NetCDF/Zarr path (or take a Dataset) as ``(time, lat, lon)`` float32,
+    latitude ascending, longitude in [0, 360) (through the common loader, units kept)."""
+    from climviz.data.loader import open_run
+
+    arrays = {v: open_run(data, var=v, units=None, require_global=True).drop_vars("member", errors="ignore")
+              for v in variables}
+    ds = xr.Dataset(arrays)
+    src = data.attrs if isinstance(data, xr.Dataset) else arrays[variables[0]].attrs
+    var_keys = ("standard_name", "long_name", "units")  # the loader merges the variable's attrs in
+    ds.attrs = {k: v for k, v in src.items() if isinstance(v, (str, int, float, np.number)) and k not in var_keys}
+    ds.attrs.setdefault("source_file", str(data) if not isinstance(data, xr.Dataset) else "in-memory dataset")
+    return ds
+
+
+def split_time(n: int, holdout: float = 0.2) -> tuple[slice, slice]:
+    """(training, held-out) slices of ``n`` time steps; the last ``holdout`` fraction is held out."""
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout must be in (0, 1), got {holdout}")
+    n_test = max(1, int(round(n * holdout)))
+    if n - n_test < 1:
+        raise ValueError(f"{n} time steps are too few to hold out {holdout:.0%}")
+    return slice(0, n - n_test), slice(n - n_test, n)
+
+
+def make_pairs(fine: xr.Dataset, factor: int = 4) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(fine, coarse)`` u, v datasets; coarse by spherical band-limiting and ``factor``-times coarsening."""
+    from climviz.data.coarsen import coarsen
+
+    coarse = coarsen(fine[list(VARIABLES)], factor)
+    fh, fw = fine.sizes["lat"], fine.sizes["lon"]
+    ch, cw = coarse.sizes["lat"], coarse.sizes["lon"]
+    if (fh, fw) != (factor * ch, factor * cw):
+        raise ValueError(f"fine grid {fh}x{fw} is not {factor} x the coarse grid {ch}x{cw}; "
+                         "TAUDiff needs a Gaussian grid (regrid the data first)")
+    return fine, coarse
+
+
+def _arrays(ds: xr.Dataset) -> np.ndarray:
+    return np.stack([np.asarray(ds[v].values, np.float32) for v in VARIABLES], axis=1)  # [N, C, H, W]
+
+
+def _provenance(fine: xr.Dataset, data, train: slice, test: slice, factor: int) -> dict:
+    t = fine["time"].values
+    return {
+        "data": str(data),
+        "data_synthetic": str(fine.attrs.get("synthetic", "unknown")),
+        "train_period": [str(t[train][0]), str(t[train][-1])],
+        "heldout_period": [str(t[test][0]), str(t[test][-1])],
+        "coarsen_factor": int(factor),
+        "coarsen": "climviz.data.coarsen.coarsen (spherical-harmonic band limit, raised-cosine taper)",
+    }
+
+
+def train_taudiff(
+    data,
+    model_dir="models/taudiff",
+    *,
+    stage: str = "all",
+    baseline_dir=None,
+    factor: int = 4,
+    holdout: float = 0.2,
+    simvp_config: SimVPConfig | None = None,
+    residual_unet: CAUUNetConfig | None = None,
+    baseline_unet: CAUUNetConfig | None = None,
+    settings: dict | LoopSettings | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+    device=None,
+) -> dict[str, Path]:
+    """Train one stage (``mean``, ``residual``, ``baseline``) or ``all`` of them, in that order.
+
+    ``settings`` is one :class:`LoopSettings` for every stage or a dict by stage
+    (missing stages use :data:`DEFAULT_SETTINGS`). ``progress(done, total, metrics)``
+    is passed to each loop.
+    Returns the checkpoint directory of each stage trained.
+    """
+    stages = STAGES if stage == "all" else (stage,)
+    if any(s not in STAGES for s in stages):
+        raise ValueError(f"stage must be one of {STAGES + ('all',)}, got {stage!r}")
+    if isinstance(settings, LoopSettings):
+        settings = {s: settings for s in STAGES}
+    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    device = torch.device(device) if device is not None else default_device()
+    model_dir = Path(model_dir)
+    baseline_dir = Path(baseline_dir) if baseline_dir is not None else model_dir.with_name(model_dir.name + "-baseline")
+
+    fine_ds, coarse_ds = make_pairs(open_winds(data).load(), factor)
+    train, test = split_time(fine_ds.sizes["time"], holdout)
+    fine, coarse = _arrays(fine_ds.isel(time=train)), _arrays(coarse_ds.isel(time=train))
+    grid = grid_dict(coarse_ds["lat"].values, coarse_ds["lon"].values, fine_ds["lat"].values, fine_ds["lon"].values)
+    norm = wind_statistics(fine, fine_ds["lat"].values)
+    extra = _provenance(fine_ds, data, train, test, factor)
+    kw = dict(norm=norm, grid=grid, device=device, resume=resume, progress=progress)
+    out: dict[str, Path] = {}
+
+    def run(name, directory, fn, *args):
+        t0 = time.time()
+        fn(*args, directory, settings[name], extra_config={**extra, "settings": vars(settings[name])}, **kw)
+        _add_wall_time(directory, time.time() - t0)
+        out[name] = Path(directory)
+
+    if "mean" in stages:
+        cfg = simvp_config or SimVPConfig(coarse_shape=coarse.shape[2:], factor=factor,
+                                          coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"])
+        run("mean", model_dir / "mean", train_mean_model, coarse, fine, cfg)
+    if "residual" in stages:
+        mean = _mean_predictions(model_dir / "mean", coarse, norm, grid, device)
+        run("residual", model_dir / "residual", train_residual_diffusion, coarse, fine, mean,
+            residual_unet or residual_config())
+    if "baseline" in stages:
+        run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config())
+    return out
+
+
+def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device) -> np.ndarray:
+    """The trained mean model's fine mean for every training step (physical units)."""
+    from climviz.nn.simvp import SimVP
+
+    cfg = ckpt.load_config(mean_dir)
+    if cfg.get("kind") != "taudiff-mean":
+        raise ckpt.CheckpointError(f"{mean_dir}: train the mean stage first (no mean-model checkpoint)")
+    if cfg["normalization"] != norm or cfg["grid"] != grid:
+        raise ValueError(f"{mean_dir} was trained on other data (normalisation or grid differ)")
+    model = ckpt.load_weights(mean_dir, SimVP(SimVPConfig.from_dict(cfg["simvp"])), device).eval()
+    x = normalize(torch.from_numpy(coarse).to(device), norm)
+    return denormalize(predict_mean(model, x), norm).cpu().numpy()

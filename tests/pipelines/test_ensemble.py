@@ -1,0 +1,84 @@
+"""EnsembleGenerator with tiny models trained through the CLI."""
+
+import numpy as np
+import pytest
+
+from climviz.cli import main
+from climviz.data.loader import open_ensemble, open_run
+from climviz.nn.checkpoint import CheckpointError
+from climviz.pipelines.ensemble import EnsembleGenerator
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_generator_dir):
+    return EnsembleGenerator.from_checkpoint(tiny_generator_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cond(tiny_ensemble_file):
+    return open_run(tiny_ensemble_file, member=3).load()
+
+
+@pytest.mark.parametrize("mode", ["transformer", "autoregressive"])
+def test_generate_shape_units_provenance(generator, cond, mode):
+    out = generator.generate(cond, n_members=3, steps=3, mode=mode, seed=1)
+    assert out.dims == ("member", "time", "lat", "lon")
+    assert out.shape == (3,) + cond.shape
+    assert out.attrs["units"] == "K" and out.attrs["mode"] == mode and out.attrs["seed"] == 1
+    assert np.isfinite(out.values).all()
+    # the long span (48 months) is longer than the window (12): several windows/chunks were used
+    assert cond.sizes["time"] > generator.diffusion[mode].window
+    # values stay physical (the normaliser maps back to K)
+    assert 180 < float(out.min()) and float(out.max()) < 330
+    np.testing.assert_array_equal(out["time"].values, cond["time"].values)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpm++2m"])
+def test_same_seed_same_ensemble_and_seeds_differ(generator, cond, sampler):
+    a = generator.generate(cond, n_members=2, steps=3, seed=5, sampler=sampler)
+    b = generator.generate(cond, n_members=2, steps=3, seed=5, sampler=sampler)
+    c = generator.generate(cond, n_members=2, steps=3, seed=6, sampler=sampler)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert not np.array_equal(a.values, c.values)
+
+
+def test_progress_counts_every_network_evaluation(generator, cond):
+    calls = []
+    generator.generate(cond, n_members=1, steps=4, mode="autoregressive", progress=lambda d, t: calls.append((d, t)))
+    total = calls[-1][1]
+    assert [d for d, _ in calls] == list(range(1, total + 1))
+    assert total % 4 == 0 and total >= 8  # 4 steps x at least 2 chunks for 48 months / window 12
+
+
+def test_bad_conditioning_is_refused_clearly(generator, cond):
+    with pytest.raises(ValueError, match="grid"):
+        generator.generate(cond.isel(lat=slice(0, 8)), n_members=1, steps=1)
+    bad = cond.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        generator.generate(bad, n_members=1, steps=1)
+    with pytest.raises(ValueError, match="mode"):
+        generator.generate(cond, n_members=1, steps=1, mode="diagonal")
+    with pytest.raises(ValueError, match="between 1 and"):
+        generator.generate(cond, n_members=1, steps=0)
+
+
+def test_cli_generate_writes_a_cf_file(tiny_generator_dir, tiny_ensemble_file, tmp_path):
+    out = tmp_path / "gen.nc"
+    rc = main(["generate", "--model-dir", str(tiny_generator_dir), "--cond", str(tiny_ensemble_file),
+               "--member", "3", "--members", "2", "--steps", "2", "--start", "1991-01", "--end", "1991-12",
+               "-o", str(out)])
+    assert rc == 0
+    ens = open_ensemble(out)
+    assert ens.shape == (2, 12, 16, 32)
+    assert ens.attrs["steps"] == 2 and "member 3" in ens.attrs["conditioning_source"]
+
+
+def test_checkpoint_with_a_pickle_is_refused(tiny_generator_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_generator_dir, bad)
+    (bad / "vae" / "extra.pt").write_bytes(b"not really a pickle")
+    with pytest.raises(CheckpointError, match="pickle"):
+        EnsembleGenerator.from_checkpoint(bad)
