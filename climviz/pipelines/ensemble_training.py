@@ -118,7 +118,7 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
     values, months, tas = load_training_array(data, members)
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
-    latents = encode_ensemble(vae, norm, values, months)
+    latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, values, months))
     del values
     cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), **(architecture or {}))
     out_dir = Path(model_dir) / mode
@@ -128,6 +128,33 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
               resume=resume, progress=progress, device=device)
     _add_wall_time(out_dir, time.time() - t0)
     return out_dir
+
+
+def _cached_latents(vae_dir: Path, data, tas, encode) -> np.ndarray:
+    """Encoded training members, cached beside the VAE (both sequence modes reuse them).
+
+    The key covers the data file (path, size, mtime), the members, the period and
+    the VAE weights, so any change re-encodes.
+    """
+    import hashlib
+
+    parts = [str(data)]
+    for path in [Path(p) for p in str(data).split(",")] + [vae_dir / ckpt.WEIGHTS]:
+        if path.exists():
+            st = path.stat()
+            parts += [str(st.st_size), str(st.st_mtime_ns)]
+    parts += [str(tas["member"].values.tolist()), str(tas["time"].values[0]), str(tas.sizes["time"])]
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    cache = vae_dir / f".latents-{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    latents = encode()
+    for old in vae_dir.glob(".latents-*.npy"):
+        old.unlink()
+    tmp = vae_dir / f".latents-{key}.partial.npy"
+    np.save(tmp, latents)
+    tmp.replace(cache)
+    return latents
 
 
 def _add_wall_time(directory, seconds: float) -> None:
