@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from climviz.data.grid import gaussian_latitudes
-from climviz.nn.sphere import SphereConv2d, spherical_pad
+from climviz.nn.sphere import SphereConv2d
 
 
 # ---------------------------------------------------------------- grid helpers

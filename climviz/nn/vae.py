@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from climviz.nn.sphere import Down, ResBlock, SphereConv2d, Up
 

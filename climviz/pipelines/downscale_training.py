@@ -16,7 +16,6 @@ evaluation period of ``climviz evaluate downscale``).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ from climviz.nn import checkpoint as ckpt
 from climviz.nn.cau_unet import CAUUNetConfig, baseline_config, residual_config
 from climviz.nn.simvp import SimVPConfig
 from climviz.pipelines.downscale import predict_mean
-from climviz.pipelines.ensemble_training import _add_wall_time
 from climviz.train.common import LoopSettings, Progress, default_device
 from climviz.train.taudiff import (VARIABLES, denormalize, grid_dict, normalize, train_baseline,
                                    train_mean_model, train_residual_diffusion, wind_statistics)
@@ -137,9 +135,7 @@ def train_taudiff(
     out: dict[str, Path] = {}
 
     def run(name, directory, fn, *args):
-        t0 = time.time()
         fn(*args, directory, settings[name], extra_config={**extra, "settings": vars(settings[name])}, **kw)
-        _add_wall_time(directory, time.time() - t0)
         out[name] = Path(directory)
 
     if "mean" in stages:

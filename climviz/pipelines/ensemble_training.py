@@ -7,12 +7,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
 from climviz.data.grid import cell_area_weights
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
@@ -81,10 +78,8 @@ def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | 
         **_provenance(tas, data),
         "settings": vars(settings),
     }
-    t0 = time.time()
     train_vae(frames, cell_area_weights(lat), vae_config, out_dir, settings, beta=beta,
               extra_config=extra, resume=resume, progress=progress, device=device)
-    _add_wall_time(out_dir, time.time() - t0)
     return Path(out_dir)
 
 
@@ -119,14 +114,11 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
     latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, values, months))
-    del values
     cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), **(architecture or {}))
     out_dir = Path(model_dir) / mode
-    t0 = time.time()
     train_ldm(latents, months - 1, cfg, out_dir, settings, mode=mode,
               extra_config={**_provenance(tas, data), "settings": vars(settings)},
               resume=resume, progress=progress, device=device)
-    _add_wall_time(out_dir, time.time() - t0)
     return out_dir
 
 
@@ -155,14 +147,3 @@ def _cached_latents(vae_dir: Path, data, tas, encode) -> np.ndarray:
     np.save(tmp, latents)
     tmp.replace(cache)
     return latents
-
-
-def _add_wall_time(directory, seconds: float) -> None:
-    import json
-
-    path = Path(directory) / ckpt.CONFIG
-    cfg = json.loads(path.read_text())
-    cfg["wall_time_s"] = round(cfg.get("wall_time_s", 0.0) + seconds, 1)
-    cfg["hardware"] = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                       else f"CPU, {torch.get_num_threads()} threads")
-    path.write_text(json.dumps(cfg, indent=1, sort_keys=True))

@@ -19,6 +19,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def hardware() -> str:
+    """One line naming what runs the training (for model cards)."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU, {torch.get_num_threads()} thread(s)"
+
+
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
     """Linear warm-up then cosine decay to 10% of ``base``."""
     if step < warmup:
@@ -55,12 +62,12 @@ def run_loop(
     ``(seed, step)`` each step, so a resumed run draws the same batches.
     """
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
-    start = 0
+    start, earlier_s = 0, 0.0
     if resume:
         info = ckpt.load_train_state(out_dir, opt)
         if info is not None:
             ckpt.load_weights(out_dir, model, device=next(model.parameters()).device)
-            start = int(info["step"])
+            start, earlier_s = int(info["step"]), float(info.get("wall_time_s", 0.0))
     gen = torch.Generator(device="cpu")
     t0, metrics = time.time(), {}
     model.train()
@@ -79,8 +86,9 @@ def run_loop(
         if progress is not None and (done % settings.log_every == 0 or done == settings.steps):
             progress(done, settings.steps, {"loss": loss.item(), **metrics, "elapsed_s": time.time() - t0})
         if done % settings.checkpoint_every == 0 or done == settings.steps:
-            cfg = {**config, "trained_steps": done}
+            wall = round(earlier_s + time.time() - t0, 1)
+            cfg = {**config, "trained_steps": done, "wall_time_s": wall, "hardware": hardware()}
             ckpt.save_checkpoint(out_dir, model, cfg)
-            ckpt.save_train_state(out_dir, opt, {"step": done})
+            ckpt.save_train_state(out_dir, opt, {"step": done, "wall_time_s": wall})
     model.eval()
     return model
