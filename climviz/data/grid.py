@@ -53,3 +53,15 @@ def cell_area_weights(lat: np.ndarray) -> np.ndarray:
     """Area weights proportional to cos(latitude), shape ``[nlat]``, normalised to mean 1."""
     w = np.cos(np.deg2rad(np.asarray(lat, dtype=float)))
     return w / w.mean()
+
+
+def decimal_years(times) -> np.ndarray:
+    """cftime (or datetime64) stamps -> decimal years ``year + (month - 0.5) / 12``."""
+    import pandas as pd  # only for datetime64 input
+
+    out = []
+    for t in np.asarray(times):
+        if not hasattr(t, "month"):
+            t = pd.Timestamp(t)
+        out.append(t.year + (t.month - 0.5) / 12.0)
+    return np.asarray(out, dtype=np.float64)

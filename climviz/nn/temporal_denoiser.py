@@ -13,6 +13,10 @@ Inputs, all per frame of a window of ``T`` months:
 - ``t``    ``[B]`` diffusion steps;
 - ``cond`` ``[B, T, C, h, w]`` conditioning latents ``z_c`` (normalised);
 - ``month`` ``[B, T]`` calendar month 0..11;
+- ``year`` ``[B, T]`` decimal year: the forced state of the training ensemble
+  is a function of the date, so knowing it lets the network tell the
+  conditioning run's internal variability (which the residual must replace)
+  from its forced response (which it must keep);
 - ``context`` ``[B, T]`` bool, True where the frame is a known (clean) residual
   frame given as context (autoregressive mode); its value is taken from ``x``.
 
@@ -37,16 +41,20 @@ class DenoiserConfig:
     n_heads: int = 4                                  # attention heads
     mlp_ratio: float = 4.0                            # MLP width / d_model
     local_hidden: int = 32                            # channels of the per-position path
+    years: tuple[float, float] = (1850.0, 2006.0)     # span of the training data (decimal years)
+    year_features: int = 6                            # Fourier features of the scaled year
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["latent_shape"] = list(self.latent_shape)
+        d["years"] = list(self.years)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> DenoiserConfig:
         d = dict(d)
         d["latent_shape"] = tuple(d["latent_shape"])
+        d["years"] = tuple(d.get("years", (1850.0, 2006.0)))
         return cls(**d)
 
 
@@ -89,6 +97,7 @@ class TemporalDenoiser(nn.Module):
         self.embed_in = nn.Linear(2 * flat, d)
         self.embed_month = nn.Embedding(12, d)
         self.embed_context = nn.Embedding(2, d)
+        self.embed_year = nn.Linear(1 + 2 * cfg.year_features, d)
         self.pos = nn.Parameter(torch.zeros(1, cfg.window, d))
         self.embed_t = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(Block(d, cfg.n_heads, cfg.mlp_ratio) for _ in range(cfg.n_layers))
@@ -102,7 +111,14 @@ class TemporalDenoiser(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, x, t, cond, month, context=None):
+    def year_features(self, year: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` decimal years -> ``[B, T, 1 + 2K]``: u and sin/cos(pi k u), u in [0, 1] on the training span."""
+        y0, y1 = self.cfg.years
+        u = ((year.float() - y0) / (y1 - y0))[..., None]
+        k = torch.arange(1, self.cfg.year_features + 1, device=year.device, dtype=u.dtype) * torch.pi
+        return torch.cat([u, torch.sin(k * u), torch.cos(k * u)], dim=-1)
+
+    def forward(self, x, t, cond, month, year, context=None):
         b, n, c, h, w = x.shape
         if n > self.cfg.window:
             raise ValueError(f"sequence of {n} frames is longer than the model's window {self.cfg.window}")
@@ -111,6 +127,7 @@ class TemporalDenoiser(nn.Module):
         xc = torch.cat([x, cond], dim=2)                                # [B, T, 2C, h, w]
         tok = self.embed_in(xc.flatten(2))                              # [B, T, d]
         tok = tok + self.embed_month(month) + self.embed_context(context.long()) + self.pos[:, :n]
+        tok = tok + self.embed_year(self.year_features(year))
         emb = self.embed_t(timestep_embedding(t, self.cfg.d_model))     # [B, d]
         tok = tok + emb[:, None]
         for blk in self.blocks:

@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 from climviz import __version__
+from climviz.data.grid import decimal_years
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.diffusion.samplers import make_sampler, randn
 from climviz.diffusion.schedule import CosineSchedule
@@ -61,20 +62,21 @@ class LatentDiffusion:
         return self.net.cfg.window
 
     @torch.no_grad()
-    def sample_residual(self, z_c, months, n, *, steps, sampler="ddim", generator=None, progress=None,
+    def sample_residual(self, z_c, months, years, n, *, steps, sampler="ddim", generator=None, progress=None,
                         on_step=None):
         """Residual latents ``[n, T, C, h, w]`` (raw scale) given ``z_c [T, C, h, w]``.
 
-        ``months [T]`` in 0..11. ``progress(done, total)`` counts network
+        ``months [T]`` in 0..11, ``years [T]`` decimal years. ``progress(done, total)`` counts network
         evaluations; ``on_step(i, n_steps, x0)`` sees each step's prediction.
         """
         dev = z_c.device
         cond = ((z_c - self.z_mean) / self.z_std)[None].expand(n, *z_c.shape)
         month = torch.as_tensor(months, device=dev).long()[None].expand(n, -1)
+        year = torch.as_tensor(np.asarray(years, np.float32), device=dev)[None].expand(n, -1)
         if self.mode == "transformer":
-            x = self._sample_windows(cond, month, steps, sampler, generator, progress, on_step)
+            x = self._sample_windows(cond, month, year, steps, sampler, generator, progress, on_step)
         else:
-            x = self._sample_autoregressive(cond, month, steps, sampler, generator, progress, on_step)
+            x = self._sample_autoregressive(cond, month, year, steps, sampler, generator, progress, on_step)
         return x * self.res_std
 
     def _window_starts(self, t_len: int) -> list[int]:
@@ -87,7 +89,7 @@ class LatentDiffusion:
             starts.append(t_len - w)
         return starts
 
-    def _sample_windows(self, cond, month, steps, sampler_name, gen, progress, on_step):
+    def _sample_windows(self, cond, month, year, steps, sampler_name, gen, progress, on_step):
         """Joint sampling of the whole span; overlapping windows averaged at every step
         (MultiDiffusion, Bar-Tal et al. 2023, Eq. 3), so no seam forms at window borders."""
         n, t_len = cond.shape[:2]
@@ -105,7 +107,7 @@ class LatentDiffusion:
             v = torch.zeros_like(x)
             for s in starts:
                 sl = slice(s, s + w)
-                v[:, sl] += self.net(x[:, sl], tt, cond[:, sl], month[:, sl]) * ramp[:, None, None, None]
+                v[:, sl] += self.net(x[:, sl], tt, cond[:, sl], month[:, sl], year[:, sl]) * ramp[:, None, None, None]
                 done += 1
                 if progress:
                     progress(done, total)
@@ -115,7 +117,7 @@ class LatentDiffusion:
                 on_step(i + 1, len(sampler.timesteps), x0)
         return x
 
-    def _sample_autoregressive(self, cond, month, steps, sampler_name, gen, progress, on_step):
+    def _sample_autoregressive(self, cond, month, year, steps, sampler_name, gen, progress, on_step):
         """First window without context, then chunks of ``W/2`` new months, each
         conditioned on the previous ``W/2`` generated residual months."""
         n, t_len = cond.shape[:2]
@@ -141,7 +143,7 @@ class LatentDiffusion:
             for i, t in enumerate(sampler.timesteps):
                 tt = torch.full((n,), int(t), device=cond.device, dtype=torch.long)
                 full = torch.cat([known, x], dim=1)
-                v = self.net(full, tt, cond[:, sl], month[:, sl], ctx)[:, ctx_len:]
+                v = self.net(full, tt, cond[:, sl], month[:, sl], year[:, sl], ctx)[:, ctx_len:]
                 x, x0 = sampler.step(v, i, x, generator=gen)
                 done += 1
                 if progress:
@@ -252,11 +254,19 @@ class EnsembleGenerator:
         months = np.array([t.month for t in cond["time"].values]) if cond.sizes["time"] else np.array([], int)
         if len(months) == 0:
             raise ValueError("the conditioning run has no time steps")
+        years = decimal_years(cond["time"].values)
+        for name, ld in self.diffusion.items():
+            if name == mode:
+                y0, y1 = ld.net.cfg.years
+                if years[0] < y0 or years[-1] > y1:
+                    raise ValueError(
+                        f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
+                        f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
         anomalies = self.normalizer.normalize(cond.values.astype(np.float32), months)
         z_c = self.encode(anomalies)
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         z_y = self.diffusion[mode].sample_residual(
-            z_c, months - 1, n_members, steps=steps, sampler=sampler, generator=gen,
+            z_c, months - 1, years, n_members, steps=steps, sampler=sampler, generator=gen,
             progress=progress, on_step=on_step)
         z = (z_c[None] + z_y).flatten(0, 1)
         fields = self.decode(z).reshape(n_members, len(months), len(self.lat), len(self.lon))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from climviz.data.grid import cell_area_weights
+from climviz.data.grid import cell_area_weights, decimal_years
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn import checkpoint as ckpt
@@ -114,9 +114,11 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
     latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, values, months))
-    cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), **(architecture or {}))
+    years = decimal_years(tas["time"].values)
+    span = (float(np.floor(years[0])), float(np.floor(years[-1]) + 1))
+    cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), years=span, **(architecture or {}))
     out_dir = Path(model_dir) / mode
-    train_ldm(latents, months - 1, cfg, out_dir, settings, mode=mode,
+    train_ldm(latents, months - 1, years, cfg, out_dir, settings, mode=mode,
               extra_config={**_provenance(tas, data), "settings": vars(settings)},
               resume=resume, progress=progress, device=device)
     return out_dir

@@ -45,12 +45,13 @@ def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) 
     }
 
 
-def make_batch(latents, months, stats, *, window, batch_size, mode, gen, p_context=0.8):
+def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, p_context=0.8):
     """Draw a training batch of residual windows. Returns tensors on the CPU.
 
-    ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11.
-    Returns ``x0 [B, W, C, h, w]`` (normalised residual), ``cond`` (normalised
-    ``z_c``), ``month [B, W]``, ``context [B, W]`` (bool).
+    ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11,
+    ``years [T]`` decimal years. Returns ``x0 [B, W, C, h, w]`` (normalised
+    residual), ``cond`` (normalised ``z_c``), ``month [B, W]``, ``year [B, W]``,
+    ``context [B, W]`` (bool).
     """
     m, t_len = latents.shape[:2]
     tgt = torch.randint(0, m, (batch_size,), generator=gen).numpy()
@@ -70,6 +71,7 @@ def make_batch(latents, months, stats, *, window, batch_size, mode, gen, p_conte
         torch.from_numpy(x0.astype(np.float32)),
         torch.from_numpy(cond.astype(np.float32)),
         torch.from_numpy(months[idx].astype(np.int64)),
+        torch.from_numpy(years[idx].astype(np.float32)),
         torch.from_numpy(context),
     )
 
@@ -77,6 +79,7 @@ def make_batch(latents, months, stats, *, window, batch_size, mode, gen, p_conte
 def train_ldm(
     latents: np.ndarray,
     months: np.ndarray,
+    years: np.ndarray,
     cfg: DenoiserConfig,
     out_dir,
     settings: LoopSettings,
@@ -90,7 +93,8 @@ def train_ldm(
 ) -> TemporalDenoiser:
     """Fit a :class:`TemporalDenoiser` on residuals of ``latents [M, T, C, h, w]``.
 
-    ``months [T]`` holds the calendar month (0..11) of each time step.
+    ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
+    decimal year of each time step.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -102,9 +106,9 @@ def train_ldm(
     model = TemporalDenoiser(cfg).to(device)
 
     def loss_fn(step: int, gen: torch.Generator):
-        x0, cond, month, context = (
+        x0, cond, month, year, context = (
             v.to(device)
-            for v in make_batch(latents, months, stats, window=cfg.window,
+            for v in make_batch(latents, months, years, stats, window=cfg.window,
                                 batch_size=settings.batch_size, mode=mode, gen=gen)
         )
         b = x0.shape[0]
@@ -114,7 +118,7 @@ def train_ldm(
         keep = context[:, :, None, None, None]
         xt = torch.where(keep, x0, xt)                    # context frames are given clean
         v = schedule.v_target(x0, eps, t)
-        err = (model(xt, t, cond, month, context) - v) ** 2
+        err = (model(xt, t, cond, month, year, context) - v) ** 2
         weight = (~keep).to(err.dtype).expand_as(err)
         loss = (err * weight).sum() / weight.sum()
         return loss, {}

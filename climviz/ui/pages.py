@@ -1,22 +1,366 @@
-"""Panel layouts: widgets from the Param state objects, panes from the views."""
+"""Panel layouts: widgets from the Param state objects, panes from the views.
+
+Each page function takes a state object and returns a Panel layout; a page that
+runs jobs polls its state from a periodic callback of the session it belongs
+to, so background threads never touch the browser document.
+"""
 
 from __future__ import annotations
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 
 from climviz.data.regions import get_region
+from climviz.ui import texts
+from climviz.ui.downscaling import Downscaling, wind_speed
 from climviz.ui.explorer import EnsembleExplorer, decimal_year
-from climviz.ui.sources import SYNTHETIC_NOTE
-from climviz.ui.views import map_view, plume_view
+from climviz.ui.generation import CUSTOM, EMBEDDED, UPLOAD, EnsembleGeneration, max_work
+from climviz.ui.sources import SYNTHETIC_NOTE, WIND_NOTE
+from climviz.ui.views import (bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map, plume_view,
+                              series_view, spectrum_view, symmetric_clim, timings_view)
 
 hv.extension("bokeh")
 
+MAP_W, MAP_H = 440, 235
+POLL_MS = 300
 
-def synthetic_banner() -> pn.pane.Alert:
-    return pn.pane.Alert(SYNTHETIC_NOTE, alert_type="warning", sizing_mode="stretch_width")
+
+def synthetic_banner(text: str = SYNTHETIC_NOTE) -> pn.pane.Alert:
+    return pn.pane.Alert(text, alert_type="warning", sizing_mode="stretch_width")
 
 
+def explain(text: str, width: int = 300) -> pn.pane.Markdown:
+    return pn.pane.Markdown(text, width=width, styles={"font-size": "0.9em", "color": "#333"})
+
+
+def _alert(state, name: str = "error") -> pn.pane.Alert:
+    pane = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+
+    def show(*_):
+        pane.object = getattr(state, name)
+        pane.visible = bool(getattr(state, name))
+
+    state.param.watch(show, name)
+    show()
+    return pane
+
+
+def _job_controls(state, label: str):
+    """Run / Cancel buttons, progress bar and status line driving ``state.start/cancel/poll``."""
+    run = pn.widgets.Button(name=label, button_type="primary", width=130)
+    cancel = pn.widgets.Button(name="Cancel", button_type="light", width=90, disabled=True)
+    bar = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width", bar_color="primary", visible=False)
+    status = pn.pane.Markdown("", sizing_mode="stretch_width")
+    holder = {}
+
+    def tick():
+        if not state.poll() and holder.get("cb") is not None:
+            holder.pop("cb").stop()
+
+    def on_run(_):
+        if state.start():
+            holder["cb"] = pn.state.add_periodic_callback(tick, period=POLL_MS)
+
+    def sync(*_):
+        bar.value = int(round(100 * state.progress))
+        bar.visible = state.running
+        run.disabled = state.running
+        cancel.disabled = not state.running
+        status.object = state.status
+
+    run.on_click(on_run)
+    cancel.on_click(lambda _: state.cancel())
+    state.param.watch(sync, ["progress", "running", "status"])
+    sync()
+    return pn.Column(pn.Row(run, cancel), bar, status, _alert(state), sizing_mode="stretch_width")
+
+
+# ======================================================================== ensemble tab
+def ensemble_page(state: EnsembleGeneration) -> pn.viewable.Viewable:
+    """Generate an ensemble from a conditioning run and compare it with the truth."""
+    if not state.available:
+        note = pn.pane.Alert(f"**Ensemble generator not available.** {state.note} The embedded ensemble can "
+                             "still be explored in the *Explore the embedded ensemble* tab.", alert_type="info")
+        return pn.Column(synthetic_banner(), note, explain(texts.GENERATOR, width=700), sizing_mode="stretch_width")
+    return pn.Row(_ensemble_controls(state), _ensemble_views(state), sizing_mode="stretch_width")
+
+
+def _ensemble_controls(state: EnsembleGeneration) -> pn.Column:
+    source = pn.widgets.RadioButtonGroup.from_param(state.param.cond_source, button_type="default")
+    member = pn.widgets.IntInput.from_param(state.param.cond_member, name="Embedded member (25-29 held out)")
+    upload = pn.widgets.FileInput(accept=".nc,.nc4,.netcdf", multiple=False, sizing_mode="stretch_width")
+    upload_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+
+    def on_upload(event):
+        if event.new:
+            state.load_upload(event.new, upload.filename or "upload.nc")
+
+    upload.param.watch(on_upload, "value")
+    state.param.watch(lambda e: setattr(upload_note, "object", e.new), "upload_note")
+
+    def visible(*_):
+        member.visible = state.cond_source == EMBEDDED
+        upload.visible = upload_note.visible = state.cond_source == UPLOAD
+
+    state.param.watch(visible, "cond_source")
+    visible()
+    widgets = pn.Param(
+        state.param, parameters=["n_members", "mode", "sampler", "steps", "start_year", "end_year", "seed"],
+        widgets={"n_members": pn.widgets.IntSlider, "steps": pn.widgets.IntSlider,
+                 "start_year": pn.widgets.IntInput, "end_year": pn.widgets.IntInput, "seed": pn.widgets.IntInput},
+        show_name=False, sizing_mode="stretch_width")
+
+    def work(n, steps, y0, y1, src):
+        w, cap = state.work(), max_work()
+        flag = "**over the cap**" if w > cap else "ok"
+        return (f"Work: {n} members x {state.n_months()} months x {steps} steps = **{w:,}** "
+                f"(cap {cap:,}: {flag})")
+
+    work_md = pn.pane.Markdown(pn.bind(work, state.param.n_members, state.param.steps, state.param.start_year,
+                                       state.param.end_year, state.param.cond_source), sizing_mode="stretch_width")
+    download = pn.widgets.FileDownload(callback=state.export_netcdf, filename="climviz_generated_ensemble.nc",
+                                       label="Download the generated ensemble (CF NetCDF)", button_type="success",
+                                       disabled=True, sizing_mode="stretch_width")
+    state.param.watch(lambda e: setattr(download, "disabled", state.result is None), "version")
+    return pn.Column(
+        pn.pane.Markdown("#### Conditioning run"), source, member, upload, upload_note,
+        pn.pane.Markdown("#### Generation"), widgets, work_md, _job_controls(state, "Generate"), download,
+        pn.pane.Markdown(f"<small>Model: {state.device_text()}</small>"),
+        width=310,
+    )
+
+
+def _view_controls(state) -> pn.Row:
+    region = pn.widgets.Select.from_param(state.param.region, width=170)
+    box = pn.widgets.TextInput.from_param(state.param.box, name="Custom box (lat0,lat1,lon0,lon1)", width=230)
+    month = pn.widgets.IntSlider.from_param(state.param.month, name="Month (index in the period)", width=260)
+    member = pn.widgets.IntInput.from_param(state.param.shown_member, name="Generated member", width=130)
+    truth = pn.widgets.IntInput.from_param(state.param.truth_member, name="True member", width=110)
+    smooth = pn.widgets.IntInput.from_param(state.param.smoothing, name="Running mean (months)", width=150)
+    return pn.Row(region, box, month, member, truth, smooth, sizing_mode="stretch_width")
+
+
+def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
+    stream_params = ["version", "month", "shown_member", "truth_member", "region", "box", "cond_member",
+                     "cond_source", "start_year", "end_year"]
+    memo: dict = {}
+
+    def fields():
+        key = tuple(getattr(state, p) for p in stream_params)
+        if memo.get("key") != key:
+            try:
+                f = state.map_fields()
+            except Exception as err:      # e.g. an empty period: say so on the map titles
+                memo.update(key=key, fields={}, clim=(-1, 1), label=str(err))
+                return memo
+            anom = [v for k, v in f.items() if k != "spread"]
+            memo.update(key=key, fields=f, clim=symmetric_clim(*anom), label=state.month_label())
+        return memo
+
+    like = {}
+
+    def make_map(name, title, cmap="RdBu_r"):
+        def draw(**_):
+            m = fields()
+            f = m["fields"].get(name)
+            box = state.selection() if state.region != "Global" else None
+            if f is None:
+                base = like.setdefault("f", state.shown_conditioning().isel(time=0))
+                why = "press Generate" if name != "truth" else "no true member for an uploaded run"
+                return placeholder_map(base, f"{title}: {why}", width=MAP_W, height=MAP_H, box=box)
+            clim = None if name == "spread" else m["clim"]
+            tools = ("hover", "box_select") if name == "cond" else ("hover",)
+            return map_view(f, title=f"{title}, {m['label']}", cmap=cmap, clim=clim, width=MAP_W, height=MAP_H,
+                            box=box, tools=tools)
+
+        return hv.DynamicMap(draw, streams=[hv.streams.Params(parameterized=state, parameters=stream_params)])
+
+    cond_map = make_map("cond", "Conditioning run")
+    bounds = hv.streams.BoundsXY(source=cond_map, bounds=None)
+
+    def on_box(bounds):
+        if bounds is not None:
+            x0, y0, x1, y1 = bounds
+            state.set_box(x0 + 180.0, y0, x1 + 180.0, y1)   # display x is lon - 180 (Pacific-centred)
+
+    bounds.add_subscriber(on_box)
+    maps = pn.GridBox(
+        *[pn.pane.HoloViews(m, sizing_mode="fixed") for m in (
+            cond_map, make_map("member", "Generated member"), make_map("truth", "Held-out true member"),
+            make_map("mean", "Generated mean"), make_map("spread", "Generated spread", cmap="viridis"))],
+        explain(texts.MAPS, width=MAP_W - 20), ncols=3)
+
+    def series(version, region, box, smoothing, *_):
+        try:
+            s = state.regional_series()
+        except Exception as err:
+            return pn.pane.Alert(f"No time series: {err}", alert_type="warning")
+        r = state.selection()
+        return series_view(s, state.eruptions(), title=f"{r.name}: regional-mean anomaly"
+                           + (f" ({smoothing}-month running mean)" if smoothing > 1 else ""))
+
+    def enso(version):
+        a = state.analysis
+        if state.result is None or not a:
+            return pn.pane.Markdown("*Generate an ensemble to see its ENSO.*")
+        items = []
+        notes = a.get("notes", [])
+        if "nino_gen" in a:
+            years = decimal_year(a["nino_gen"]["time"])
+            psd = {"generated": a["psd_gen"]}
+            if "psd_ref" in a:
+                psd["true"] = a["psd_ref"]
+            items.append(pn.Row(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"))),
+                                pn.pane.HoloViews(spectrum_view(psd))))
+        eof_maps = []
+        for key, title in (("eof_gen", "generated"), ("eof_ref", "true")):
+            ds = a.get(key)
+            if ds is not None:
+                eof_maps.append(ds["eof"].assign_attrs(long_name="EOF 1", units="K")
+                                .pipe(lambda e, t=title, d=ds: (e, f"Leading EOF, {t} ({float(d['variance_fraction']):.0%})")))
+        if eof_maps:
+            clim = symmetric_clim(*[e for e, _ in eof_maps])
+            panes = [pn.pane.HoloViews(map_view(e, title=t, clim=clim, width=MAP_W, height=MAP_H))
+                     for e, t in eof_maps]
+            corr = (f"Pattern correlation of the two leading EOFs: **{a['eof_corr']:.2f}**"
+                    if "eof_corr" in a else "")
+            items.append(pn.Row(*panes))
+            items.append(pn.pane.Markdown(corr))
+        for n in notes:
+            items.append(pn.pane.Alert(n, alert_type="info"))
+        return pn.Column(*items)
+
+    def scores(version, region, box, truth_member):
+        if state.result is None:
+            return pn.pane.Markdown("*Generate an ensemble to score it.*")
+        try:
+            s = state.scores()
+        except Exception as err:
+            return pn.pane.Alert(f"No scores for this selection: {err}", alert_type="warning")
+        if s is None:
+            return pn.pane.Markdown("*Scores need a true ensemble: only for embedded conditioning runs.*")
+        held = "held out of training" if s["truth_held_out"] else "seen in training"
+        table = pn.pane.Markdown(
+            f"| score ({s['region']}, whole period) | generated | true ensemble (ideal) |\n|---|---|---|\n"
+            f"| spread ratio (generated / true) | **{s['spread_ratio']:.2f}** | 1 |\n"
+            f"| CRPS vs true member {s['truth_member']} ({held}), K | **{s['crps']:.3f}** | {s['crps_reference']:.3f} |\n"
+            f"| members | {s['n_generated']} | {s['n_reference']} |", width=520)
+        return pn.Row(table, pn.pane.HoloViews(bars_view(s["rank_histogram"])))
+
+    def denoise(version, step):
+        frames = state.denoise
+        if not frames:
+            return pn.pane.Markdown("*Generate an ensemble to watch the sampler work.*")
+        step = min(step, len(frames) - 1)
+        f = frames[step]
+        field = f["field"].assign_attrs(long_name="generated minus conditioning", units="K")
+        clim = symmetric_clim(frames[-1]["field"])
+        t = field["time"].values if "time" in field.coords else None
+        when = f", {t.year}-{t.month:02d}" if t is not None else ""
+        return pn.Row(
+            pn.pane.HoloViews(map_view(field, title=f"Prediction at step {f['step']} of {f['n_steps']}{when}",
+                                       clim=clim, width=560, height=300)),
+            pn.pane.HoloViews(denoise_curve(frames, step)))
+
+    step_slider = pn.widgets.IntSlider.from_param(state.param.denoise_step, name="Sampler step", width=400)
+    tabs = pn.Tabs(
+        ("Maps", maps),
+        ("Regional mean", pn.Row(pn.panel(pn.bind(series, state.param.version, state.param.region, state.param.box,
+                                                  state.param.smoothing, state.param.truth_member,
+                                                  state.param.cond_member, state.param.start_year,
+                                                  state.param.end_year)),
+                                 explain(texts.SERIES))),
+        ("ENSO", pn.Row(pn.panel(pn.bind(enso, state.param.version)), explain(texts.ENSO))),
+        ("Scores", pn.Row(pn.panel(pn.bind(scores, state.param.version, state.param.region, state.param.box,
+                                           state.param.truth_member)), explain(texts.SCORES))),
+        ("Denoising (teaching)", pn.Row(pn.Column(step_slider, pn.panel(pn.bind(denoise, state.param.version,
+                                                                                 state.param.denoise_step))),
+                                        explain(texts.DENOISE))),
+        sizing_mode="stretch_width",
+    )
+    return pn.Column(synthetic_banner(), explain(texts.GENERATOR, width=None), _view_controls(state), tabs,
+                     sizing_mode="stretch_width")
+
+
+# ======================================================================== downscaling tab
+def downscaling_page(state: Downscaling) -> pn.viewable.Viewable:
+    """Coarse input, mean model, samples and truth side by side; vorticity, spectra, timings."""
+    if not state.available:
+        note = pn.pane.Alert(f"**Downscaler not trained yet.** {state.note}", alert_type="info")
+        return pn.Column(synthetic_banner(WIND_NOTE), note, explain(texts.DOWNSCALE, width=700),
+                         sizing_mode="stretch_width")
+    controls = pn.Column(
+        pn.pane.Markdown("#### Case and sampling"),
+        pn.Param(state.param, parameters=["case", "frames", "n_samples", "sampler", "steps", "seed", "run_baseline"],
+                 widgets={"frames": pn.widgets.IntSlider, "steps": pn.widgets.IntSlider,
+                          "seed": pn.widgets.IntInput}, show_name=False, sizing_mode="stretch_width"),
+        pn.pane.Markdown("<small>The first run of a case simulates it (tens of seconds at 64x128).</small>"),
+        _job_controls(state, "Downscale"),
+        pn.pane.Markdown(f"<small>Model: {state.device_text()}</small>"),
+        width=310)
+    view = pn.Row(pn.widgets.IntSlider.from_param(state.param.time, name="Frame (6-hourly)", width=300),
+                  pn.widgets.Select.from_param(state.param.region, width=170),
+                  pn.widgets.TextInput.from_param(state.param.box, name="Custom box (lat0,lat1,lon0,lon1)", width=230))
+
+    def region_view():
+        r = state.selection()
+        if r.is_global_lon and r.lat_max - r.lat_min >= 179:
+            return 180.0, None, r
+        centre = (r.lon_min + ((r.lon_max - r.lon_min) % 360.0) / 2.0) % 360.0
+        half = ((r.lon_max - r.lon_min) % 360.0 or 360.0) / 2.0
+        return centre, (-half, r.lat_min, half, r.lat_max), r
+
+    def panel_grid(fields: dict, cmap, clim, title_fmt):
+        centre, extent, r = region_view()
+        panes = []
+        for name, f in fields.items():
+            f = r.select(f) if extent is not None else f
+            panes.append(pn.pane.HoloViews(map_view(f, title=title_fmt(name), cmap=cmap, clim=clim,
+                                                    width=380, height=230 if extent is None else 300,
+                                                    central_lon=centre, extent=extent)))
+        return pn.GridBox(*panes, ncols=3)
+
+    def speed(version_result, t, region, box):
+        if state.result is None:
+            return pn.pane.Markdown("*Press Downscale to see the coarse input, mean model, samples and truth.*")
+        fields = {k: wind_speed(u, v) for k, (u, v) in state.frame_fields().items()}
+        top = float(max(np.nanpercentile(f.values, 99.5) for f in fields.values()))
+        return panel_grid(fields, "viridis", (0.0, top), lambda n: f"{n}: wind speed, {state.time_label()}")
+
+    def vort(version_result, t, region, box):
+        if state.result is None:
+            return pn.pane.Markdown("*Press Downscale first.*")
+        z = state.vorticity()
+        clim = symmetric_clim(z["truth"])
+        return panel_grid(z, "RdBu_r", clim, lambda n: f"{n}: vorticity")
+
+    def spectra(version_result):
+        if state.result is None:
+            return pn.pane.Markdown("*Press Downscale first.*")
+        return pn.Row(pn.pane.HoloViews(ke_view(state.result["ke"])), explain(texts.SPECTRA))
+
+    def timing(version_result):
+        if state.result is None:
+            return pn.pane.Markdown("")
+        rows = state.timings()
+        table = "| model | stage | seconds |\n|---|---|---|\n" + "\n".join(
+            f"| {r['model']} | {r['stage']} | {r['seconds']:.2f} |" for r in rows)
+        return pn.Row(pn.pane.HoloViews(timings_view(rows)), pn.pane.Markdown(table, width=260),
+                      explain(texts.TIMINGS))
+
+    deps = (state.param.result, state.param.time, state.param.region, state.param.box)
+    tabs = pn.Tabs(
+        ("Wind speed", pn.Column(pn.panel(pn.bind(speed, *deps)), explain(texts.DOWNSCALE, width=None))),
+        ("Vorticity", pn.Column(pn.panel(pn.bind(vort, *deps)), explain(texts.VORTICITY, width=None))),
+        ("Spectra and timings", pn.Column(pn.panel(pn.bind(spectra, state.param.result)),
+                                          pn.panel(pn.bind(timing, state.param.result)))),
+        sizing_mode="stretch_width")
+    return pn.Row(controls, pn.Column(synthetic_banner(WIND_NOTE), view, tabs, sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
+
+
+# ======================================================================== explorer tab
 def explorer_page(state: EnsembleExplorer | None = None):
     """The embedded-ensemble explorer: controls, a month's map, the regional plume."""
     state = state or EnsembleExplorer()
@@ -45,3 +389,9 @@ def explorer_page(state: EnsembleExplorer | None = None):
         widgets={"year": pn.widgets.IntSlider, "month": pn.widgets.IntSlider}, show_name=False,
     )
     return controls, pn.Column(synthetic_banner(), map_pane, plume_pane)
+
+
+def explorer_tab(state: EnsembleExplorer | None = None) -> pn.Row:
+    controls, main = explorer_page(state)
+    return pn.Row(pn.Column(pn.pane.Markdown("#### Embedded ensemble"), controls, width=310), main,
+                  sizing_mode="stretch_width")

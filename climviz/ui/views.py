@@ -1,4 +1,4 @@
-"""Views: HoloViews/GeoViews objects from xarray (rasterised with Datashader)."""
+"""Views: HoloViews/GeoViews objects from xarray (rasterised with Datashader). They only draw."""
 
 from __future__ import annotations
 
@@ -12,32 +12,78 @@ from holoviews.operation.datashader import rasterize
 from climviz.data.coastlines import use_offline_natural_earth
 
 PROJECTION = ccrs.PlateCarree(central_longitude=180)   # Pacific-centred, ENSO in view
+DIVERGING = ("RdBu_r", "coolwarm", "bwr", "PuOr_r")
+GEN, TRUE, COND, ERUPT = "#dd8452", "#4c72b0", "#222222", "#c44e52"
 
 
-def _in_display_coords(field: xr.DataArray) -> xr.DataArray:
-    """Express longitudes in :data:`PROJECTION`'s own x (lon - 180, in [-180, 180)),
+def projection(central_lon: float = 180.0):
+    return PROJECTION if central_lon == 180.0 else ccrs.PlateCarree(central_longitude=central_lon)
+
+
+def _in_display_coords(field: xr.DataArray, central_lon: float = 180.0) -> xr.DataArray:
+    """Express longitudes in the projection's own x (lon - central, in [-180, 180)),
     so the raster needs no re-projection (which would leave a seam at the dateline)."""
-    x = (field["lon"].values - 180.0 + 180.0) % 360.0 - 180.0
+    x = (field["lon"].values - central_lon + 180.0) % 360.0 - 180.0
     return field.assign_coords(lon=x).sortby("lon")
 
 
+def symmetric_clim(*fields: xr.DataArray, q: float = 99) -> tuple[float, float]:
+    """``(-v, v)`` with ``v`` the ``q``-th percentile of ``|field|`` over all fields (1 when all zero/NaN)."""
+    vals = np.concatenate([np.abs(np.asarray(f.values, float)).ravel() for f in fields])
+    vals = vals[np.isfinite(vals)]
+    v = float(np.percentile(vals, q)) if vals.size else 1.0
+    return (-v, v) if v > 0 else (-1.0, 1.0)
+
+
+def region_rects(box, central_lon: float = 180.0) -> list[tuple[float, float, float, float]]:
+    """``(x0, y0, x1, y1)`` rectangle(s) of a :class:`~climviz.data.regions.Region` in display
+    coordinates (two when it crosses the display edge; none for the whole globe)."""
+    if box is None or (box.is_global_lon and box.lat_min <= -90 and box.lat_max >= 90):
+        return []
+    lo = (box.lon_min - central_lon + 180.0) % 360.0 - 180.0
+    width = (box.lon_max - box.lon_min) % 360.0 or 360.0
+    rects = [(lo, box.lat_min, min(lo + width, 180.0), box.lat_max)]
+    if lo + width > 180.0:
+        rects.append((-180.0, box.lat_min, lo + width - 360.0, box.lat_max))
+    return rects
+
+
 def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
-             clim: tuple[float, float] | None = None, width: int = 640, height: int = 330):
-    """A ``(lat, lon)`` field on a Pacific-centred map with coastlines, rasterised."""
+             clim: tuple[float, float] | None = None, width: int = 640, height: int = 330,
+             central_lon: float = 180.0, box=None, extent=None, tools=("hover",)):
+    """A ``(lat, lon)`` field on a PlateCarree map with coastlines, rasterised with Datashader.
+
+    ``box``: a Region outlined on the map; ``extent``: ``(lon_min, lat_min, lon_max, lat_max)``
+    in display coordinates to zoom to (default: the globe).
+    """
     use_offline_natural_earth()
     label = field.attrs.get("long_name", field.name or "value")
     units = field.attrs.get("units", "")
     if clim is None:
-        v = float(np.nanpercentile(np.abs(field.values), 99)) or 1.0
-        clim = (-v, v) if cmap in ("RdBu_r", "coolwarm", "bwr") else (float(field.min()), float(field.max()))
-    img = gv.Image(_in_display_coords(field).rename(label), kdims=["lon", "lat"], crs=PROJECTION)
+        clim = symmetric_clim(field) if cmap in DIVERGING else (float(field.min()), float(field.max()))
+    proj = projection(central_lon)
+    data = _in_display_coords(field.drop_vars([c for c in field.coords if c not in ("lat", "lon")]), central_lon)
+    img = gv.Image(data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj)
     raster = rasterize(img, precompute=True).opts(
-        cmap=cmap, clim=clim, colorbar=True, clabel=f"{label} ({units})", tools=["hover"],
+        cmap=cmap, clim=clim, colorbar=True, clabel=f"{label} ({units})", tools=list(tools),
     )
-    return (raster * gv.feature.coastline.opts(line_color="black", line_width=0.8)).opts(
-        projection=PROJECTION, global_extent=True, title=title, width=width, height=height,
-        xaxis=None, yaxis=None,
-    )
+    layers = raster * gv.feature.coastline.opts(line_color="black", line_width=0.8)
+    rects = region_rects(box, central_lon)
+    if rects:
+        layers = layers * gv.Rectangles(rects, crs=proj).opts(
+            fill_alpha=0, line_color="black", line_width=2, line_dash="dashed")
+    opts = dict(projection=proj, title=title, width=width, height=height, xaxis=None, yaxis=None)
+    if extent is None:
+        opts["global_extent"] = True
+    else:
+        opts.update(xlim=(extent[0], extent[2]), ylim=(extent[1], extent[3]))
+    return layers.opts(**opts)
+
+
+def placeholder_map(like: xr.DataArray, title: str, **kw):
+    """An empty (NaN) map with a title, where a view has nothing to show yet."""
+    return map_view(xr.full_like(like, np.nan, dtype=float).assign_attrs(like.attrs), title=title,
+                    clim=(-1, 1), **kw)
 
 
 def plume_view(series: xr.DataArray, stats: xr.Dataset, years: np.ndarray,
@@ -45,16 +91,127 @@ def plume_view(series: xr.DataArray, stats: xr.Dataset, years: np.ndarray,
                width: int = 640, height: int = 300):
     """Members (thin), 5-95% band and ensemble mean of a ``(member, time)`` series,
     with eruption dates marked."""
-    band = hv.Area((years, stats["low"].values, stats["high"].values), kdims=["year"],
-                   vdims=["low", "high"], label="members 5-95%").opts(alpha=0.3, color="#4c72b0", line_alpha=0)
+    band = band_area(years, stats["low"].values, stats["high"].values, "members 5-95%", TRUE, 0.3)
     lines = [hv.Curve((years, series.isel(member=i).values), "year", ylabel).opts(
-        color="#4c72b0", alpha=0.25, line_width=0.7) for i in range(series.sizes["member"])]
+        color=TRUE, alpha=0.25, line_width=0.7) for i in range(series.sizes["member"])]
     mean = hv.Curve((years, stats["mean"].values), "year", ylabel, label="ensemble mean").opts(
         color="#1f3b73", line_width=2)
-    marks = [hv.VLine(y).opts(color="#c44e52", line_dash="dashed", line_width=1) for _, y in eruptions]
-    bottom = float(np.nanmin(stats["low"].values))
-    labels = [hv.Text(y, bottom, f" {name}", fontsize=8, halign="left", valign="bottom").opts(
-        text_color="#c44e52", angle=90) for name, y in eruptions]
-    return hv.Overlay([band, *lines, mean, *marks, *labels]).opts(
-        title=title, ylabel=ylabel, xlabel="year", width=width, height=height, legend_position="top_left", show_grid=True,
+    marks = eruption_marks(eruptions, float(np.nanmin(stats["low"].values)))
+    return hv.Overlay([band, *lines, mean, *marks]).opts(
+        title=title, ylabel=ylabel, xlabel="year", width=width, height=height, legend_position="top_left",
+        show_grid=True,
     )
+
+
+def band_area(years, low, high, label, color, alpha=0.25):
+    return hv.Area((years, low, high), kdims=["year"], vdims=["low", "high"], label=label).opts(
+        color=color, alpha=alpha, line_alpha=0)
+
+
+def eruption_marks(eruptions, y: float):
+    marks = [hv.VLine(x).opts(color=ERUPT, line_dash="dashed", line_width=1) for _, x in eruptions]
+    labels = [hv.Text(x, y, f" {name}", fontsize=8, halign="left", valign="bottom").opts(
+        text_color=ERUPT, angle=90) for name, x in eruptions]
+    return marks + labels
+
+
+def series_view(s: dict, eruptions, *, title: str = "", width: int = 900, height: int = 320,
+                ylabel: str = "anomaly (K)"):
+    """Regional-mean time series: conditioning run, generated members and 5-95% band, true 5-95% band.
+
+    ``s``: output of :meth:`EnsembleGeneration.regional_series`.
+    """
+    years = s["years"]
+    layers = []
+    if s["ref_band"] is not None:
+        q = s["ref_band"]
+        layers.append(band_area(years, q.isel(quantile=0).values, q.isel(quantile=1).values,
+                                "true ensemble 5-95%", TRUE, 0.25))
+    if s["gen"] is not None:
+        q = s["gen_band"]
+        layers.append(band_area(years, q.isel(quantile=0).values, q.isel(quantile=1).values,
+                                "generated 5-95%", GEN, 0.3))
+        layers += [hv.Curve((years, s["gen"].isel(member=i).values), "year", ylabel).opts(
+            color=GEN, alpha=0.45, line_width=0.7) for i in range(s["gen"].sizes["member"])]
+    layers.append(hv.Curve((years, s["cond"].values), "year", ylabel, label="conditioning run").opts(
+        color=COND, line_width=1.8))
+    lows = [np.nanmin(s["cond"].values)]
+    if s["ref_band"] is not None:
+        lows.append(np.nanmin(s["ref_band"].values))
+    layers += eruption_marks(eruptions, float(np.nanmin(lows)))
+    return hv.Overlay(layers).opts(title=title, width=width, height=height, legend_position="top_left",
+                                   show_grid=True, xlabel="year", ylabel=ylabel)
+
+
+def nino_view(years, cond: xr.DataArray, gen: xr.DataArray | None, ref: xr.DataArray | None, *,
+              width: int = 560, height: int = 300):
+    """Nino3.4 index: true members (blue), generated members (orange), conditioning run (black)."""
+    layers = []
+    for da, color, label in ((ref, TRUE, "true members"), (gen, GEN, "generated members")):
+        if da is None:
+            continue
+        for i in range(da.sizes["member"]):
+            layers.append(hv.Curve((years, da.isel(member=i).values), "year", "Nino3.4 (K)",
+                                   label=label if i == 0 else "").opts(color=color, alpha=0.35, line_width=0.8))
+    layers.append(hv.Curve((years, cond.values), "year", "Nino3.4 (K)", label="conditioning run").opts(
+        color=COND, line_width=1.5))
+    return hv.Overlay(layers).opts(title="Nino3.4 index (monthly anomaly)", width=width, height=height,
+                                   legend_position="top_left", show_grid=True)
+
+
+def spectrum_view(psd: dict[str, xr.DataArray], *, width: int = 420, height: int = 300):
+    """Member-mean power spectra of the Nino3.4 index against period (years), log-log."""
+    colors = {"generated": GEN, "true": TRUE}
+    layers = []
+    for name, s in psd.items():
+        keep = s["frequency"].values > 0
+        period = 1.0 / s["frequency"].values[keep]
+        layers.append(hv.Curve((period, s.values[keep]), "period (years)", "power (K² year)", label=name).opts(
+            color=colors.get(name, "gray"), line_width=2))
+    return hv.Overlay(layers).opts(title="Nino3.4 power spectrum", logx=True, logy=True, width=width,
+                                   height=height, show_grid=True, legend_position="bottom_right", invert_xaxis=True)
+
+
+def bars_view(counts: xr.DataArray, *, title: str = "Rank histogram", width: int = 420, height: int = 280):
+    """Rank histogram as bars with the flat (ideal) level dashed."""
+    ranks = counts["rank"].values
+    freq = counts.values / max(1, counts.values.sum())
+    bars = hv.Bars((ranks.astype(str), freq), "rank of the true member", "frequency").opts(
+        color=GEN, line_color=None)
+    flat = hv.HLine(1.0 / len(ranks)).opts(color="black", line_dash="dashed", line_width=1)
+    return (bars * flat).opts(title=title, width=width, height=height, show_grid=True)
+
+
+def ke_view(spectra: dict[str, xr.DataArray], *, width: int = 560, height: int = 340):
+    """Kinetic-energy spectra by spherical-harmonic degree, log-log."""
+    colors = {"truth": "black", "coarse input": "#8c8c8c", "mean model": TRUE, "TAUDiff samples": GEN,
+              "baseline samples": "#55a868"}
+    layers = []
+    for name, s in spectra.items():
+        deg = s["degree"].values
+        keep = deg >= 1
+        layers.append(hv.Curve((deg[keep], s.values[keep]), "degree l", "KE (m² s⁻²)", label=name).opts(
+            color=colors.get(name, "gray"), line_width=2 if name == "truth" else 1.5,
+            line_dash="dashed" if name == "coarse input" else "solid"))
+    return hv.Overlay(layers).opts(title="Kinetic-energy spectra (mean over frames)", logx=True, logy=True,
+                                   width=width, height=height, show_grid=True, legend_position="bottom_left")
+
+
+def timings_view(rows: list[dict], *, width: int = 420, height: int = 260):
+    """Stacked per-stage wall times of TAUDiff and the baseline."""
+    data = [(r["model"], r["stage"], r["seconds"]) for r in rows]
+    return hv.Bars(data, ["model", "stage"], "seconds").opts(
+        stacked=True, cmap={"mean model": TRUE, "diffusion": GEN}, title="Wall time per stage (this run)",
+        width=width, height=height, show_grid=True, tools=["hover"], legend_position="top_right")
+
+
+def denoise_curve(frames: list[dict], current: int, *, width: int = 380, height: int = 260):
+    """RMS (K) of the predicted member-minus-conditioning field at each sampler step."""
+    steps = [f["step"] for f in frames]
+    rms = [float(np.sqrt(np.nanmean(f["field"].values ** 2))) for f in frames]
+    curve = hv.Curve((steps, rms), "sampler step", "RMS of generated variability (K)").opts(
+        color=GEN, line_width=2)
+    pts = hv.Scatter((steps, rms)).opts(color=GEN, size=5)
+    mark = hv.VLine(frames[current]["step"] if frames else 0).opts(color="black", line_dash="dashed")
+    return (curve * pts * mark).opts(title="How much variability the prediction holds", width=width,
+                                     height=height, show_grid=True)

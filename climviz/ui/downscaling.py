@@ -1,0 +1,246 @@
+"""State of the downscaling tab (Param only: no Panel import here).
+
+:class:`Downscaling` makes a synthetic wind case on the downscaler's fine grid
+(a fresh shallow-water run, never seen in training), coarsens it as in
+training, and runs TAUDiff and the end-to-end diffusion baseline on the same
+coarse frames in a background :class:`~climviz.ui.jobs.Job`. Views read the
+fields of one frame in a region, relative vorticity, kinetic-energy spectra and
+per-stage wall times.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import param
+import xarray as xr
+
+from climviz.data.regions import REGIONS, get_region
+from climviz.diagnostics.spectra import ke_spectrum
+from climviz.ui.generation import CUSTOM
+from climviz.ui.jobs import Job
+from climviz.ui.sources import wind_case
+
+CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
+MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
+DEFAULT_MAX_WORK = 4000            # samples x frames x steps per request
+INTERVAL_HOURS = 6.0
+
+
+def max_work() -> int:
+    try:
+        return int(os.environ.get(MAX_WORK_ENV, DEFAULT_MAX_WORK))
+    except ValueError:
+        return DEFAULT_MAX_WORK
+
+
+class Downscaling(param.Parameterized):
+    """Downscale one synthetic case with TAUDiff and the baseline; derive what the views show.
+
+    ``taudiff`` / ``baseline`` are loaded downscalers or ``None`` (``note`` says why).
+    ``spinup_days`` of the case simulation (10 in the app; tests use less).
+    """
+
+    case = param.Selector(default=next(iter(CASES)), objects=list(CASES), doc="Synthetic case (a fresh run)")
+    frames = param.Integer(default=8, bounds=(1, 64), doc="6-hourly frames to downscale")
+    n_samples = param.Integer(default=2, bounds=(1, 8), doc="TAUDiff samples")
+    steps = param.Integer(default=10, bounds=(1, 200), doc="Sampler steps")
+    sampler = param.Selector(default="ddim", objects=["ddim", "ddpm", "dpm++2m"], doc="Sampler")
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seed")
+    run_baseline = param.Boolean(default=True, doc="Also run the end-to-end diffusion baseline (for timings)")
+    time = param.Integer(default=0, bounds=(0, None), doc="Frame shown")
+    region = param.Selector(default="Global", objects=[*REGIONS, CUSTOM], doc="Region")
+    box = param.String(default="20,70,280,360", doc="Custom box: lat_min,lat_max,lon_min,lon_max")
+
+    result = param.Dict(default=None, allow_None=True, precedence=-1,
+                        doc="fine, coarse, taudiff, baseline Datasets and ke spectra")
+    status = param.String(default="", precedence=-1)
+    error = param.String(default="", precedence=-1)
+    progress = param.Number(default=0.0, bounds=(0, 1), precedence=-1)
+    running = param.Boolean(default=False, precedence=-1)
+
+    def __init__(self, taudiff=None, baseline=None, note: str = "", *, spinup_days: float = 10.0, **params):
+        super().__init__(**params)
+        self.taudiff, self.baseline, self.note = taudiff, baseline, note
+        self.spinup_days = float(spinup_days)
+        self.job: Job | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.taudiff is not None
+
+    def device_text(self) -> str:
+        if self.taudiff is None:
+            return "no TAUDiff downscaler loaded"
+        t = self.taudiff
+        base = f"; baseline `{self.baseline.source}`" if self.baseline is not None else "; no baseline"
+        return (f"device **{t.device}**, checkpoint `{t.source}` ({len(t.coarse_lat)}x{len(t.coarse_lon)} -> "
+                f"{len(t.lat)}x{len(t.lon)}){base}")
+
+    def selection(self):
+        return get_region(self.box if self.region == CUSTOM else self.region)
+
+    def fine_grid(self) -> tuple[int, int]:
+        return (len(self.taudiff.lat), len(self.taudiff.lon))
+
+    def factor(self) -> int:
+        return int(round(len(self.taudiff.lat) / len(self.taudiff.coarse_lat)))
+
+    def work(self) -> int:
+        runs = 2 if (self.run_baseline and self.baseline is not None) else 1
+        return int(self.n_samples) * int(self.frames) * int(self.steps) * runs
+
+    def check_request(self) -> str:
+        if self.taudiff is None:
+            return self.note or "No downscaler is loaded."
+        w, cap = self.work(), max_work()
+        if w > cap:
+            return (f"This request is {self.n_samples} samples x {self.frames} frames x {self.steps} steps"
+                    f"{' x 2 models' if self.work() > self.n_samples * self.frames * self.steps else ''} = {w:,}, "
+                    f"over this server's cap of {cap:,} (${MAX_WORK_ENV}). Ask for less.")
+        return ""
+
+    # ------------------------------------------------------------ running
+    def start(self) -> bool:
+        if self.running:
+            self.error = "A downscaling run is already going in this session."
+            return False
+        why = self.check_request()
+        if why:
+            self.error = why
+            return False
+        req = dict(seed=CASES[self.case], frames=int(self.frames), n_samples=int(self.n_samples),
+                   steps=int(self.steps), sampler=self.sampler, sample_seed=int(self.seed),
+                   baseline=bool(self.run_baseline and self.baseline is not None))
+        self.param.update(error="", progress=0.0, running=True,
+                          status=f"Simulating {self.case} and downscaling {self.frames} frames...")
+        self.job = Job(lambda report: self._compute(req, report)).start()
+        return True
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.status = "Cancelling..."
+
+    def poll(self) -> bool:
+        job = self.job
+        if job is None:
+            return False
+        if job.state != "done":
+            if job.state == "waiting":
+                self.status = "Waiting for a free slot (other sessions are computing)..."
+            else:
+                self.progress = job.fraction
+            return True
+        self.job = None
+        if job.cancelled:
+            self.param.update(running=False, progress=0.0, status="Cancelled.")
+        elif job.error:
+            self.param.update(running=False, progress=0.0, status="", error=f"Downscaling failed: {job.error}")
+        else:
+            res = job.result
+            n = res["fine"].sizes["time"]
+            self.param.time.bounds = (0, n - 1)
+            with param.parameterized.batch_call_watchers(self):
+                self.time = min(self.time, n - 1)
+                self.result = res
+                self.running = False
+                self.progress = 1.0
+                t = res["taudiff"].attrs
+                self.status = (f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
+                               f"({t['sampler']}, {t['steps']} steps).")
+        return False
+
+    def run(self, timeout: float | None = None) -> dict | None:
+        """Start, wait and poll (tests, notebooks). Returns ``result``."""
+        if not self.start():
+            return None
+        self.job.join(timeout)
+        self.poll()
+        return self.result
+
+    def _compute(self, req: dict, report) -> dict:
+        from climviz.data.coarsen import coarsen
+
+        phases = 2 if req["baseline"] else 1
+
+        def phase(k):
+            return lambda done, total: report(int(1000 * (k + done / max(1, total)) / phases), 1000)
+
+        days = req["frames"] * INTERVAL_HOURS / 24.0
+        fine = wind_case(self.fine_grid(), days, req["seed"], self.spinup_days)[["u", "v"]]
+        report(0, 1000)
+        coarse = coarsen(fine, self.factor())
+        kw = dict(n_samples=req["n_samples"], steps=req["steps"], seed=req["sample_seed"], sampler=req["sampler"])
+        td = self.taudiff.downscale(coarse, progress=phase(0), **kw)
+        base = self.baseline.downscale(coarse, progress=phase(1), **kw) if req["baseline"] else None
+        out = {"fine": fine, "coarse": coarse, "taudiff": td, "baseline": base}
+        out["ke"] = self._spectra(out)
+        return out
+
+    @staticmethod
+    def _spectra(res: dict) -> dict[str, xr.DataArray]:
+        """Time- (and sample-) mean kinetic-energy spectra by spherical-harmonic degree."""
+        def ke(u, v):
+            s = ke_spectrum(u, v)
+            return s.mean([d for d in s.dims if d != "degree"])
+
+        out = {"truth": ke(res["fine"]["u"], res["fine"]["v"]),
+               "coarse input": ke(res["coarse"]["u"], res["coarse"]["v"]),
+               "mean model": ke(res["taudiff"]["u_mean"], res["taudiff"]["v_mean"]),
+               "TAUDiff samples": ke(res["taudiff"]["u"], res["taudiff"]["v"])}
+        if res["baseline"] is not None:
+            out["baseline samples"] = ke(res["baseline"]["u"], res["baseline"]["v"])
+        return out
+
+    # ------------------------------------------------------------ derived for the views
+    def frame_fields(self) -> dict[str, tuple[xr.DataArray, xr.DataArray]]:
+        """``(u, v)`` ``(lat, lon)`` of frame ``time`` for coarse input, mean model, samples, baseline, truth."""
+        r = self.result
+        if r is None:
+            return {}
+        t = int(min(self.time, r["fine"].sizes["time"] - 1))
+        out = {"coarse input": (r["coarse"]["u"].isel(time=t), r["coarse"]["v"].isel(time=t)),
+               "mean model": (r["taudiff"]["u_mean"].isel(time=t), r["taudiff"]["v_mean"].isel(time=t))}
+        for k in range(r["taudiff"].sizes["sample"]):
+            out[f"TAUDiff sample {k + 1}"] = (r["taudiff"]["u"].isel(time=t, sample=k),
+                                              r["taudiff"]["v"].isel(time=t, sample=k))
+        if r["baseline"] is not None:
+            out["baseline sample 1"] = (r["baseline"]["u"].isel(time=t, sample=0),
+                                        r["baseline"]["v"].isel(time=t, sample=0))
+        out["truth"] = (r["fine"]["u"].isel(time=t), r["fine"]["v"].isel(time=t))
+        return out
+
+    def vorticity(self) -> dict[str, xr.DataArray]:
+        """Relative vorticity ``(lat, lon)`` (1e-5 s-1) of each field of :meth:`frame_fields`."""
+        from climviz.pipelines.downscale_eval import relative_vorticity
+
+        out = {}
+        for name, (u, v) in self.frame_fields().items():
+            z = relative_vorticity(u.drop_vars(["time", "sample"], errors="ignore"),
+                                   v.drop_vars(["time", "sample"], errors="ignore")) * 1e5
+            out[name] = z.assign_attrs(long_name="relative vorticity", units="1e-5 s-1")
+        return out
+
+    def time_label(self) -> str:
+        if self.result is None:
+            return ""
+        t = self.result["fine"]["time"].values[int(min(self.time, self.result["fine"].sizes["time"] - 1))]
+        return f"{t.year}-{t.month:02d}-{t.day:02d} {t.hour:02d}:00"
+
+    def timings(self) -> list[dict]:
+        """Per-stage wall seconds of TAUDiff and the baseline for this run."""
+        r = self.result
+        if r is None:
+            return []
+        t = r["taudiff"].attrs
+        rows = [{"model": "TAUDiff", "stage": "mean model", "seconds": float(t["mean_model_s"])},
+                {"model": "TAUDiff", "stage": "diffusion", "seconds": float(t["diffusion_s"])}]
+        if r["baseline"] is not None:
+            rows.append({"model": "baseline", "stage": "diffusion", "seconds": float(r["baseline"].attrs["diffusion_s"])})
+        return rows
+
+
+def wind_speed(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:
+    return np.hypot(u, v).assign_attrs(long_name="wind speed", units="m s-1")

@@ -1,0 +1,105 @@
+"""Background jobs for the app: one long computation in a thread, with progress and cancel (no Panel).
+
+The page starts a :class:`Job` and polls it from its own session (a periodic
+callback), so the worker thread never touches a browser document. At most
+``CLIMVIZ_MAX_JOBS`` (default 2) jobs compute at once in one server process;
+the others wait for a free slot and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+
+class Cancelled(Exception):
+    """Raised inside a job's progress callback after :meth:`Job.cancel`."""
+
+
+def _slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, int(os.environ.get("CLIMVIZ_MAX_JOBS", "2"))))
+
+
+SLOTS = _slots()
+
+
+class Job:
+    """Run ``fn(report)`` in a daemon thread.
+
+    ``report(done, total)`` records progress and raises :class:`Cancelled` once
+    :meth:`cancel` was called; pass it as the pipeline's ``progress`` callback.
+    After the thread ends exactly one of ``result``, ``error`` (a message) or
+    ``cancelled`` is set. ``state`` is ``"waiting"``, ``"running"`` or ``"done"``.
+    """
+
+    def __init__(self, fn: Callable[[Callable[[int, int], None]], object], *,
+                 slots: threading.Semaphore | None = None, name: str = "climviz-job"):
+        self.fn, self.name = fn, name
+        self.slots = SLOTS if slots is None else slots
+        self.done_steps, self.total_steps = 0, 1
+        self.result = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.cancelled = False
+        self.state = "waiting"
+        self.started = self.finished = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    # ------------------------------------------------------------ control
+    def start(self) -> Job:
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def finished_ok(self) -> bool:
+        return self.state == "done" and self.error is None and not self.cancelled
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done_steps / max(1, self.total_steps))
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.perf_counter()) - self.started
+
+    # ------------------------------------------------------------ worker
+    def report(self, done: int, total: int) -> None:
+        self.done_steps, self.total_steps = int(done), max(1, int(total))
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def _run(self) -> None:
+        acquired = False
+        try:
+            while not (acquired := self.slots.acquire(timeout=0.2)):
+                if self._cancel.is_set():
+                    raise Cancelled()
+            self.state = "running"
+            self.started = time.perf_counter()
+            if self._cancel.is_set():
+                raise Cancelled()
+            self.result = self.fn(self.report)
+        except Cancelled:
+            self.cancelled = True
+        except Exception as err:  # shown in the page; the session lives on
+            self.error = f"{type(err).__name__}: {err}"
+            self.traceback = traceback.format_exc()
+        finally:
+            if acquired:
+                self.slots.release()
+            self.finished = time.perf_counter()
+            self.state = "done"

@@ -1,0 +1,59 @@
+"""Short plain-language explanations shown beside each view (for a class as much as for a scientist)."""
+
+GENERATOR = """**What happens when you press Generate.** A *conditioning run* (one simulation) fixes
+the forced climate: the warming trend and the cooling after volcanic eruptions. The model
+(a latent diffusion model, Meuer et al. 2024) squeezes each monthly map into a small *latent*
+code, then starts from random noise and removes it step by step until it has drawn a new
+*internal variability* (El Niño, weather noise). Adding that to the conditioning run gives a
+new ensemble member: same forcing, different weather. *Transformer* mode looks at the whole
+period at once; *autoregressive* mode builds it month block by month block."""
+
+MAPS = """**Maps** of one month, as anomalies from the conditioning run's own monthly
+climatology over the period (so the seasonal cycle is gone). If the generator works, a generated
+member looks as different from the conditioning run as the held-out *true* member does; the
+ensemble *mean* is smoother (the random parts cancel) and the *spread* map shows where members
+disagree most (over land and in the ENSO region). Drag a box on the first map with the box-select
+tool to choose a region."""
+
+SERIES = """**Regional mean over time.** Black: the conditioning run. Orange: each generated member
+and the band holding 90 % of them. Blue: the band of the *true* ensemble (other runs of the same
+synthetic climate model). The two bands should overlap and have the same width. Red dashed
+lines mark volcanic eruptions: every member should cool after them, because the cooling is forced."""
+
+ENSO = """**El Niño / La Niña.** The Niño3.4 index is the temperature anomaly of a box in the
+central equatorial Pacific. Generated members (orange) should swing as often and as far as true
+members (blue), though not at the same times: El Niño is internal variability. The spectrum shows
+at which periods the index varies most (a peak at 2-7 years for ENSO). The maps are the leading
+EOF, the pattern that explains most of the tropical-Pacific variability; the closer the two
+patterns, the better the generator learned ENSO's shape."""
+
+SCORES = """**Scores for the selected region.** *Spread ratio*: how wide the generated ensemble is
+compared with the true one (1 is right, below 1 over-confident). *CRPS*: the distance between the
+generated distribution and a held-out true member, in K (lower is better); the true ensemble's own
+CRPS is what a perfect generator would get. *Rank histogram*: where the true member falls among
+the sorted generated members; flat is good, a U shape means too little spread, a dome too much."""
+
+DENOISE = """**Inside the sampler (teaching view).** At every step the diffusion model predicts the
+finished sample from the current noisy state. Move the slider to see that prediction for one month
+of the first generated member, shown as its difference from the conditioning run: the
+variability the model is inventing. Early predictions are blurry averages; detail appears as the
+noise is removed. Fewer steps are faster but cruder."""
+
+DOWNSCALE = """**Downscaling wind (TAUDiff, Sundar et al. 2024).** A coarse wind field (what a cheap
+global model gives) is turned into a fine one in two stages: a deterministic *mean model*
+(SimVP with temporal attention) predicts the most likely fine field from a sequence of coarse
+frames, then a small *diffusion model* adds the fine-scale details that cannot be predicted
+exactly, differently in each sample. The truth is the fine simulation the coarse input was made
+from."""
+
+VORTICITY = """**Relative vorticity** (spin of the wind; red anticlockwise, blue clockwise) shows
+small storms and fronts. The mean model's field is smooth: averaging removes small eddies. The
+diffusion samples should have eddies as sharp and as many as the truth (not in the same places)."""
+
+SPECTRA = """**Kinetic-energy spectra**: how much wind energy sits at each scale, from planetary
+(left, low degree) to small (right). The coarse input stops at its resolution, the mean model
+falls off too fast at small scales; good samples follow the truth's line to the end."""
+
+TIMINGS = """**Wall time per stage** on this server for this request. TAUDiff spends a little in
+the mean model and the rest in a small residual diffusion; the baseline diffuses the whole fine
+field. Times include every sample and frame."""
