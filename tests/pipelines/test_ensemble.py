@@ -82,3 +82,11 @@ def test_checkpoint_with_a_pickle_is_refused(tiny_generator_dir, tmp_path):
     (bad / "vae" / "extra.pt").write_bytes(b"not really a pickle")
     with pytest.raises(CheckpointError, match="pickle"):
         EnsembleGenerator.from_checkpoint(bad)
+
+
+def test_period_outside_training_is_refused(generator, cond):
+    import cftime
+
+    later = [cftime.DatetimeProlepticGregorian(t.year + 30, t.month, 15) for t in cond["time"].values]
+    with pytest.raises(ValueError, match="trained on 1990-1994"):
+        generator.generate(cond.assign_coords(time=later), n_members=1, steps=1)
