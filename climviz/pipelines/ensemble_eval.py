@@ -51,10 +51,13 @@ def vae_rmse(generator, truth: xr.DataArray) -> dict:
     }
 
 
-def _nino_stats(ens: xr.DataArray) -> tuple[float, float, xr.DataArray]:
+def _nino_stats(ens: xr.DataArray) -> tuple[float, float, float]:
+    """Nino3.4 std (K), spectral peak period (yr) and lag-1 autocorrelation (monthly)."""
     idx = nino34_index(ens)
     spec = temporal_power_spectrum(idx, dim="time").mean("member")
-    return float(idx.std()), float(peak_period(spec)), idx
+    lag1 = float(xr.corr(idx.isel(time=slice(1, None)),
+                         idx.isel(time=slice(None, -1)).assign_coords(time=idx["time"][1:]), dim="time").mean())
+    return float(idx.std()), float(peak_period(spec)), lag1
 
 
 def _enso_eof(ens: xr.DataArray) -> xr.DataArray:
@@ -82,8 +85,8 @@ def evaluate_ensemble(generated: xr.DataArray, truth: xr.DataArray, ideal: xr.Da
     crps_ideal = float(crps_ensemble(ideal, obs, dim=None, weights=w))
     ranks = rank_histogram(generated, obs, dim=None)
     ranks_ideal = rank_histogram(ideal, obs, dim=None)
-    sd_gen, peak_gen, _ = _nino_stats(generated)
-    sd_true, peak_true, _ = _nino_stats(xr.concat([truth, ideal], "member"))
+    sd_gen, peak_gen, lag1_gen = _nino_stats(generated)
+    sd_true, peak_true, lag1_true = _nino_stats(xr.concat([truth, ideal], "member"))
     eof_gen, eof_true = _enso_eof(generated), _enso_eof(xr.concat([truth, ideal], "member"))
     comp_gen, comp_true = _composites(generated), _composites(xr.concat([truth, ideal], "member"))
     out = {
@@ -98,6 +101,8 @@ def evaluate_ensemble(generated: xr.DataArray, truth: xr.DataArray, ideal: xr.Da
         "nino34_std_ratio": sd_gen / sd_true,
         "nino34_peak_period_generated_yr": peak_gen,
         "nino34_peak_period_true_yr": peak_true,
+        "nino34_lag1_autocorr_generated": lag1_gen,
+        "nino34_lag1_autocorr_true": lag1_true,
         "enso_eof_pattern_correlation": float(pattern_correlation(eof_gen, eof_true, abs=True)),
     }
     for name in ("Pinatubo", "El Chichon", "Agung"):
@@ -166,6 +171,7 @@ def markdown_table(result: dict) -> str:
         ("CRPS / ideal", "crps_over_ideal", "<= 1.10", "m"),
         ("Nino3.4 std ratio", "nino34_std_ratio", "0.85-1.15", "m"),
         ("Nino3.4 peak period, generated / true (yr)", ("nino34_peak_period_generated_yr", "nino34_peak_period_true_yr"), "", "m"),
+        ("Nino3.4 lag-1 autocorrelation, generated / true", ("nino34_lag1_autocorr_generated", "nino34_lag1_autocorr_true"), "", "m"),
         ("ENSO EOF-1 pattern correlation", "enso_eof_pattern_correlation", ">= 0.9", "m"),
         ("Pinatubo composite, generated / true (K)", ("pinatubo_composite_generated_K", "pinatubo_composite_true_K"), "diff <= 0.05", "m"),
         ("El Chichon composite, generated / true (K)", ("el_chichon_composite_generated_K", "el_chichon_composite_true_K"), "", "m"),
