@@ -104,6 +104,15 @@ class EnsembleGeneration(param.Parameterized):
             if self.mode not in generator.modes:
                 self.mode = generator.modes[0]
             self._train = set(train_members(generator))
+            y0, y1 = self.model_years()
+            for name in ("start_year", "end_year"):
+                self.param[name].bounds = (y0, y1)
+            if not (y0 <= self.start_year <= self.end_year <= y1):   # keep the default period short
+                self.start_year = max(y0, min(self.start_year, y1))
+                self.end_year = min(y1, max(self.start_year + 19, self.start_year))
+                if self.start_year + 19 > y1:
+                    self.start_year = max(y0, y1 - 19)
+                    self.end_year = y1
         else:
             self._train = set(range(25))
 
@@ -117,6 +126,13 @@ class EnsembleGeneration(param.Parameterized):
         if self.generator is None:
             return APP_GRID
         return (len(self.generator.lat), len(self.generator.lon))
+
+    def model_years(self) -> tuple[int, int]:
+        """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
+        spans = [getattr(d.net.cfg, "years", (1850.0, 2006.0)) for d in self.generator.diffusion.values()]
+        lo = int(np.ceil(max(s[0] for s in spans)))
+        hi = int(np.floor(min(s[1] for s in spans) - 1e-6))
+        return max(1850, lo), min(2005, hi)
 
     def device_text(self) -> str:
         if self.generator is None:
@@ -170,9 +186,17 @@ class EnsembleGeneration(param.Parameterized):
                                     f"generator needs its {want[0]}x{want[1]} Gaussian grid. Regrid it first.")
                 return False
         years = run["time"].dt.year.values
+        lo, hi = int(years.min()), int(years.max())
+        if self.generator is not None:
+            y0, y1 = self.model_years()
+            lo, hi = max(lo, y0), min(hi, y1)
+            if lo > hi:
+                self.upload_note = (f"**{filename}** covers {int(years.min())}-{int(years.max())}, outside the years "
+                                    f"the generator was trained on ({y0}-{y1}).")
+                return False
         run.attrs["source_description"] = f"uploaded file {filename}"
         self._upload = run
-        self.param.update(start_year=int(years.min()), end_year=int(years.max()), cond_source=UPLOAD)
+        self.param.update(start_year=lo, end_year=hi, cond_source=UPLOAD)
         self.upload_note = (f"Using **{filename}**: {run.sizes['time']} months, {int(years.min())}-"
                             f"{int(years.max())}.{note} No true ensemble exists for an uploaded run, so the "
                             "comparison with truth is left out.")
@@ -251,6 +275,10 @@ class EnsembleGeneration(param.Parameterized):
             return self.note or "No ensemble generator is loaded."
         if self.end_year < self.start_year:
             return f"The period {self.start_year}-{self.end_year} is empty: the last year comes before the first."
+        y0, y1 = self.model_years()
+        if self.start_year < y0 or self.end_year > y1:
+            return (f"The period {self.start_year}-{self.end_year} is outside the years this model was trained on "
+                    f"({y0}-{y1}); it cannot generate there.")
         if self.cond_source == UPLOAD and self._upload is None:
             return "Upload a NetCDF file first, or choose an embedded member as conditioning run."
         if self.cond_source == EMBEDDED and self.cond_member == self.truth_member:

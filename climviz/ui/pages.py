@@ -7,6 +7,9 @@ to, so background threads never touch the browser document.
 
 from __future__ import annotations
 
+import functools
+import logging
+
 import holoviews as hv
 import numpy as np
 import panel as pn
@@ -15,15 +18,30 @@ from climviz.data.regions import get_region
 from climviz.ui import texts
 from climviz.ui.downscaling import Downscaling, wind_speed
 from climviz.ui.explorer import EnsembleExplorer, decimal_year
-from climviz.ui.generation import CUSTOM, EMBEDDED, UPLOAD, EnsembleGeneration, max_work
+from climviz.ui.generation import EMBEDDED, UPLOAD, EnsembleGeneration, max_work
 from climviz.ui.sources import SYNTHETIC_NOTE, WIND_NOTE
 from climviz.ui.views import (bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map, plume_view,
                               series_view, spectrum_view, symmetric_clim, timings_view)
 
 hv.extension("bokeh")
+log = logging.getLogger(__name__)
 
-MAP_W, MAP_H = 440, 235
+MAP_W, MAP_H = 360, 205
 POLL_MS = 300
+ENSO_EXTENT = (-60.0, -25.0, 110.0, 25.0)   # tropical Pacific in display coordinates (lon - 180)
+
+
+def safe(fn):
+    """A view function that shows a warning in the page instead of raising (the session lives on)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            log.exception("view %s failed", fn.__name__)
+            return pn.pane.Alert(f"This view could not be drawn: {type(err).__name__}: {err}", alert_type="warning")
+
+    return wrapper
 
 
 def synthetic_banner(text: str = SYNTHETIC_NOTE) -> pn.pane.Alert:
@@ -69,6 +87,11 @@ def _job_controls(state, label: str):
         cancel.disabled = not state.running
         status.object = state.status
 
+    def on_destroyed(_ctx):          # a closed tab must not keep computing
+        state.cancel()
+
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(on_destroyed)
     run.on_click(on_run)
     cancel.on_click(lambda _: state.cancel())
     state.param.watch(sync, ["progress", "running", "status"])
@@ -107,7 +130,8 @@ def _ensemble_controls(state: EnsembleGeneration) -> pn.Column:
     visible()
     widgets = pn.Param(
         state.param, parameters=["n_members", "mode", "sampler", "steps", "start_year", "end_year", "seed"],
-        widgets={"n_members": pn.widgets.IntSlider, "steps": pn.widgets.IntSlider,
+        widgets={"n_members": {"type": pn.widgets.IntInput, "name": "Members to generate"},
+                 "steps": {"type": pn.widgets.IntInput, "name": "Sampler steps"},
                  "start_year": pn.widgets.IntInput, "end_year": pn.widgets.IntInput, "seed": pn.widgets.IntInput},
         show_name=False, sizing_mode="stretch_width")
 
@@ -120,7 +144,7 @@ def _ensemble_controls(state: EnsembleGeneration) -> pn.Column:
     work_md = pn.pane.Markdown(pn.bind(work, state.param.n_members, state.param.steps, state.param.start_year,
                                        state.param.end_year, state.param.cond_source), sizing_mode="stretch_width")
     download = pn.widgets.FileDownload(callback=state.export_netcdf, filename="climviz_generated_ensemble.nc",
-                                       label="Download the generated ensemble (CF NetCDF)", button_type="success",
+                                       label="Download ensemble (NetCDF)", button_type="success",
                                        disabled=True, sizing_mode="stretch_width")
     state.param.watch(lambda e: setattr(download, "disabled", state.result is None), "version")
     return pn.Column(
@@ -167,12 +191,14 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             box = state.selection() if state.region != "Global" else None
             if f is None:
                 base = like.setdefault("f", state.shown_conditioning().isel(time=0))
+                base = base.assign_attrs(long_name="spread (std over members)" if name == "spread" else "anomaly",
+                                         units="K")
                 why = "press Generate" if name != "truth" else "no true member for an uploaded run"
-                return placeholder_map(base, f"{title}: {why}", width=MAP_W, height=MAP_H, box=box)
+                return placeholder_map(base, f"{title}: {why}", width=MAP_W, height=MAP_H, box=box, dynamic=False)
             clim = None if name == "spread" else m["clim"]
             tools = ("hover", "box_select") if name == "cond" else ("hover",)
             return map_view(f, title=f"{title}, {m['label']}", cmap=cmap, clim=clim, width=MAP_W, height=MAP_H,
-                            box=box, tools=tools)
+                            box=box, tools=tools, dynamic=False)
 
         return hv.DynamicMap(draw, streams=[hv.streams.Params(parameterized=state, parameters=stream_params)])
 
@@ -191,6 +217,7 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             make_map("mean", "Generated mean"), make_map("spread", "Generated spread", cmap="viridis"))],
         explain(texts.MAPS, width=MAP_W - 20), ncols=3)
 
+    @safe
     def series(version, region, box, smoothing, *_):
         try:
             s = state.regional_series()
@@ -200,6 +227,7 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
         return series_view(s, state.eruptions(), title=f"{r.name}: regional-mean anomaly"
                            + (f" ({smoothing}-month running mean)" if smoothing > 1 else ""))
 
+    @safe
     def enso(version):
         a = state.analysis
         if state.result is None or not a:
@@ -211,8 +239,9 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             psd = {"generated": a["psd_gen"]}
             if "psd_ref" in a:
                 psd["true"] = a["psd_ref"]
-            items.append(pn.Row(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"))),
-                                pn.pane.HoloViews(spectrum_view(psd))))
+            items.append(pn.Row(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"),
+                                                            width=520)),
+                                pn.pane.HoloViews(spectrum_view(psd, width=400))))
         eof_maps = []
         for key, title in (("eof_gen", "generated"), ("eof_ref", "true")):
             ds = a.get(key)
@@ -221,8 +250,8 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
                                 .pipe(lambda e, t=title, d=ds: (e, f"Leading EOF, {t} ({float(d['variance_fraction']):.0%})")))
         if eof_maps:
             clim = symmetric_clim(*[e for e, _ in eof_maps])
-            panes = [pn.pane.HoloViews(map_view(e, title=t, clim=clim, width=MAP_W, height=MAP_H))
-                     for e, t in eof_maps]
+            panes = [pn.pane.HoloViews(map_view(e, title=t, clim=clim, width=460, height=200,
+                                                extent=ENSO_EXTENT)) for e, t in eof_maps]
             corr = (f"Pattern correlation of the two leading EOFs: **{a['eof_corr']:.2f}**"
                     if "eof_corr" in a else "")
             items.append(pn.Row(*panes))
@@ -231,6 +260,7 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             items.append(pn.pane.Alert(n, alert_type="info"))
         return pn.Column(*items)
 
+    @safe
     def scores(version, region, box, truth_member):
         if state.result is None:
             return pn.pane.Markdown("*Generate an ensemble to score it.*")
@@ -245,9 +275,10 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             f"| score ({s['region']}, whole period) | generated | true ensemble (ideal) |\n|---|---|---|\n"
             f"| spread ratio (generated / true) | **{s['spread_ratio']:.2f}** | 1 |\n"
             f"| CRPS vs true member {s['truth_member']} ({held}), K | **{s['crps']:.3f}** | {s['crps_reference']:.3f} |\n"
-            f"| members | {s['n_generated']} | {s['n_reference']} |", width=520)
+            f"| members | {s['n_generated']} | {s['n_reference']} |", width=460)
         return pn.Row(table, pn.pane.HoloViews(bars_view(s["rank_histogram"])))
 
+    @safe
     def denoise(version, step):
         frames = state.denoise
         if not frames:
@@ -256,28 +287,28 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
         f = frames[step]
         field = f["field"].assign_attrs(long_name="generated minus conditioning", units="K")
         clim = symmetric_clim(frames[-1]["field"])
-        t = field["time"].values if "time" in field.coords else None
+        t = field["time"].values.item() if "time" in field.coords else None
         when = f", {t.year}-{t.month:02d}" if t is not None else ""
         return pn.Row(
             pn.pane.HoloViews(map_view(field, title=f"Prediction at step {f['step']} of {f['n_steps']}{when}",
-                                       clim=clim, width=560, height=300)),
+                                       clim=clim, width=520, height=280)),
             pn.pane.HoloViews(denoise_curve(frames, step)))
 
     step_slider = pn.widgets.IntSlider.from_param(state.param.denoise_step, name="Sampler step", width=400)
     tabs = pn.Tabs(
         ("Maps", maps),
-        ("Regional mean", pn.Row(pn.panel(pn.bind(series, state.param.version, state.param.region, state.param.box,
+        ("Regional mean", pn.Column(explain(texts.SERIES, width=None), pn.panel(pn.bind(series, state.param.version, state.param.region, state.param.box,
                                                   state.param.smoothing, state.param.truth_member,
                                                   state.param.cond_member, state.param.start_year,
                                                   state.param.end_year)),
-                                 explain(texts.SERIES))),
-        ("ENSO", pn.Row(pn.panel(pn.bind(enso, state.param.version)), explain(texts.ENSO))),
-        ("Scores", pn.Row(pn.panel(pn.bind(scores, state.param.version, state.param.region, state.param.box,
-                                           state.param.truth_member)), explain(texts.SCORES))),
-        ("Denoising (teaching)", pn.Row(pn.Column(step_slider, pn.panel(pn.bind(denoise, state.param.version,
-                                                                                 state.param.denoise_step))),
-                                        explain(texts.DENOISE))),
-        sizing_mode="stretch_width",
+                                 )),
+        ("ENSO", pn.Column(explain(texts.ENSO, width=None), pn.panel(pn.bind(enso, state.param.version)))),
+        ("Scores", pn.Column(explain(texts.SCORES, width=None),
+                             pn.panel(pn.bind(scores, state.param.version, state.param.region, state.param.box,
+                                              state.param.truth_member)))),
+        ("Denoising (teaching)", pn.Column(explain(texts.DENOISE, width=None), step_slider,
+                                           pn.panel(pn.bind(denoise, state.param.version, state.param.denoise_step)))),
+        dynamic=True, sizing_mode="stretch_width",
     )
     return pn.Column(synthetic_banner(), explain(texts.GENERATOR, width=None), _view_controls(state), tabs,
                      sizing_mode="stretch_width")
@@ -317,37 +348,43 @@ def downscaling_page(state: Downscaling) -> pn.viewable.Viewable:
         for name, f in fields.items():
             f = r.select(f) if extent is not None else f
             panes.append(pn.pane.HoloViews(map_view(f, title=title_fmt(name), cmap=cmap, clim=clim,
-                                                    width=380, height=230 if extent is None else 300,
+                                                    width=360, height=200 if extent is None else 280,
                                                     central_lon=centre, extent=extent)))
         return pn.GridBox(*panes, ncols=3)
 
+    @safe
     def speed(version_result, t, region, box):
         if state.result is None:
             return pn.pane.Markdown("*Press Downscale to see the coarse input, mean model, samples and truth.*")
         fields = {k: wind_speed(u, v) for k, (u, v) in state.frame_fields().items()}
         top = float(max(np.nanpercentile(f.values, 99.5) for f in fields.values()))
-        return panel_grid(fields, "viridis", (0.0, top), lambda n: f"{n}: wind speed, {state.time_label()}")
+        return pn.Column(pn.pane.Markdown(f"**Wind speed at {state.time_label()}** (same colour scale for all)"),
+                         panel_grid(fields, "viridis", (0.0, top), lambda n: n))
 
+    @safe
     def vort(version_result, t, region, box):
         if state.result is None:
             return pn.pane.Markdown("*Press Downscale first.*")
         z = state.vorticity()
         clim = symmetric_clim(z["truth"])
-        return panel_grid(z, "RdBu_r", clim, lambda n: f"{n}: vorticity")
+        return pn.Column(pn.pane.Markdown(f"**Relative vorticity at {state.time_label()}** (1e-5 s-1)"),
+                         panel_grid(z, "RdBu_r", clim, lambda n: n))
 
+    @safe
     def spectra(version_result):
         if state.result is None:
             return pn.pane.Markdown("*Press Downscale first.*")
-        return pn.Row(pn.pane.HoloViews(ke_view(state.result["ke"])), explain(texts.SPECTRA))
+        return pn.Row(pn.pane.HoloViews(ke_view(state.result["ke"])), explain(texts.SPECTRA, width=380))
 
+    @safe
     def timing(version_result):
         if state.result is None:
             return pn.pane.Markdown("")
         rows = state.timings()
         table = "| model | stage | seconds |\n|---|---|---|\n" + "\n".join(
             f"| {r['model']} | {r['stage']} | {r['seconds']:.2f} |" for r in rows)
-        return pn.Row(pn.pane.HoloViews(timings_view(rows)), pn.pane.Markdown(table, width=260),
-                      explain(texts.TIMINGS))
+        return pn.Row(pn.pane.HoloViews(timings_view(rows)),
+                      pn.Column(pn.pane.Markdown(table, width=300), explain(texts.TIMINGS, width=360)))
 
     deps = (state.param.result, state.param.time, state.param.region, state.param.box)
     tabs = pn.Tabs(
@@ -355,7 +392,7 @@ def downscaling_page(state: Downscaling) -> pn.viewable.Viewable:
         ("Vorticity", pn.Column(pn.panel(pn.bind(vort, *deps)), explain(texts.VORTICITY, width=None))),
         ("Spectra and timings", pn.Column(pn.panel(pn.bind(spectra, state.param.result)),
                                           pn.panel(pn.bind(timing, state.param.result)))),
-        sizing_mode="stretch_width")
+        dynamic=True, sizing_mode="stretch_width")
     return pn.Row(controls, pn.Column(synthetic_banner(WIND_NOTE), view, tabs, sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 

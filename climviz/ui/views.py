@@ -50,11 +50,12 @@ def region_rects(box, central_lon: float = 180.0) -> list[tuple[float, float, fl
 
 def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
              clim: tuple[float, float] | None = None, width: int = 640, height: int = 330,
-             central_lon: float = 180.0, box=None, extent=None, tools=("hover",)):
+             central_lon: float = 180.0, box=None, extent=None, tools=("hover",), dynamic: bool = True):
     """A ``(lat, lon)`` field on a PlateCarree map with coastlines, rasterised with Datashader.
 
     ``box``: a Region outlined on the map; ``extent``: ``(lon_min, lat_min, lon_max, lat_max)``
-    in display coordinates to zoom to (default: the globe).
+    in display coordinates to zoom to (default: the globe). ``dynamic=False`` rasterises once
+    (needed inside a DynamicMap callback, which cannot hold another DynamicMap).
     """
     use_offline_natural_earth()
     label = field.attrs.get("long_name", field.name or "value")
@@ -63,8 +64,9 @@ def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
         clim = symmetric_clim(field) if cmap in DIVERGING else (float(field.min()), float(field.max()))
     proj = projection(central_lon)
     data = _in_display_coords(field.drop_vars([c for c in field.coords if c not in ("lat", "lon")]), central_lon)
-    img = gv.Image(data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj)
-    raster = rasterize(img, precompute=True).opts(
+    img = gv.Image(data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj, rtol=0.2)  # Gaussian lat
+    raster = rasterize(img, precompute=True, dynamic=dynamic, **({} if dynamic else {"width": 2 * width,
+                                                                                      "height": 2 * height})).opts(
         cmap=cmap, clim=clim, colorbar=True, clabel=f"{label} ({units})", tools=list(tools),
     )
     layers = raster * gv.feature.coastline.opts(line_color="black", line_width=0.8)
@@ -99,12 +101,26 @@ def plume_view(series: xr.DataArray, stats: xr.Dataset, years: np.ndarray,
     marks = eruption_marks(eruptions, float(np.nanmin(stats["low"].values)))
     return hv.Overlay([band, *lines, mean, *marks]).opts(
         title=title, ylabel=ylabel, xlabel="year", width=width, height=height, legend_position="top_left",
-        show_grid=True,
+        show_grid=True, ylim=_ylim(series.values, stats["low"].values, stats["high"].values),
     )
 
 
+def _ylim(*arrays, pad: float = 0.05) -> tuple[float, float]:
+    """Data range with a margin (hv.Area would otherwise stretch the axis down to 0)."""
+    vals = np.concatenate([np.asarray(a, float).ravel() for a in arrays])
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return (-1.0, 1.0)
+    lo, hi = float(vals.min()), float(vals.max())
+    m = pad * (hi - lo or 1.0)
+    return (lo - m, hi + m)
+
+
 def band_area(years, low, high, label, color, alpha=0.25):
-    return hv.Area((years, low, high), kdims=["year"], vdims=["low", "high"], label=label).opts(
+    """A filled band between ``low`` and ``high`` (NaN ends of running means left out)."""
+    years, low, high = (np.asarray(a, float) for a in (years, low, high))
+    ok = np.isfinite(low) & np.isfinite(high)
+    return hv.Area((years[ok], low[ok], high[ok]), kdims=["year"], vdims=["low", "high"], label=label).opts(
         color=color, alpha=alpha, line_alpha=0)
 
 
@@ -135,12 +151,11 @@ def series_view(s: dict, eruptions, *, title: str = "", width: int = 900, height
             color=GEN, alpha=0.45, line_width=0.7) for i in range(s["gen"].sizes["member"])]
     layers.append(hv.Curve((years, s["cond"].values), "year", ylabel, label="conditioning run").opts(
         color=COND, line_width=1.8))
-    lows = [np.nanmin(s["cond"].values)]
-    if s["ref_band"] is not None:
-        lows.append(np.nanmin(s["ref_band"].values))
-    layers += eruption_marks(eruptions, float(np.nanmin(lows)))
+    parts = [s["cond"].values] + [s[k].values for k in ("gen", "ref_band") if s[k] is not None]
+    ylim = _ylim(*parts)
+    layers += eruption_marks(eruptions, ylim[0])
     return hv.Overlay(layers).opts(title=title, width=width, height=height, legend_position="top_left",
-                                   show_grid=True, xlabel="year", ylabel=ylabel)
+                                   show_grid=True, xlabel="year", ylabel=ylabel, ylim=ylim)
 
 
 def nino_view(years, cond: xr.DataArray, gen: xr.DataArray | None, ref: xr.DataArray | None, *,
