@@ -227,9 +227,27 @@ class EnsembleGenerator:
             raise ValueError("the conditioning run contains NaN or infinite values")
         return cond
 
+    def trained_years(self, mode: str | None = None) -> tuple[float, float]:
+        """Decimal-year span the diffusion model(s) were trained on (all modes when ``mode`` is None)."""
+        spans = [d.net.cfg.years for m, d in self.diffusion.items() if mode in (None, m)]
+        if not spans:
+            raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
+        return max(s[0] for s in spans), min(s[1] for s in spans)
+
+    def _preview_hook(self, preview, frame: int, z_c: torch.Tensor, months: np.ndarray, mode: str):
+        """Sampler callback decoding member 0's predicted residual at ``frame`` to a field in K."""
+        f = min(max(int(frame), 0), len(months) - 1)
+        res_std = self.diffusion[mode].res_std
+
+        def on_step(i, n_steps, x0):
+            z = z_c[f] + x0[0, f] * res_std
+            preview(i, n_steps, self.normalizer.denormalize(self.decode(z[None]), months[f : f + 1])[0])
+
+        return on_step
+
     def generate(self, cond: xr.DataArray, n_members: int = 5, steps: int = 20, mode: str = "transformer",
                  seed: int = 0, *, sampler: str = "ddim", progress: Progress | None = None,
-                 on_step=None) -> xr.DataArray:
+                 preview=None, preview_frame: int = 0) -> xr.DataArray:
         """Generate ``n_members`` new members that share ``cond``'s forced response.
 
         Parameters
@@ -241,6 +259,9 @@ class EnsembleGenerator:
         seed : the same seed gives the same ensemble.
         sampler : ``"ddim"`` (deterministic) or ``"ddpm"`` (ancestral).
         progress : ``progress(done, total)`` after each network evaluation.
+        preview : ``preview(i, n_steps, field)`` after each sampler step, with
+            ``field [lat, lon]`` (K, numpy) the current prediction of member 0 at
+            time index ``preview_frame`` (for teaching views of the denoising).
 
         Returns
         -------
@@ -255,16 +276,15 @@ class EnsembleGenerator:
         if len(months) == 0:
             raise ValueError("the conditioning run has no time steps")
         years = decimal_years(cond["time"].values)
-        for name, ld in self.diffusion.items():
-            if name == mode:
-                y0, y1 = ld.net.cfg.years
-                if years[0] < y0 or years[-1] > y1:
-                    raise ValueError(
-                        f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
-                        f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
+        y0, y1 = self.trained_years(mode)
+        if years[0] < y0 or years[-1] > y1:
+            raise ValueError(
+                f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
+                f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
         anomalies = self.normalizer.normalize(cond.values.astype(np.float32), months)
         z_c = self.encode(anomalies)
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
         z_y = self.diffusion[mode].sample_residual(
             z_c, months - 1, years, n_members, steps=steps, sampler=sampler, generator=gen,
             progress=progress, on_step=on_step)

@@ -129,9 +129,8 @@ class EnsembleGeneration(param.Parameterized):
 
     def model_years(self) -> tuple[int, int]:
         """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
-        spans = [getattr(d.net.cfg, "years", (1850.0, 2006.0)) for d in self.generator.diffusion.values()]
-        lo = int(np.ceil(max(s[0] for s in spans)))
-        hi = int(np.floor(min(s[1] for s in spans) - 1e-6))
+        y0, y1 = self.generator.trained_years()
+        lo, hi = int(np.ceil(y0)), int(np.floor(y1 - 1e-6))
         return max(1850, lo), min(2005, hi)
 
     def device_text(self) -> str:
@@ -376,20 +375,15 @@ class EnsembleGeneration(param.Parameterized):
     # ------------------------------------------------------------ the worker
     def _compute(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
         gen = self.generator
-        months = np.array([t.month for t in cond["time"].values])
         self._frames = []
-        z_c = gen.encode(gen.normalizer.normalize(cond.values.astype(np.float32), months))
-        res_std = gen.diffusion[request["mode"]].res_std
+        f = min(frame, cond.sizes["time"] - 1)
 
-        def on_step(i, n_steps, x0):
-            f = min(frame, x0.shape[1] - 1)
-            z = z_c[f] + x0[0, f] * res_std
-            field = gen.normalizer.denormalize(gen.decode(z[None]), months[f : f + 1])[0]
+        def preview(i, n_steps, field):
             resid = field - cond.values[f]
             self._frames.append({"step": int(i), "n_steps": int(n_steps), "frame": f,
                                  "field": cond.isel(time=f).copy(data=resid.astype(np.float32))})
 
-        ens = gen.generate(cond, progress=report, on_step=on_step, **request)
+        ens = gen.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
         ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
         ref = embedded_members(*ref_spec) if ref_spec is not None else None
         return ens, self._diagnose(ens, cond, ref), cond

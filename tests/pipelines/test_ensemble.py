@@ -90,3 +90,12 @@ def test_period_outside_training_is_refused(generator, cond):
     later = [cftime.DatetimeProlepticGregorian(t.year + 30, t.month, 15) for t in cond["time"].values]
     with pytest.raises(ValueError, match="trained on 1990-1994"):
         generator.generate(cond.assign_coords(time=later), n_members=1, steps=1)
+
+
+def test_preview_shows_each_step_of_member_zero(generator, cond):
+    seen = []
+    out = generator.generate(cond, n_members=2, steps=3, seed=2, mode="transformer", preview_frame=5,
+                             preview=lambda i, n, field: seen.append((i, n, field)))
+    assert [(i, n) for i, n, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    # the last preview is the final prediction of member 0 at that month (decoded, in K)
+    np.testing.assert_allclose(seen[-1][2], out.isel(member=0, time=5).values, atol=1e-3)
