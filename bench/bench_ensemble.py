@@ -67,12 +67,13 @@ def main() -> None:
     n, t_len, w = args.members, cond.sizes["time"], lat_cfg.window
     cond_px = torch.zeros(n, w, 1, nlat, nlon)
     month = torch.arange(w).remainder(12)[None].expand(n, -1)
+    year = (1986.0 + torch.arange(w) / 12.0)[None].expand(n, -1)
     windows = max(1, int(np.ceil((t_len - w) / (w // 2))) + 1) if t_len > w else 1
 
     @torch.no_grad()
     def pixel_run():
         for _ in range(windows):  # same window count as the latent transformer's MultiDiffusion pass
-            sample(lambda x, tt: pix(x, tt, cond_px, month), (n, w, 1, nlat, nlon),
+            sample(lambda x, tt: pix(x, tt, cond_px, month, year), (n, w, 1, nlat, nlon),
                    make_sampler("ddim", sched, args.steps), generator=torch.Generator().manual_seed(0))
 
     t_pix = _median_time(pixel_run, args.repeats)
