@@ -6,14 +6,6 @@ import torch
 from climviz.nn.cau_unet import CAUUNet, ChannelAttention, baseline_config, residual_config
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _net(cfg, seed=0):
     torch.manual_seed(seed)
     net = CAUUNet(cfg).eval()

@@ -7,14 +7,6 @@ import torch
 from climviz.data.grid import gaussian_latitudes
 from climviz.nn.simvp import LatLonUpsample, SimVP, SimVPConfig, TemporalAttention
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster, and on a shared 2-core machine two threads stall."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY = dict(frames=4, channels=2, coarse_shape=(8, 16), factor=4, hid_s=8, hid_t=32, n_s=2, n_t=2)
 

@@ -16,14 +16,6 @@ from climviz.train.taudiff import (grid_dict, normalize, train_baseline, train_m
                                    train_residual_diffusion, wind_statistics)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _grid(hc, wc):
     return grid_dict(gaussian_latitudes(hc), regular_longitudes(wc), gaussian_latitudes(4 * hc),
                      regular_longitudes(4 * wc))
