@@ -9,8 +9,7 @@ import argparse
 
 from playwright.sync_api import sync_playwright
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+from screenshot import CHROMIUM, FLAGS  # tools/screenshot.py: the one place the browser flags live
 
 
 def main() -> None:
@@ -20,7 +19,7 @@ def main() -> None:
     ap.add_argument("--tab", action="append", default=[], help="inner tab to open and shoot as OUTPUT-<tab>.png")
     args = ap.parse_args()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1200})
         page.goto(args.url, timeout=180_000)
         page.get_by_role("button", name="Generate").click(timeout=180_000)

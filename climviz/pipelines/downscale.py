@@ -88,6 +88,18 @@ def predict_mean(model: SimVP, coarse: torch.Tensor, progress: Callable[[], None
     return out
 
 
+
+def _ticker(total: int, progress):
+    """A no-argument callback counting work units and reporting ``progress(done, total)``."""
+    done = [0]
+
+    def tick():
+        done[0] += 1
+        if progress:
+            progress(done[0], total)
+
+    return tick
+
 class FrameDiffusion:
     """A trained CAU-UNet denoiser with its schedule and output scaling (tensors only).
 
@@ -281,12 +293,7 @@ class Downscaler(_DownscalerBase):
         n_win = len(window_starts(max(n, self.mean_model.cfg.frames), self.mean_model.cfg.frames))
         n_steps = len(make_sampler(sampler, self.residual.schedule, steps).timesteps)
         total = n_win + n_samples * -(-n // batch_frames) * n_steps
-        done = [0]
-
-        def tick():
-            done[0] += 1
-            if progress:
-                progress(done[0], total)
+        tick = _ticker(total, progress)
 
         _sync(self.device)
         t0 = time.perf_counter()
@@ -333,12 +340,7 @@ class BaselineDownscaler(_DownscalerBase):
         n = x.shape[0]
         n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)
         total = n_samples * -(-n // batch_frames) * n_steps
-        done = [0]
-
-        def tick():
-            done[0] += 1
-            if progress:
-                progress(done[0], total)
+        tick = _ticker(total, progress)
 
         _sync(self.device)
         t1 = time.perf_counter()
