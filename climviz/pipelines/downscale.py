@@ -88,7 +88,6 @@ def predict_mean(model: SimVP, coarse: torch.Tensor, progress: Callable[[], None
     return out
 
 
-
 def _ticker(total: int, progress):
     """A no-argument callback counting work units and reporting ``progress(done, total)``."""
     done = [0]
