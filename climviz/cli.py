@@ -7,7 +7,10 @@ heavy imports (torch, xarray) happen inside the handlers so ``--help`` is fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -97,11 +100,33 @@ def _train_ldm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_distributed(args: argparse.Namespace) -> int:
+    from climviz.data.loader import open_run
+    from climviz.pipelines.distributed import connect, generate_to_zarr
+
+    if Path(args.output).suffix.lower() != ".zarr":
+        raise ValueError(f"--scheduler writes one Zarr store: give -o a .zarr path, not {args.output!r}")
+    cond = open_run(args.cond, member=args.member)
+    if args.start or args.end:
+        cond = cond.sel(time=slice(args.start, args.end))
+    source = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
+    with connect(args.scheduler, args.workers) as client:
+        print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
+        out = generate_to_zarr(args.model_dir, cond.load(), args.output, args.members, args.steps, args.mode,
+                               args.seed, args.sampler, args.members_per_task, client,
+                               attrs={"conditioning_source": source}, progress=_progress_printer("members"))
+    print(out)
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
-    from climviz.data.io import write_dataset
+    if args.scheduler:
+        return _generate_distributed(args)
+    from climviz.data.io import check_output_path, write_dataset
     from climviz.data.loader import open_run
     from climviz.pipelines.ensemble import EnsembleGenerator
 
+    check_output_path(args.output)  # a bad suffix or directory fails now, not after the sampling
     gen = EnsembleGenerator.from_checkpoint(args.model_dir)
     cond = open_run(args.cond, member=args.member)
     if args.start or args.end:
@@ -215,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m"], default="ddim")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="generate on Dask workers into one Zarr store (-o x.zarr): a scheduler address "
+                        "(tcp://host:8786) or 'local' for a LocalCluster on this machine")
+    p.add_argument("--workers", type=int, default=None, help="worker processes of a local cluster (default 1)")
+    p.add_argument("--members-per-task", type=int, default=4, help="members per Dask task (default 4)")
     p.set_defaults(handler=_generate)
 
     evaluate = sub.add_parser("evaluate", help="score trained models against held-out truth")
@@ -241,13 +271,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_exits():
+    """While inside, SIGTERM raises ``SystemExit`` so ``finally`` blocks run (the atomic
+    writers then remove their partial output); the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"climviz: error: {err}", file=sys.stderr)
+        with _sigterm_exits():
+            return args.handler(args)
+    except (ValueError, OSError) as err:   # bad input, unreadable or unwritable paths: one line, no traceback
+        print(f"climviz: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("climviz: error: out of memory; ask for fewer members or a shorter period", file=sys.stderr)
         return 2
 
 

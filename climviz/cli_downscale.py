@@ -76,7 +76,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
     report = evaluate_downscale(
         args.data, args.model_dir, baseline_dir=args.baseline_dir, n_samples=args.samples, steps=args.steps,
         baseline_steps=args.baseline_steps, frames=args.frames, holdout=args.holdout, factor=args.factor,
-        seed=args.seed, progress=_progress("network evaluations"))
+        seed=args.seed, progress=_progress("network evaluations"), figures=args.figures)
     text = json.dumps(report, indent=1)
     if args.output:
         Path(args.output).write_text(text)
@@ -142,4 +142,5 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--factor", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="JSON report path")
+    p.add_argument("--figures", default=None, help="directory for PNG figures (spectra, vorticity snapshots)")
     p.set_defaults(handler=_evaluate_downscale)

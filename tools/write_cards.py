@@ -17,7 +17,13 @@ from pathlib import Path
 DESCRIPTIONS = {
     "vae": "Convolutional VAE with spherical padding: 48x96 monthly temperature anomaly -> 4x12x24 latent.",
     "ldm": "Residual latent diffusion model (time-attention over monthly latent tokens), v-prediction, cosine schedule.",
+    "taudiff-mean": "TAUDiff mean model: SimVP with Temporal Attention Units, coarse u/v frames -> fine mean u/v frames.",
+    "taudiff-residual": "TAUDiff residual diffusion: CAU-UNet (channel attention), v-prediction on (fine - mean), "
+                        "conditioned on the mean and the interpolated coarse input.",
+    "taudiff-baseline": "End-to-end diffusion baseline: CAU-UNet on the whole fine u/v field, conditioned on the "
+                        "interpolated coarse input only.",
 }
+TAUDIFF_SCORES = {"taudiff-mean": "mean model", "taudiff-residual": "TAUDiff", "taudiff-baseline": "baseline"}
 
 
 def _fmt(v):
@@ -32,16 +38,37 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
     if kind == "ldm":
         lines += [f"Sequence mode: **{cfg['mode']}**; window {cfg['denoiser']['window']} months; "
                   f"{cfg['schedule']['num_train_steps']} diffusion training steps.", ""]
+    if kind.startswith("taudiff"):
+        g = cfg["grid"]
+        lines += [f"Coarse {len(g['coarse_lat'])}x{len(g['coarse_lon'])} -> fine {len(g['fine_lat'])}x"
+                  f"{len(g['fine_lon'])} (factor {cfg.get('coarsen_factor')}); coarse inputs by "
+                  f"{cfg.get('coarsen')}.", ""]
+        where = [f"| training period | {cfg.get('train_period')} |", f"| held out | {cfg.get('heldout_period')} |"]
+    else:
+        where = [f"| members used | {cfg.get('train_members')} |", f"| period | {cfg.get('period')} |"]
+    planned = cfg.get("settings", {}).get("steps")
+    stopped = (f" of a {planned}-step learning-rate schedule (stopped early: CPU time)"
+               if planned and planned != cfg.get("trained_steps") else "")
     lines += [
         "| | |", "|---|---|",
         f"| training data | `{cfg.get('data')}` (synthetic: {cfg.get('data_synthetic')}) |",
-        f"| members used | {cfg.get('train_members')} |",
-        f"| period | {cfg.get('period')} |",
-        f"| optimiser steps | {cfg.get('trained_steps')} (batch {cfg.get('settings', {}).get('batch_size')}) |",
+        *where,
+        f"| optimiser steps | {cfg.get('trained_steps')}{stopped} (batch {cfg.get('settings', {}).get('batch_size')}) |",
         f"| wall time | {cfg.get('wall_time_s')} s |",
         f"| hardware | {cfg.get('hardware')} |",
     ]
-    if scores:
+    if scores and kind in TAUDIFF_SCORES:
+        m = scores["methods"][TAUDIFF_SCORES[kind]] if TAUDIFF_SCORES[kind] in scores["methods"] else None
+        if m is not None:
+            lines += [f"| KE spectrum ratio in [0.8, 1.25], degrees {m['ke_ratio']['degrees']} | "
+                      f"{m['ke_ratio']['fraction_in_band']:.0%} |",
+                      f"| vortex count / truth | {_fmt(m['vortex_ratio'])} |",
+                      f"| RMSE of the (sample) mean, vector wind | {_fmt(m['rmse_vector'])} m/s |"]
+            if "crps_u" in m:
+                lines.append(f"| CRPS of u | {_fmt(m['crps_u'])} m/s |")
+            lines.append(f"| evaluation | {scores['frames']} held-out frames from {scores['heldout_start'][:16]}, "
+                         f"{scores['n_samples']} samples (`climviz evaluate downscale`) |")
+    elif scores:
         if kind == "vae":
             lines += [f"| held-out RMSE, global | {_fmt(scores['vae_rmse_global_K'])} K |",
                       f"| held-out RMSE, Nino3.4 | {_fmt(scores['vae_rmse_nino34_K'])} K |"]
@@ -53,8 +80,8 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
         lines.append(f"| evaluation | conditioned on member {scores['cond_member']}, scored against held-out "
                      f"members {scores['truth_members']}, {scores['period'][0]} .. {scores['period'][1]}, "
                      f"{scores['n_members']} members, {scores['steps']} {scores['sampler']} steps |")
-    lines += ["", "Files: `model.safetensors` (weights), `config.json` (hyper-parameters"
-              + (", normalisation statistics" if kind == "vae" else ", latent statistics") + ", provenance)."]
+    stats = {"vae": ", normalisation statistics", "ldm": ", latent statistics"}.get(kind, ", normalisation, grid")
+    lines += ["", f"Files: `model.safetensors` (weights), `config.json` (hyper-parameters{stats}, provenance)."]
     if retrain:
         lines += ["", "Retrain (on a GPU for full resolution, see the README):", "", f"    {retrain}"]
     return "\n".join(lines) + "\n"
@@ -62,13 +89,16 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("root", help="generator directory, e.g. models/ensemble")
+    ap.add_argument("root", help="model directory holding checkpoint subdirectories (models/ensemble, "
+                    "models/taudiff) or one checkpoint (models/taudiff-baseline)")
     ap.add_argument("--scores", default=None)
     ap.add_argument("--retrain", action="append", default=[], help="NAME=COMMAND per subdirectory")
     args = ap.parse_args()
     scores = json.loads(Path(args.scores).read_text()) if args.scores else None
     retrain = dict(r.split("=", 1) for r in args.retrain)
-    for sub in sorted(Path(args.root).iterdir()):
+    root = Path(args.root)
+    subs = [root] if (root / "config.json").exists() else sorted(root.iterdir())
+    for sub in subs:
         if (sub / "config.json").exists():
             (sub / "CARD.md").write_text(card(sub, scores, retrain.get(sub.name)))
             print(sub / "CARD.md")

@@ -38,6 +38,24 @@ def output_format(path: str | os.PathLike) -> str:
     )
 
 
+def check_output_path(path: str | os.PathLike) -> str:
+    """:func:`output_format` of ``path`` after checking it can be written (call before long work).
+
+    Raises ``ValueError`` for a suffix that is neither NetCDF nor Zarr and
+    ``NotADirectoryError``/``PermissionError`` when the nearest existing parent
+    is a file or not writable.
+    """
+    fmt = output_format(path)
+    parent = Path(path).absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {str(path)!r}: the directory {str(parent)!r} is not writable")
+    return fmt
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)

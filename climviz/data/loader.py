@@ -47,6 +47,10 @@ _PLAUSIBLE_K = (100.0, 400.0)  # any near-surface or atmospheric temperature, in
 _STALE_ATTRS = ("_FillValue", "missing_value", "scale_factor", "add_offset",
                 "actual_range", "valid_range", "valid_min", "valid_max")
 _ZARR_MARKERS = (".zgroup", ".zmetadata", ".zarray", "zarr.json")
+# Sizes no real data set reaches: a file claiming more is refused before anything is read
+# (a 10**9-member header costs 10**9 index values and Dask chunks otherwise).
+MAX_DIM_SIZE = 10**7        # points along one dimension
+MAX_VALUES = 10**12         # values in one variable (4 TB of float32)
 
 Source = str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset | xr.DataArray
 
@@ -158,6 +162,7 @@ def canonicalize(obj: xr.Dataset | xr.DataArray, var: str | None = None, units: 
         var = next(iter(ds.data_vars))
     ds = _decode(ds, where)
     da = _select_variable(ds, var, where)
+    _check_sizes(da.sizes, where)
     steps: list[str] = []
     da = _canonical_dims(da, where)
     da = _canonical_time(da, where, steps)
@@ -205,6 +210,12 @@ def _time_kwargs() -> dict:
     return {"use_cftime": True}  # xarray < 2025.01
 
 
+def _reason(err: BaseException) -> str:
+    """``Type: first line of the message`` (library errors can run to several lines)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def _check_classic_netcdf(path: Path) -> None:
     """NetCDF-3 readers return zeros past the end of a truncated file: catch it here.
 
@@ -223,7 +234,30 @@ def _check_classic_netcdf(path: Path) -> None:
                 netcdf_file(fh, "r", mmap=True).close()
         except Exception as err:
             raise DataError(f"{path} is truncated or corrupt: the file is shorter than its "
-                            f"NetCDF header says ({type(err).__name__}: {err})") from err
+                            f"NetCDF header says ({_reason(err)})") from err
+
+
+def _check_sizes(sizes, where: str) -> None:
+    """Refuse dimension sizes beyond :data:`MAX_DIM_SIZE` or :data:`MAX_VALUES` values in all."""
+    big = {str(d): int(n) for d, n in sizes.items() if n > MAX_DIM_SIZE}
+    if big:
+        raise DataError(f"implausible size in {where}: dimensions {big} exceed {MAX_DIM_SIZE:,} points; "
+                        f"the file header is corrupt or not gridded data")
+    total = int(np.prod([int(n) for n in sizes.values()], dtype=object))
+    if total > MAX_VALUES:
+        raise DataError(f"implausible size in {where}: {total:,} values (over {MAX_VALUES:,}); "
+                        f"select a subset first")
+
+
+def _peek_sizes(path: Path, engine: str | None, where: str) -> None:
+    """Dimension sizes from the header alone (no index, no Dask graph), checked."""
+    try:
+        with xr.open_dataset(path, engine=engine, decode_cf=False, decode_times=False,
+                             decode_timedelta=False, create_default_indexes=False) as ds:
+            sizes = dict(ds.sizes)
+    except Exception:
+        return  # unreadable: the real open below says why
+    _check_sizes(sizes, where)
 
 
 def _open_one(path: Path, chunks) -> xr.Dataset:
@@ -238,10 +272,11 @@ def _open_one(path: Path, chunks) -> xr.Dataset:
                   decode_timedelta=False)
     with warnings.catch_warnings():  # a Zarr store without consolidated metadata is fine
         warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated")
+        _peek_sizes(path, kwargs["engine"], str(path))
         try:
             return xr.open_dataset(path, **kwargs, **_time_kwargs())
         except Exception as err:
-            reason = f"({type(err).__name__}: {err})"
+            reason = f"({_reason(err)})"
             try:  # readable once times are left alone? then say so
                 xr.open_dataset(path, **kwargs, decode_times=False).close()
             except Exception:
@@ -574,7 +609,7 @@ def _check_values(da: xr.DataArray, where: str, units: str | None) -> None:
             stats = stats.compute()
     except Exception as err:
         raise DataError(f"cannot read the values of {where}: the file may be corrupt or "
-                        f"truncated ({type(err).__name__}: {err})") from err
+                        f"truncated ({_reason(err)})") from err
     if int(stats.n_valid) == 0:
         raise DataError(f"variable {da.name!r} in {where} is all NaN (missing)")
     if int(stats.n_inf) > 0:

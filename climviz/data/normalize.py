@@ -16,10 +16,11 @@ class MonthlyNormalizer:
 
     @classmethod
     def fit(cls, data: np.ndarray, months: np.ndarray, *, min_std: float = 1e-3) -> MonthlyNormalizer:
-        """Statistics of ``data [M, T, H, W]`` (K) with calendar ``months [T]`` in 1..12."""
-        months = np.asarray(months)
-        if set(np.unique(months)) != set(range(1, 13)):
-            raise ValueError("fitting a monthly normaliser needs every calendar month in the data")
+        """Statistics of ``data [M, T, H, W]`` (K) with calendar ``months [T]`` in 1..12.
+
+        For data too large for memory see :func:`climviz.train.streaming.fit_normalizer`.
+        """
+        months = cls.check_months(months)
         h, w = data.shape[-2:]
         mean = np.empty((12, h, w), np.float64)
         std = np.empty((12, h, w), np.float64)
@@ -27,7 +28,20 @@ class MonthlyNormalizer:
             sel = data[:, months == m + 1].astype(np.float64)
             mean[m] = sel.mean(axis=(0, 1))
             std[m] = sel.std(axis=(0, 1))
-        return cls(mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32))
+        return cls.from_moments(mean, std, min_std=min_std)
+
+    @staticmethod
+    def check_months(months) -> np.ndarray:
+        """``months [T]`` as an array; every calendar month must occur."""
+        months = np.asarray(months)
+        if set(np.unique(months)) != set(range(1, 13)):
+            raise ValueError("fitting a monthly normaliser needs every calendar month in the data")
+        return months
+
+    @classmethod
+    def from_moments(cls, mean: np.ndarray, std: np.ndarray, *, min_std: float = 1e-3) -> MonthlyNormalizer:
+        """From per-month ``mean`` and ``std`` ``[12, H, W]`` (any float type); ``std`` floored at ``min_std``."""
+        return cls(np.asarray(mean).astype(np.float32), np.maximum(std, min_std).astype(np.float32))
 
     def _check(self, x: np.ndarray) -> None:
         if x.shape[-2:] != self.mean.shape[-2:]:

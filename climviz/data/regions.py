@@ -183,6 +183,10 @@ class Region:
             vals = np.mod(out[lon_dim].values.astype(float), 360.0)
             vals = np.where(vals >= self.lon_min, vals - 360.0, vals)
             out = out.assign_coords({lon_dim: (lon_dim, vals, out[lon_dim].attrs)})
+        elif monotonic_lon and np.any(np.diff(out[lon_dim].values.astype(float)) <= 0):
+            # a box across 180E on a -180..180 grid: in 0..360 its columns are in increasing order
+            vals = np.mod(out[lon_dim].values.astype(float), 360.0)
+            out = out.assign_coords({lon_dim: (lon_dim, vals, out[lon_dim].attrs)})
         return out
 
     def _box_text(self) -> str:

@@ -18,18 +18,27 @@ Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from climviz.diffusion.schedule import CosineSchedule
 
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
-def randn(shape, generator: torch.Generator | None, device, dtype) -> torch.Tensor:
+
+def randn(shape, generator: Generators, device, dtype) -> torch.Tensor:
     """Standard normal noise drawn on the generator's device, then moved to ``device``.
 
     A CPU generator therefore gives the same numbers whichever device runs the model.
+    ``generator`` may also be a sequence of generators, one per item of the batch
+    (``len == shape[0]``): item ``k`` is then drawn from ``generator[k]`` alone, so its
+    noise does not depend on how many other items share the batch.
     """
+    if isinstance(generator, Sequence):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+        return torch.stack([randn(tuple(shape[1:]), g, device, dtype) for g in generator])
     gen_device = generator.device if generator is not None else device
     return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
 
@@ -153,7 +162,7 @@ def sample(
     shape: tuple[int, ...],
     sampler: _Sampler,
     *,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import SphereConv2d
 from climviz.nn.temporal_denoiser import timestep_embedding
 
@@ -60,9 +61,16 @@ class CAUUNetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> CAUUNetConfig:
-        d = dict(d)
-        d["mults"] = tuple(d["mults"])
-        return cls(**d)
+        """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
+        return config_from_dict(cls, d, limits={
+            "in_channels": (1, 64), "cond_channels": (1, 256), "out_channels": (1, 64), "base": (1, 1024),
+            "mults": (1, 16), "growth": (1, 512), "dense_layers": (1, 16), "reduction": (1, 256),
+            "emb_dim": (2, 2048)})
+
+    def check(self) -> None:
+        """Relations between fields that the network needs (``ValueError``)."""
+        if not 1 <= len(self.mults) <= 8:
+            raise ValueError(f"mults has {len(self.mults)} levels; 1 to 8 are possible")
 
 
 def residual_config(channels: int = 2, **kw) -> CAUUNetConfig:

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from climviz.data.grid import gaussian_latitudes
+from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import SphereConv2d
 
 
@@ -180,9 +181,26 @@ class SimVPConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SimVPConfig:
-        d = dict(d)
-        d["coarse_shape"] = tuple(d["coarse_shape"])
-        return cls(**d)
+        """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`).
+
+        ``coarse_lat``/``fine_lat`` may be missing (Gaussian latitudes).
+        """
+        return config_from_dict(cls, d, optional=("coarse_lat", "fine_lat"), limits={
+            "frames": (1, 256), "channels": (1, 64), "coarse_shape": (1, 4096), "factor": (1, 16),
+            "hid_s": (1, 1024), "hid_t": (1, 4096), "n_s": (0, 8), "n_t": (1, 64), "mlp_ratio": (0.1, 16.0),
+            "coarse_lat": (-90.0, 90.0), "fine_lat": (-90.0, 90.0)})
+
+    def check(self) -> None:
+        """Relations between fields that the network needs (``ValueError``)."""
+        hh, ww = self.fine_shape
+        if hh % 2**self.n_s or ww % 2**self.n_s:
+            raise ValueError(f"the fine grid {hh}x{ww} is not divisible by 2**n_s = {2**self.n_s}")
+        for name, want in (("coarse_lat", self.coarse_shape[0]), ("fine_lat", hh)):
+            lat = getattr(self, name)
+            if lat is not None and len(lat) != want:
+                raise ValueError(f"{name} has {len(lat)} latitudes, the grid has {want}")
+            if lat is not None and any(b <= a for a, b in zip(lat, lat[1:])):
+                raise ValueError(f"{name} must be strictly ascending")
 
 
 class SimVP(nn.Module):

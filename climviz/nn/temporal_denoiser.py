@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from climviz.nn.checkpoint import config_from_dict
+
 
 @dataclass
 class DenoiserConfig:
@@ -52,10 +54,21 @@ class DenoiserConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DenoiserConfig:
-        d = dict(d)
-        d["latent_shape"] = tuple(d["latent_shape"])
-        d["years"] = tuple(d.get("years", (1850.0, 2006.0)))
-        return cls(**d)
+        """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`).
+
+        ``years`` may be missing (checkpoints written before it existed).
+        """
+        return config_from_dict(cls, d, optional=("years",), limits={
+            "latent_shape": (1, 1024), "window": (1, 1200), "d_model": (1, 4096), "n_layers": (1, 64),
+            "n_heads": (1, 256), "mlp_ratio": (0.1, 16.0), "local_hidden": (1, 1024),
+            "years": (-10000.0, 10000.0), "year_features": (0, 64)})
+
+    def check(self) -> None:
+        """Relations between fields that the network needs (``ValueError``)."""
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not self.years[0] < self.years[1]:
+            raise ValueError(f"years {list(self.years)} must be (first, last) with first < last")
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import Down, ResBlock, SphereConv2d, Up
 
 
@@ -23,6 +24,19 @@ class VAEConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VAEConfig:
+        """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
+        return config_from_dict(cls, d, limits={"in_channels": (1, 64), "latent_channels": (1, 256),
+                                                "blocks_per_level": (1, 16), "channels": (1, 2048)})
+
+    def check(self) -> None:
+        """Relations between fields that the network needs (``ValueError``)."""
+        if not 1 <= len(self.channels) <= 8:
+            raise ValueError(f"channels has {len(self.channels)} levels; 1 to 8 are possible")
+        if self.channels[-1] % 8:
+            raise ValueError(f"the last width in channels ({self.channels[-1]}) must be a multiple of 8 (GroupNorm)")
 
     @property
     def downsampling(self) -> int:
@@ -90,10 +104,15 @@ class VAE(nn.Module):
         """``[B, C_z, h, w]`` -> ``[B, C, h*f, w*f]``."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        """Reconstruct ``x`` from a posterior sample; returns ``(x_hat, mu, logvar)``."""
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None):
+        """Reconstruct ``x`` from a posterior sample; returns ``(x_hat, mu, logvar)``.
+
+        ``eps`` (shaped like ``mu``) is the standard normal noise of the sample;
+        by default it is drawn with ``generator``.
+        """
         mu, logvar = self.encode(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         return self.decode(z), mu, logvar
 

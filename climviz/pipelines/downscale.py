@@ -28,6 +28,7 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import SimVP, SimVPConfig
+from climviz.pipelines.limits import check_memory
 from climviz.train.taudiff import VARIABLES, denormalize, make_upsample, normalize
 
 Progress = Callable[[int, int], None]
@@ -88,6 +89,26 @@ def predict_mean(model: SimVP, coarse: torch.Tensor, progress: Callable[[], None
     return out
 
 
+def check_grid(grid, where: str, coarse_shape=None, fine_shape=None) -> None:
+    """A checkpoint's ``grid`` section: four increasing 1-D lists of degrees, of the lengths the
+    networks were built for (``coarse_shape``/``fine_shape`` ``(nlat, nlon)`` when known).
+    Raises :class:`~climviz.nn.checkpoint.CheckpointError`."""
+    want = {"coarse_lat": None, "coarse_lon": None, "fine_lat": None, "fine_lon": None}
+    if coarse_shape is not None:
+        want.update(coarse_lat=coarse_shape[0], coarse_lon=coarse_shape[1])
+    if fine_shape is not None:
+        want.update(fine_lat=fine_shape[0], fine_lon=fine_shape[1])
+    for key, n in want.items():
+        try:
+            a = np.asarray(grid[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ckpt.CheckpointError(f"{where}: grid {key} must be a list of numbers") from None
+        if a.ndim != 1 or a.size < 2 or not np.isfinite(a).all() or np.any(np.diff(a) <= 0):
+            raise ckpt.CheckpointError(f"{where}: grid {key} must be an increasing list of at least 2 finite numbers")
+        if n is not None and a.size != n:
+            raise ckpt.CheckpointError(f"{where}: grid {key} has {a.size} values, the network was built for {n}")
+
+
 def _ticker(total: int, progress):
     """A no-argument callback counting work units and reporting ``progress(done, total)``."""
     done = [0]
@@ -115,7 +136,7 @@ class FrameDiffusion:
         cfg = ckpt.load_config(directory)
         if cfg.get("kind") != kind:
             raise ckpt.CheckpointError(f"{directory}: expected a {kind!r} checkpoint, found {cfg.get('kind')!r}")
-        net = ckpt.load_weights(directory, CAUUNet(CAUUNetConfig.from_dict(cfg["unet"])), device)
+        net = ckpt.load_model(directory, CAUUNet, CAUUNetConfig.from_dict(cfg["unet"]), device)
         sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
         scale = cfg["residual_std"] if kind == "taudiff-residual" else cfg["normalization"]["std"]
         return cls(net.to(device), sched, scale, name=str(directory)), cfg
@@ -223,12 +244,14 @@ class _DownscalerBase:
                                          batch_frames=batch_frames, progress=tick))
         return torch.stack(outs)                                    # [S, N, C, H, W]
 
-    @staticmethod
-    def _check_args(n_samples, steps):
+    def _check_args(self, n_samples, steps, n_frames: int):
         if int(n_samples) < 1:
             raise ValueError("n_samples must be at least 1")
         if int(steps) < 1:
             raise ValueError("steps must be at least 1")
+        fine = len(self.variables) * self.lat.size * self.lon.size   # samples, their stack and the numpy copy
+        check_memory(3 * 4 * int(n_samples) * n_frames * fine, f"{n_samples} samples x {n_frames} frames",
+                     "ask for fewer samples or a shorter period")
 
 
 class Downscaler(_DownscalerBase):
@@ -260,7 +283,9 @@ class Downscaler(_DownscalerBase):
         cfg = ckpt.load_config(root / "mean")
         if cfg.get("kind") != "taudiff-mean":
             raise ckpt.CheckpointError(f"{root / 'mean'}: not a TAUDiff mean-model checkpoint")
-        mean_model = ckpt.load_weights(root / "mean", SimVP(SimVPConfig.from_dict(cfg["simvp"])), dev)
+        simvp = SimVPConfig.from_dict(cfg["simvp"])
+        check_grid(cfg["grid"], str(root / "mean" / ckpt.CONFIG), simvp.coarse_shape, simvp.fine_shape)
+        mean_model = ckpt.load_model(root / "mean", SimVP, simvp, dev)
         residual, rcfg = FrameDiffusion.from_checkpoint(root / "residual", "taudiff-residual", dev)
         if rcfg["normalization"] != cfg["normalization"] or rcfg["grid"] != cfg["grid"]:
             raise ckpt.CheckpointError(f"{root}: mean and residual models were trained on different data")
@@ -285,8 +310,8 @@ class Downscaler(_DownscalerBase):
         xr.Dataset: ``u, v (sample, time, lat, lon)`` and ``u_mean, v_mean (time, lat, lon)``
         on the fine grid; attrs ``mean_model_s``, ``diffusion_s`` (wall seconds) and provenance.
         """
-        self._check_args(n_samples, steps)
         ds = self.check_input(coarse)
+        self._check_args(n_samples, steps, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
         n_win = len(window_starts(max(n, self.mean_model.cfg.frames), self.mean_model.cfg.frames))
@@ -327,14 +352,15 @@ class BaselineDownscaler(_DownscalerBase):
     @classmethod
     def from_checkpoint(cls, directory, device=None) -> BaselineDownscaler:
         dev = _device(device)
+        check_grid(ckpt.load_config(directory)["grid"], str(Path(directory) / ckpt.CONFIG))
         diffusion, cfg = FrameDiffusion.from_checkpoint(directory, "taudiff-baseline", dev)
         return cls(diffusion, cfg["normalization"], cfg["grid"], source=str(directory), device=dev)
 
     def downscale(self, coarse: xr.Dataset, n_samples: int = 1, steps: int = 20, seed: int = 0, *,
                   sampler: str = "ddim", batch_frames: int = 16, progress: Progress | None = None) -> xr.Dataset:
         """As :meth:`Downscaler.downscale`; ``mean_model_s`` is 0."""
-        self._check_args(n_samples, steps)
         ds = self.check_input(coarse)
+        self._check_args(n_samples, steps, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
         n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)

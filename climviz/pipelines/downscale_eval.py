@@ -12,9 +12,15 @@ baseline samples. Scores (issue 4):
 - relative vorticity on the sphere (centred differences in metric form,
   periodic in longitude) and vortex counts: local extrema of ``|zeta|`` above
   ``k`` times the truth's vorticity std (3x3 neighbourhood, longitude wraps);
+- temporal power spectra of u at grid points (every 4th point of the fine grid,
+  Hann periodogram along time, averaged over points and samples) and their
+  ratio to the truth's;
 - area-weighted RMSE of the mean model, MAE of the mean model, and CRPS of the
   samples (:func:`crps_ensemble` over ``sample``);
 - wall time per stage.
+
+With ``figures`` a directory, :mod:`climviz.pipelines.downscale_figures` draws
+the spectra and vorticity snapshots there as PNGs.
 
 :func:`markdown_table` turns the JSON report into the README table.
 """
@@ -28,7 +34,7 @@ import xarray as xr
 
 from climviz.data.grid import cell_area_weights
 from climviz.diagnostics.scores import crps_ensemble
-from climviz.diagnostics.spectra import EARTH_RADIUS_KM, fft_power_spectrum, ke_spectrum
+from climviz.diagnostics.spectra import EARTH_RADIUS_KM, fft_power_spectrum, ke_spectrum, temporal_power_spectrum
 
 SPECTRAL_BAND = (0.8, 1.25)
 BOX = (30.0, 60.0, 0.0, 90.0)  # lat_min, lat_max, lon_min, lon_max: a mid-latitude storm-track box
@@ -76,6 +82,17 @@ def _bicubic(coarse: xr.DataArray, lat, lon) -> xr.DataArray:
                         coords={"time": coarse["time"], "lat": lat, "lon": lon})
 
 
+def point_temporal_spectrum(u: xr.DataArray, every: int = 4, samples_per_day: float = 4.0) -> xr.DataArray:
+    """Mean temporal power spectrum of ``u (..., time, lat, lon)`` at every ``every``-th grid point.
+
+    Hann periodogram along time, linear trend removed, frequency in cycles per day; averaged over
+    the points and any other dimension (samples).
+    """
+    pts = u.isel(lat=slice(every // 2, None, every), lon=slice(0, None, every))
+    psd = temporal_power_spectrum(pts, fs=samples_per_day, method="periodogram")
+    return psd.mean([d for d in psd.dims if d != "frequency"])
+
+
 def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = None) -> dict:
     """Ratio to the truth over ``1 <= k < 0.8 * resolved`` (default: all returned wavenumbers)."""
     hi = max(2, int(0.8 * (resolved or truth.size)))
@@ -87,8 +104,11 @@ def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = Non
 
 def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n_samples: int = 4, steps: int = 20,
                        baseline_steps: int | None = None, frames: int = 32, holdout: float = 0.2, factor: int = 4,
-                       seed: int = 0, vortex_k: float = 2.0, progress=None) -> dict:
-    """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict."""
+                       seed: int = 0, vortex_k: float = 2.0, progress=None, figures=None) -> dict:
+    """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict.
+
+    ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
+    """
     from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
     from climviz.pipelines.downscale_training import make_pairs, open_winds, split_time
     from climviz.train.taudiff import make_upsample
@@ -129,6 +149,7 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
     thresh = vortex_k * float(zeta_truth.std())
     ke_truth = ke_spectrum(*fields["truth"]).mean("time").values
     fft_truth = fft_power_spectrum(fields["truth"][0], BOX).mean("time").values
+    ts_truth = point_temporal_spectrum(fields["truth"][0])
     report = {"data": str(data), "model_dir": str(model_dir), "baseline_dir": str(bdir) if base else None,
               "frames": int(len(idx)), "n_samples": int(n_samples), "heldout_start": str(fine["time"].values[0]),
               "vortex_threshold_s-1": thresh, "resolved_degree": resolved, "timings": timings, "methods": {}}
@@ -137,8 +158,11 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
         ke = ke_spectrum(u, v).mean(["time", *red]).values
         fft = fft_power_spectrum(u, BOX).mean(["time", *red]).values
         zeta = relative_vorticity(u, v)
+        ts = point_temporal_spectrum(u).values
         m = {"ke_spectrum": ke.tolist(), "ke_ratio": _ratio_stats(ke, ke_truth, resolved),
              "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
+             "temporal_spectrum_u": ts.tolist(),
+             "temporal_ratio_u": _ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
              "vortex_count": vortex_count(zeta, thresh)}
         mean_u = u.mean("sample") if "sample" in u.dims else u
         mean_v = v.mean("sample") if "sample" in v.dims else v
@@ -152,20 +176,27 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
     for m in report["methods"].values():
         m["vortex_ratio"] = m["vortex_count"] / n_truth if n_truth else None
     report["ke_degree"] = list(range(len(ke_truth)))
+    report["temporal_frequency_per_day"] = ts_truth["frequency"].values.tolist()
+    if figures is not None:
+        from climviz.pipelines.downscale_figures import write_figures
+
+        report["figures"] = [str(p) for p in write_figures(report, fields, figures)]
     return report
 
 
 def markdown_table(report: dict) -> str:
     """One row per method: KE-spectrum ratio band, vortex ratio, RMSE, MAE, CRPS."""
     lo, hi = SPECTRAL_BAND
-    lines = [f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | vortex count / truth "
-             "| RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | temporal spectrum "
+             "ratio, range | vortex count / truth | RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, m in report["methods"].items():
         kr = m["ke_ratio"]
         crps = f"{m['crps_u']:.3f}" if "crps_u" in m else "-"
         vr = f"{m['vortex_ratio']:.2f}" if m.get("vortex_ratio") is not None else "-"
-        lines.append(f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {vr} | "
+        tr = m.get("temporal_ratio_u")
+        trs = f"{tr['min_ratio']:.2f}-{tr['max_ratio']:.2f}" if tr else "-"
+        lines.append(f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {trs} | {vr} | "
                      f"{m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |")
     t = report["timings"]
     lines.append("")

@@ -160,6 +160,6 @@ def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, devi
         raise ckpt.CheckpointError(f"{mean_dir}: train the mean stage first (no mean-model checkpoint)")
     if cfg["normalization"] != norm or cfg["grid"] != grid:
         raise ValueError(f"{mean_dir} was trained on other data (normalisation or grid differ)")
-    model = ckpt.load_weights(mean_dir, SimVP(SimVPConfig.from_dict(cfg["simvp"])), device).eval()
+    model = ckpt.load_model(mean_dir, SimVP, SimVPConfig.from_dict(cfg["simvp"]), device).eval()
     x = normalize(torch.from_numpy(coarse).to(device), norm)
     return denormalize(predict_mean(model, x), norm).cpu().numpy()

@@ -24,9 +24,31 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
 from climviz.nn.vae import VAE, VAEConfig
+from climviz.pipelines.generator_layout import check_generator_layout
+from climviz.pipelines.limits import check_memory
 
 MODES = ("transformer", "autoregressive")
 Progress = Callable[[int, int], None]
+
+
+def member_seed(seed: int, member: int) -> int:
+    """64-bit seed of member ``member`` of the ensemble drawn with ``seed``.
+
+    A hash of the pair (NumPy ``SeedSequence``), so neighbouring seeds and
+    members give unrelated streams. Negative seeds are taken modulo 2**64.
+    """
+    if member < 0:
+        raise ValueError(f"member index must be >= 0, got {member}")
+    return int(np.random.SeedSequence([int(seed) % 2**64, int(member)]).generate_state(1, np.uint64)[0])
+
+
+def member_generators(seed: int, members) -> list[torch.Generator]:
+    """One CPU ``torch.Generator`` per member index in ``members``, seeded from ``(seed, index)``.
+
+    Member ``k``'s noise is drawn from its own generator, so it does not depend
+    on which other members are generated in the same batch (or on another worker).
+    """
+    return [torch.Generator(device="cpu").manual_seed(member_seed(seed, k)) for k in members]
 
 
 def _device(device) -> torch.device:
@@ -52,8 +74,7 @@ class LatentDiffusion:
         cfg = ckpt.load_config(directory)
         if cfg.get("kind") != "ldm":
             raise ckpt.CheckpointError(f"{directory}: not a latent diffusion checkpoint (kind={cfg.get('kind')!r})")
-        net = TemporalDenoiser(DenoiserConfig.from_dict(cfg["denoiser"]))
-        ckpt.load_weights(directory, net, device)
+        net = ckpt.load_model(directory, TemporalDenoiser, DenoiserConfig.from_dict(cfg["denoiser"]), device)
         sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
         return cls(net.to(device), sched, cfg["latent_stats"], cfg["mode"], name=Path(directory).name)
 
@@ -66,8 +87,10 @@ class LatentDiffusion:
                         on_step=None):
         """Residual latents ``[n, T, C, h, w]`` (raw scale) given ``z_c [T, C, h, w]``.
 
-        ``months [T]`` in 0..11, ``years [T]`` decimal years. ``progress(done, total)`` counts network
-        evaluations; ``on_step(i, n_steps, x0)`` sees each step's prediction.
+        ``months [T]`` in 0..11, ``years [T]`` decimal years. ``generator``: one ``torch.Generator``
+        for the whole batch, or a list of ``n`` (one per member, see :func:`member_generators`).
+        ``progress(done, total)`` counts network evaluations; ``on_step(i, n_steps, x0)`` sees each
+        step's prediction.
         """
         dev = z_c.device
         cond = ((z_c - self.z_mean) / self.z_std)[None].expand(n, *z_c.shape)
@@ -177,13 +200,13 @@ class EnsembleGenerator:
         cfg = ckpt.load_config(root / "vae")
         if cfg.get("kind") != "vae":
             raise ckpt.CheckpointError(f"{root / 'vae'}: not a VAE checkpoint")
-        vae = ckpt.load_weights(root / "vae", VAE(VAEConfig(**cfg["vae"])), dev)
-        norm = MonthlyNormalizer.from_dict(cfg["normalization"])
-        diffusion = {
-            m: LatentDiffusion.from_checkpoint(root / m, dev) for m in MODES if (root / m).is_dir()
-        }
-        if not diffusion:
+        modes = [m for m in MODES if (root / m).is_dir()]
+        if not modes:
             raise ckpt.CheckpointError(f"{root}: no diffusion model ({' or '.join(MODES)}) found")
+        check_generator_layout(root, cfg, {m: ckpt.load_config(root / m) for m in modes})  # before any build
+        vae = ckpt.load_model(root / "vae", VAE, VAEConfig.from_dict(cfg["vae"]), dev)
+        norm = MonthlyNormalizer.from_dict(cfg["normalization"])
+        diffusion = {m: LatentDiffusion.from_checkpoint(root / m, dev) for m in modes}
         return cls(vae, norm, diffusion, cfg["grid"]["lat"], cfg["grid"]["lon"], source=str(root), device=dev)
 
     @property
@@ -217,8 +240,9 @@ class EnsembleGenerator:
         if cond.shape[1:] != (len(self.lat), len(self.lon)) or not (
             np.allclose(cond["lat"], self.lat, atol=1e-3) and np.allclose(cond["lon"], self.lon, atol=1e-3)
         ):
+            same = " with other latitudes or longitudes" if cond.shape[1:] == (len(self.lat), len(self.lon)) else ""
             raise ValueError(
-                f"the conditioning run is on a {cond.shape[1]}x{cond.shape[2]} grid; this model needs the "
+                f"the conditioning run is on a {cond.shape[1]}x{cond.shape[2]} grid{same}; this model needs the "
                 f"{len(self.lat)}x{len(self.lon)} grid it was trained on (regrid first)"
             )
         if cond.attrs.get("units", "K") != "K":
@@ -245,8 +269,69 @@ class EnsembleGenerator:
 
         return on_step
 
+    def sample_latents(self, cond: xr.DataArray, n_members: int = 5, steps: int = 20, mode: str = "transformer",
+                       seed: int = 0, *, sampler: str = "ddim", member_offset: int = 0,
+                       progress: Progress | None = None, preview=None, preview_frame: int = 0,
+                       vae_batch: int = 256):
+        """Latents ``z = z_c + z_y`` ``[n_members, T, C, h, w]`` of members ``member_offset ..``.
+
+        Returns ``(cond, months, z)``: the checked conditioning run, its calendar
+        months ``[T]`` (1..12) and the latents, to be turned into fields by
+        :meth:`decode_fields` (all at once, or a time slice at a time). Arguments
+        as in :meth:`generate`; ``vae_batch`` frames go through the encoder at once.
+        """
+        if mode not in self.diffusion:
+            raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
+        if n_members < 1:
+            raise ValueError("n_members must be at least 1")
+        if member_offset < 0:
+            raise ValueError(f"member_offset must be >= 0, got {member_offset}")
+        cond = self._check_cond(cond)
+        months = np.array([t.month for t in cond["time"].values]) if cond.sizes["time"] else np.array([], int)
+        if len(months) == 0:
+            raise ValueError("the conditioning run has no time steps")
+        c, h, w = self.diffusion[mode].net.cfg.latent_shape   # latents (6 working copies) + decoded fields
+        check_memory(4 * n_members * len(months) * (6 * c * h * w + 2 * len(self.lat) * len(self.lon)),
+                     f"{n_members} members x {len(months)} months", "generate fewer members at a time")
+        years = decimal_years(cond["time"].values)
+        y0, y1 = self.trained_years(mode)
+        if years[0] < y0 or years[-1] > y1:
+            raise ValueError(
+                f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
+                f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
+        z_c = self.encode(self.normalizer.normalize(cond.values.astype(np.float32), months), vae_batch)
+        gens = member_generators(seed, range(member_offset, member_offset + n_members))
+        on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
+        z_y = self.diffusion[mode].sample_residual(
+            z_c, months - 1, years, n_members, steps=steps, sampler=sampler, generator=gens,
+            progress=progress, on_step=on_step)
+        return cond, months, z_c[None] + z_y
+
+    def decode_fields(self, z: torch.Tensor, months: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Latents ``[M, T, C, h, w]`` with calendar ``months [T]`` (1..12) -> fields ``[M, T, H, W]`` in K.
+
+        ``batch`` frames go through the decoder at once (its activations bound the memory).
+        """
+        m, t = z.shape[:2]
+        fields = self.decode(z.flatten(0, 1), batch).reshape(m, t, len(self.lat), len(self.lon))
+        return self.normalizer.denormalize(fields, months)
+
+    def provenance(self, cond: xr.DataArray, mode: str, sampler: str, steps: int, seed: int) -> dict:
+        """Attributes of a generated ensemble (variable ``tas``): CF names, units and provenance."""
+        return {
+            "standard_name": "air_temperature", "long_name": "near-surface air temperature (generated)",
+            "units": "K",
+            "generator": f"climviz {__version__} EnsembleGenerator",
+            "model": self.source or "in-memory model",
+            "diffusion_model": self.diffusion[mode].name,
+            "mode": mode, "sampler": sampler, "steps": int(steps), "seed": int(seed),
+            "conditioning_source": str(cond.attrs.get("source_description", cond.attrs.get("source", "user run"))),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "comment": "Generated by a latent diffusion emulator; not observations.",
+        }
+
     def generate(self, cond: xr.DataArray, n_members: int = 5, steps: int = 20, mode: str = "transformer",
-                 seed: int = 0, *, sampler: str = "ddim", progress: Progress | None = None,
+                 seed: int = 0, *, sampler: str = "ddim", member_offset: int = 0, progress: Progress | None = None,
                  preview=None, preview_frame: int = 0) -> xr.DataArray:
         """Generate ``n_members`` new members that share ``cond``'s forced response.
 
@@ -258,56 +343,31 @@ class EnsembleGenerator:
         mode : ``"transformer"`` or ``"autoregressive"``.
         seed : the same seed gives the same ensemble.
         sampler : ``"ddim"`` (deterministic) or ``"ddpm"`` (ancestral).
+        member_offset : generate members ``member_offset .. member_offset + n_members - 1``
+            of the ensemble drawn with ``seed``. Member ``k`` depends only on
+            ``(seed, k)`` (its noise comes from its own generator, see
+            :func:`member_generators`), so a worker producing members ``[a, b)``
+            gets those of the full run (equal up to the last bits of batched
+            float arithmetic; bit-identical for the same request on one machine).
         progress : ``progress(done, total)`` after each network evaluation.
         preview : ``preview(i, n_steps, field)`` after each sampler step, with
-            ``field [lat, lon]`` (K, numpy) the current prediction of member 0 at
-            time index ``preview_frame`` (for teaching views of the denoising).
+            ``field [lat, lon]`` (K, numpy) the current prediction of the first
+            generated member at time index ``preview_frame`` (for teaching views
+            of the denoising).
 
         Returns
         -------
-        xr.DataArray ``tas (member, time, lat, lon)`` in K with provenance attributes.
+        xr.DataArray ``tas (member, time, lat, lon)`` in K with provenance attributes;
+        the ``member`` coordinate holds the member indices.
         """
-        if mode not in self.diffusion:
-            raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
-        if n_members < 1:
-            raise ValueError("n_members must be at least 1")
-        cond = self._check_cond(cond)
-        months = np.array([t.month for t in cond["time"].values]) if cond.sizes["time"] else np.array([], int)
-        if len(months) == 0:
-            raise ValueError("the conditioning run has no time steps")
-        years = decimal_years(cond["time"].values)
-        y0, y1 = self.trained_years(mode)
-        if years[0] < y0 or years[-1] > y1:
-            raise ValueError(
-                f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
-                f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
-        anomalies = self.normalizer.normalize(cond.values.astype(np.float32), months)
-        z_c = self.encode(anomalies)
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
-        z_y = self.diffusion[mode].sample_residual(
-            z_c, months - 1, years, n_members, steps=steps, sampler=sampler, generator=gen,
-            progress=progress, on_step=on_step)
-        z = (z_c[None] + z_y).flatten(0, 1)
-        fields = self.decode(z).reshape(n_members, len(months), len(self.lat), len(self.lon))
-        values = self.normalizer.denormalize(fields, months)
+        cond, months, z = self.sample_latents(
+            cond, n_members, steps, mode, seed, sampler=sampler, member_offset=member_offset,
+            progress=progress, preview=preview, preview_frame=preview_frame)
+        members = np.arange(member_offset, member_offset + n_members)
         out = xr.DataArray(
-            values, dims=("member", "time", "lat", "lon"),
-            coords={"member": np.arange(n_members), "time": cond["time"], "lat": cond["lat"], "lon": cond["lon"]},
-            name="tas",
-            attrs={
-                "standard_name": "air_temperature", "long_name": "near-surface air temperature (generated)",
-                "units": "K",
-            },
+            self.decode_fields(z, months), dims=("member", "time", "lat", "lon"),
+            coords={"member": members, "time": cond["time"], "lat": cond["lat"], "lon": cond["lon"]},
+            name="tas", attrs=self.provenance(cond, mode, sampler, steps, seed),
         )
         out["member"].attrs["long_name"] = "generated ensemble member"
-        out.attrs.update({
-            "generator": f"climviz {__version__} EnsembleGenerator",
-            "model": self.source or "in-memory model",
-            "diffusion_model": self.diffusion[mode].name,
-            "mode": mode, "sampler": sampler, "steps": int(steps), "seed": int(seed),
-            "conditioning_source": str(cond.attrs.get("source_description", cond.attrs.get("source", "user run"))),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "comment": "Generated by a latent diffusion emulator; not observations.",
-        })
         return out

@@ -16,8 +16,10 @@ from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.temporal_denoiser import DenoiserConfig
 from climviz.nn.vae import VAE, VAEConfig
+from climviz.train import distributed
 from climviz.train.common import LoopSettings, default_device
 from climviz.train.ldm import train_ldm
+from climviz.train.streaming import FrameSource, fit_normalizer, read_member
 from climviz.train.vae import encode_frames, train_vae
 
 
@@ -37,19 +39,19 @@ def parse_members(spec: str | None) -> list[int] | None:
     return out
 
 
-def load_training_array(data, members=None, *, var=None):
-    """Read ``(member, time, lat, lon)`` from ``data`` into memory as float32.
+def open_training_array(data, members=None, *, var=None):
+    """Open ``(member, time, lat, lon)`` of ``data`` for training, lazily (files stay on disk).
 
-    Returns ``(values [M, T, H, W], months [T] 1..12, tas DataArray (lazy))``.
+    Returns ``(tas DataArray, months [T] 1..12)``; batches are read from
+    ``tas`` as training needs them (see :mod:`climviz.train.streaming`).
     """
     tas = open_ensemble(data, var=var, member=members, require_global=True)
     if tas.sizes["member"] < 2:
         raise ValueError("training the ensemble generator needs at least two members")
     if tas.sizes["time"] < 24:
         raise ValueError("training needs at least 24 months of data")
-    values = np.asarray(tas.values, dtype=np.float32)
     months = np.array([t.month for t in tas["time"].values])
-    return values, months, tas
+    return tas, months
 
 
 def _provenance(tas, data) -> dict:
@@ -67,10 +69,9 @@ def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | 
     """Fit the monthly normaliser and the VAE on ``members`` of ``data``; write ``out_dir``."""
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=2e-3)
     vae_config = vae_config or VAEConfig(channels=[16, 32, 64], latent_channels=4)
-    values, months, tas = load_training_array(data, members)
-    norm = MonthlyNormalizer.fit(values, months)
-    frames = norm.normalize(values, months[None, :].repeat(values.shape[0], 0)).reshape(-1, *values.shape[2:])
-    del values
+    tas, months = open_training_array(data, members)
+    norm = fit_normalizer(tas, months)           # one streaming pass over the files
+    frames = FrameSource(tas, months, norm)      # each batch reads only its frames
     lat, lon = tas["lat"].values, tas["lon"].values
     extra = {
         "normalization": norm.to_dict(),
@@ -88,16 +89,22 @@ def load_vae(vae_dir, device=None) -> tuple[VAE, MonthlyNormalizer, dict]:
     cfg = ckpt.load_config(vae_dir)
     if cfg.get("kind") != "vae":
         raise ckpt.CheckpointError(f"{vae_dir}: not a VAE checkpoint")
-    vae = ckpt.load_weights(vae_dir, VAE(VAEConfig(**cfg["vae"])), device or "cpu")
+    vae = ckpt.load_model(vae_dir, VAE, VAEConfig.from_dict(cfg["vae"]), device or "cpu")
     return vae.eval(), MonthlyNormalizer.from_dict(cfg["normalization"]), cfg
 
 
-def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """``values [M, T, H, W]`` (K) -> VAE posterior means ``[M, T, C, h, w]``."""
-    out = []
-    for member in values:
-        out.append(encode_frames(vae, norm.normalize(member, months)))
-    return np.stack(out)
+def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values, months: np.ndarray) -> np.ndarray:
+    """``values [M, T, H, W]`` (K) -> VAE posterior means ``[M, T, C, h, w]``.
+
+    ``values`` may be lazy (a Dask-backed DataArray): it is read one member at a time.
+    """
+    out = None
+    for m in range(values.shape[0]):
+        z = encode_frames(vae, norm.normalize(read_member(values, m), months))
+        if out is None:
+            out = np.empty((values.shape[0], *z.shape), z.dtype)
+        out[m] = z
+    return out
 
 
 def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
@@ -110,10 +117,10 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
     vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
-    values, months, tas = load_training_array(data, members)
+    tas, months = open_training_array(data, members)
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
-    latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, values, months))
+    latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months))
     years = decimal_years(tas["time"].values)
     span = (float(np.floor(years[0])), float(np.floor(years[-1]) + 1))
     cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), years=span, **(architecture or {}))
@@ -140,12 +147,14 @@ def _cached_latents(vae_dir: Path, data, tas, encode) -> np.ndarray:
     parts += [str(tas["member"].values.tolist()), str(tas["time"].values[0]), str(tas.sizes["time"])]
     key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     cache = vae_dir / f".latents-{key}.npy"
-    if cache.exists():
-        return np.load(cache)
-    latents = encode()
-    for old in vae_dir.glob(".latents-*.npy"):
-        old.unlink()
-    tmp = vae_dir / f".latents-{key}.partial.npy"
-    np.save(tmp, latents)
-    tmp.replace(cache)
-    return latents
+    latents = None
+    distributed.init()  # under torchrun: join the group now, so only rank 0 encodes
+    if distributed.is_rank0() and not cache.exists():  # under torchrun rank 0 encodes, the others wait
+        latents = encode()
+        for old in vae_dir.glob(".latents-*.npy"):
+            old.unlink()
+        tmp = vae_dir / f".latents-{key}.partial.npy"
+        np.save(tmp, latents)
+        tmp.replace(cache)
+    distributed.barrier()
+    return np.load(cache) if latents is None else latents

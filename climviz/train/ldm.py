@@ -19,6 +19,7 @@ import torch
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+from climviz.train.distributed import global_sum, shard, world_size
 
 MODES = ("transformer", "autoregressive")
 
@@ -49,24 +50,27 @@ def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, 
     """Draw a training batch of residual windows. Returns tensors on the CPU.
 
     ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11,
-    ``years [T]`` decimal years. Returns ``x0 [B, W, C, h, w]`` (normalised
-    residual), ``cond`` (normalised ``z_c``), ``month [B, W]``, ``year [B, W]``,
-    ``context [B, W]`` (bool).
+    ``years [T]`` decimal years. ``batch_size`` windows are drawn; under
+    torchrun each rank keeps its shard of ``B = batch_size / world`` of them.
+    Returns ``x0 [B, W, C, h, w]`` (normalised residual), ``cond`` (normalised
+    ``z_c``), ``month [B, W]``, ``year [B, W]``, ``context [B, W]`` (bool).
     """
     m, t_len = latents.shape[:2]
     tgt = torch.randint(0, m, (batch_size,), generator=gen).numpy()
     cnd = (tgt + torch.randint(1, m, (batch_size,), generator=gen).numpy()) % m
     start = torch.randint(0, t_len - window + 1, (batch_size,), generator=gen).numpy()
+    use = np.zeros(batch_size, bool)
+    if mode == "autoregressive":
+        use = torch.rand(batch_size, generator=gen).numpy() < p_context
+    tgt, cnd, start, use = (shard(v) for v in (tgt, cnd, start, use))
     idx = start[:, None] + np.arange(window)[None]
     z_t = latents[tgt[:, None], idx]
     z_c = latents[cnd[:, None], idx]
     cs = (slice(None), slice(None), slice(None), None, None)
     x0 = (z_t - z_c) / stats["res_std"][cs[2:]]
     cond = (z_c - stats["z_mean"]) / stats["z_std"][cs[2:]]
-    context = np.zeros((batch_size, window), bool)
-    if mode == "autoregressive":
-        use = torch.rand(batch_size, generator=gen).numpy() < p_context
-        context[use, : window // 2] = True
+    context = np.zeros((len(tgt), window), bool)
+    context[use, : window // 2] = True
     return (
         torch.from_numpy(x0.astype(np.float32)),
         torch.from_numpy(cond.astype(np.float32)),
@@ -105,22 +109,23 @@ def train_ldm(
     schedule = CosineSchedule(num_train_steps)
     model = TemporalDenoiser(cfg).to(device)
 
-    def loss_fn(step: int, gen: torch.Generator):
+    def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         x0, cond, month, year, context = (
             v.to(device)
             for v in make_batch(latents, months, years, stats, window=cfg.window,
                                 batch_size=settings.batch_size, mode=mode, gen=gen)
         )
-        b = x0.shape[0]
-        t = torch.randint(0, num_train_steps, (b,), generator=gen).to(device)
-        eps = torch.randn(x0.shape, generator=gen).to(device)
+        b = settings.batch_size  # the global batch: every rank draws all the noise, keeps its rows
+        t = shard(torch.randint(0, num_train_steps, (b,), generator=gen)).to(device)
+        eps = shard(torch.randn((b, *x0.shape[1:]), generator=gen)).to(device)
         xt = schedule.add_noise(x0, eps, t)
         keep = context[:, :, None, None, None]
         xt = torch.where(keep, x0, xt)                    # context frames are given clean
         v = schedule.v_target(x0, eps, t)
-        err = (model(xt, t, cond, month, year, context) - v) ** 2
+        err = (net(xt, t, cond, month, year, context) - v) ** 2
         weight = (~keep).to(err.dtype).expand_as(err)
-        loss = (err * weight).sum() / weight.sum()
+        # mean over the denoised frames of the global batch; DDP averages over ranks, hence / world
+        loss = (err * weight).sum() / (global_sum(weight.sum()) / world_size())
         return loss, {}
 
     config = {

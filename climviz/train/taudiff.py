@@ -26,6 +26,7 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import LatLonUpsample, SimVP, SimVPConfig
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+from climviz.train.distributed import shard
 
 VARIABLES = ("u", "v")
 
@@ -118,12 +119,12 @@ def train_mean_model(
     c_t, f_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32)), torch.from_numpy(
         np.ascontiguousarray(fine, np.float32))
 
-    def loss_fn(step: int, gen: torch.Generator):
-        start = torch.randint(0, n - t + 1, (settings.batch_size,), generator=gen)
+    def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
+        start = shard(torch.randint(0, n - t + 1, (settings.batch_size,), generator=gen))
         idx = start[:, None] + torch.arange(t)[None]
         x = normalize(c_t[idx].to(device), norm)
         y = normalize(f_t[idx].to(device), norm)
-        err = (model(x) - y) ** 2
+        err = (net(x) - y) ** 2
         return (err * w_lat).mean(), {}
 
     config = {
@@ -142,13 +143,14 @@ def _diffusion_loop(model, target_fn, cond_fn, n, grid, out_dir, config, setting
     schedule = CosineSchedule(num_train_steps)
     w_lat = _lat_weight(grid["fine_lat"], device)
 
-    def loss_fn(step: int, gen: torch.Generator):
-        idx = torch.randint(0, n, (settings.batch_size,), generator=gen)
+    def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
+        b = settings.batch_size  # the global batch: every rank draws all of it, keeps its rows
+        idx = shard(torch.randint(0, n, (b,), generator=gen))
         x0, cond = target_fn(idx), cond_fn(idx)
-        t = torch.randint(0, num_train_steps, (len(idx),), generator=gen).to(device)
-        eps = torch.randn(x0.shape, generator=gen).to(device)
+        t = shard(torch.randint(0, num_train_steps, (b,), generator=gen)).to(device)
+        eps = shard(torch.randn((b, *x0.shape[1:]), generator=gen)).to(device)
         xt = schedule.add_noise(x0, eps, t)
-        err = (model(xt, t, cond) - schedule.v_target(x0, eps, t)) ** 2
+        err = (net(xt, t, cond) - schedule.v_target(x0, eps, t)) ** 2
         return (err * w_lat).mean(), {}
 
     config = {**config, "schedule": schedule.config()}

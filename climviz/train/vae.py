@@ -7,10 +7,11 @@ import torch
 
 from climviz.nn.vae import VAE, VAEConfig, vae_loss
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+from climviz.train.distributed import shard
 
 
 def train_vae(
-    frames: np.ndarray,
+    frames,
     lat_weights: np.ndarray,
     cfg: VAEConfig,
     out_dir,
@@ -24,18 +25,26 @@ def train_vae(
 ) -> VAE:
     """Fit a :class:`VAE` to ``frames [N, H, W]`` (normalised anomalies).
 
-    ``lat_weights [H]`` (cos latitude, mean 1) weight the reconstruction
+    ``frames`` is an array, or anything with ``shape`` that returns the rows
+    of a sorted index array as one, such as a
+    :class:`~climviz.train.streaming.FrameSource` that reads each batch from
+    disk. ``lat_weights [H]`` (cos latitude, mean 1) weight the reconstruction
     error by area. Writes checkpoints to ``out_dir`` as it goes.
     """
     device = device or default_device()
     model = VAE(cfg).to(device)
     w = torch.as_tensor(np.asarray(lat_weights, np.float32), device=device)[:, None]
-    n = frames.shape[0]
+    n, h, wd = frames.shape
+    f = cfg.downsampling
+    z_shape = (cfg.latent_channels, h // f, wd // f)
 
-    def loss_fn(step: int, gen: torch.Generator):
-        idx = torch.randint(0, n, (settings.batch_size,), generator=gen).numpy()
-        x = torch.from_numpy(np.ascontiguousarray(frames[np.sort(idx)]))[:, None].to(device)
-        x_hat, mu, logvar = model(x, generator=gen if device.type == "cpu" else None)
+    def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
+        # the global batch and its noise, then this rank's rows of both
+        idx = np.sort(torch.randint(0, n, (settings.batch_size,), generator=gen).numpy())
+        eps = torch.randn((settings.batch_size, *z_shape), generator=gen)
+        idx, eps = shard(idx), shard(eps)
+        x = torch.from_numpy(np.ascontiguousarray(frames[idx]))[:, None].to(device)
+        x_hat, mu, logvar = net(x, eps=eps.to(device))
         loss, rec, kl = vae_loss(x, x_hat, mu, logvar, weights=w, beta=beta)
         return loss, {"rec": float(rec), "kl": float(kl)}
 

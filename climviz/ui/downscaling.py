@@ -10,8 +10,6 @@ per-stage wall times.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import param
 import xarray as xr
@@ -19,8 +17,8 @@ import xarray as xr
 from climviz.data.regions import REGIONS, get_region
 from climviz.diagnostics.spectra import ke_spectrum
 from climviz.ui.generation import CUSTOM
-from climviz.ui.jobs import Job
 from climviz.ui.sources import wind_case
+from climviz.ui.task import BackgroundTask, env_cap
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
@@ -29,13 +27,11 @@ INTERVAL_HOURS = 6.0
 
 
 def max_work() -> int:
-    try:
-        return int(os.environ.get(MAX_WORK_ENV, DEFAULT_MAX_WORK))
-    except ValueError:
-        return DEFAULT_MAX_WORK
+    """The per-request cap on samples x frames x steps (x 2 with the baseline), ``$CLIMVIZ_MAX_DOWNSCALE_WORK``."""
+    return env_cap(MAX_WORK_ENV, DEFAULT_MAX_WORK)
 
 
-class Downscaling(param.Parameterized):
+class Downscaling(BackgroundTask):
     """Downscale one synthetic case with TAUDiff and the baseline; derive what the views show.
 
     ``taudiff`` / ``baseline`` are loaded downscalers or ``None`` (``note`` says why).
@@ -55,16 +51,12 @@ class Downscaling(param.Parameterized):
 
     result = param.Dict(default=None, allow_None=True, precedence=-1,
                         doc="fine, coarse, taudiff, baseline Datasets and ke spectra")
-    status = param.String(default="", precedence=-1)
-    error = param.String(default="", precedence=-1)
-    progress = param.Number(default=0.0, bounds=(0, 1), precedence=-1)
-    running = param.Boolean(default=False, precedence=-1)
+    task_name = "Downscaling"
 
     def __init__(self, taudiff=None, baseline=None, note: str = "", *, spinup_days: float = 10.0, **params):
         super().__init__(**params)
         self.taudiff, self.baseline, self.note = taudiff, baseline, note
         self.spinup_days = float(spinup_days)
-        self.job: Job | None = None
 
     @property
     def available(self) -> bool:
@@ -103,62 +95,31 @@ class Downscaling(param.Parameterized):
 
     # ------------------------------------------------------------ running
     def start(self) -> bool:
-        if self.running:
-            self.error = "A downscaling run is already going in this session."
-            return False
-        why = self.check_request()
-        if why:
-            self.error = why
+        """Start downscaling in a background thread; False (with ``error`` set) when refused."""
+        if self._refuse():
             return False
         req = dict(seed=CASES[self.case], frames=int(self.frames), n_samples=int(self.n_samples),
                    steps=int(self.steps), sampler=self.sampler, sample_seed=int(self.seed),
                    baseline=bool(self.run_baseline and self.baseline is not None))
-        self.param.update(error="", progress=0.0, running=True,
-                          status=f"Simulating {self.case} and downscaling {self.frames} frames...")
-        self.job = Job(lambda report: self._compute(req, report)).start()
-        return True
+        return self._launch(lambda report: self._compute(req, report),
+                            f"Simulating {self.case} and downscaling {self.frames} frames...")
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.status = "Cancelling..."
-
-    def poll(self) -> bool:
-        job = self.job
-        if job is None:
-            return False
-        if job.state != "done":
-            if job.state == "waiting":
-                self.status = "Waiting for a free slot (other sessions are computing)..."
-            else:
-                self.progress = job.fraction
-            return True
-        self.job = None
-        if job.cancelled:
-            self.param.update(running=False, progress=0.0, status="Cancelled.")
-        elif job.error:
-            self.param.update(running=False, progress=0.0, status="", error=f"Downscaling failed: {job.error}")
-        else:
-            res = job.result
-            n = res["fine"].sizes["time"]
-            self.param.time.bounds = (0, n - 1)
-            with param.parameterized.batch_call_watchers(self):
-                self.time = min(self.time, n - 1)
-                self.result = res
-                self.running = False
-                self.progress = 1.0
-                t = res["taudiff"].attrs
-                self.status = (f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
-                               f"({t['sampler']}, {t['steps']} steps).")
-        return False
+    def _finish(self, job) -> None:
+        res = job.result
+        n = res["fine"].sizes["time"]
+        self.param.time.bounds = (0, n - 1)
+        with param.parameterized.batch_call_watchers(self):
+            self.time = min(self.time, n - 1)
+            self.result = res
+            self.running = False
+            self.progress = 1.0
+            t = res["taudiff"].attrs
+            self.status = (f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
+                           f"({t['sampler']}, {t['steps']} steps).")
 
     def run(self, timeout: float | None = None) -> dict | None:
         """Start, wait and poll (tests, notebooks). Returns ``result``."""
-        if not self.start():
-            return None
-        self.job.join(timeout)
-        self.poll()
-        return self.result
+        return self.result if self.run_and_wait(timeout) else None
 
     def _compute(self, req: dict, report) -> dict:
         from climviz.data.coarsen import coarsen

@@ -10,7 +10,6 @@ result. Each browser session makes its own instance, so results are per session.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,24 +19,21 @@ import xarray as xr
 
 from climviz.data.forcing import ERUPTIONS
 from climviz.data.regions import REGIONS, get_region
-from climviz.diagnostics import (anomalies, area_mean, area_weights, crps_ensemble, eofs, nino34_index,
-                                 pattern_correlation, rank_histogram, spread_ratio, temporal_power_spectrum)
-from climviz.ui.jobs import Job
+from climviz.diagnostics import area_mean, area_weights, crps_ensemble, rank_histogram, spread_ratio
+from climviz.ui.ensemble_analysis import diagnose
 from climviz.ui.sources import APP_GRID, APP_SEED, N_EMBEDDED, embedded_members, train_members
+from climviz.ui.task import BackgroundTask, env_cap
+from climviz.ui.upload import UploadError, read_conditioning_upload
 
 CUSTOM = "Custom box"
 MAX_WORK_ENV = "CLIMVIZ_MAX_WORK"
 DEFAULT_MAX_WORK = 250_000          # members x months x sampler steps per request
-ENSO_BOX = "-20,20,120,290"         # tropical Pacific box of the EOF comparison
 EMBEDDED, UPLOAD = "embedded member", "uploaded file"
 
 
 def max_work() -> int:
     """The per-request cap on members x months x steps (``$CLIMVIZ_MAX_WORK``)."""
-    try:
-        return int(os.environ.get(MAX_WORK_ENV, DEFAULT_MAX_WORK))
-    except ValueError:
-        return DEFAULT_MAX_WORK
+    return env_cap(MAX_WORK_ENV, DEFAULT_MAX_WORK)
 
 
 def decimal_year(time: xr.DataArray) -> np.ndarray:
@@ -50,7 +46,7 @@ def month_anomaly(field: xr.DataArray, clim: xr.DataArray, month: int) -> xr.Dat
     return field - clim.sel(month=month, drop=True)
 
 
-class EnsembleGeneration(param.Parameterized):
+class EnsembleGeneration(BackgroundTask):
     """Ask for a generated ensemble and derive what the views show.
 
     ``generator`` is an :class:`~climviz.pipelines.ensemble.EnsembleGenerator` (or ``None``:
@@ -86,17 +82,12 @@ class EnsembleGeneration(param.Parameterized):
     version = param.Integer(default=0, precedence=-1, doc="Incremented with each new result (views listen to it)")
     analysis = param.Dict(default={}, precedence=-1, doc="Diagnostics computed once per result")
     denoise = param.List(default=[], precedence=-1, doc="Denoising frames: dicts step, n_steps, field")
-    status = param.String(default="", precedence=-1)
-    error = param.String(default="", precedence=-1)
-    progress = param.Number(default=0.0, bounds=(0, 1), precedence=-1)
-    running = param.Boolean(default=False, precedence=-1)
     upload_note = param.String(default="", precedence=-1)
 
     def __init__(self, generator=None, note: str = "", **params):
         super().__init__(**params)
         self.generator, self.note = generator, note
         self._upload: xr.DataArray | None = None
-        self.job: Job | None = None
         self._result_cond: xr.DataArray | None = None     # the conditioning run of ``result``
         self._result_truth = True                          # whether ``result`` came from an embedded member
         if generator is not None:
@@ -159,46 +150,17 @@ class EnsembleGeneration(param.Parameterized):
 
         On failure ``upload_note`` says why in plain words and the previous choice stays.
         """
-        from climviz.data.loader import DataError, open_ensemble
-
-        suffix = Path(filename).suffix or ".nc"
+        g = self.generator
         try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / f"upload{suffix}"
-                path.write_bytes(data)
-                da = open_ensemble(path).load()
-        except DataError as err:
-            self.upload_note = f"**{filename}** could not be used: {err}"
+            run, (lo, hi), note = read_conditioning_upload(
+                data, filename, grid=None if g is None else (g.lat, g.lon),
+                years=None if g is None else self.model_years())
+        except UploadError as err:
+            self.upload_note = str(err)
             return False
-        except Exception as err:
-            self.upload_note = f"**{filename}** is not a readable NetCDF file ({type(err).__name__}: {err})."
-            return False
-        note = ""
-        if da.sizes["member"] > 1:
-            note = f" It holds {da.sizes['member']} members; the first one is used."
-        run = da.isel(member=0, drop=True)
-        if self.generator is not None:
-            want = self.grid
-            if run.shape[1:] != want or not (np.allclose(run["lat"], self.generator.lat, atol=1e-3)
-                                             and np.allclose(run["lon"], self.generator.lon, atol=1e-3)):
-                self.upload_note = (f"**{filename}** is on a {run.sizes['lat']}x{run.sizes['lon']} grid; the "
-                                    f"generator needs its {want[0]}x{want[1]} Gaussian grid. Regrid it first.")
-                return False
-        years = run["time"].dt.year.values
-        lo, hi = int(years.min()), int(years.max())
-        if self.generator is not None:
-            y0, y1 = self.model_years()
-            lo, hi = max(lo, y0), min(hi, y1)
-            if lo > hi:
-                self.upload_note = (f"**{filename}** covers {int(years.min())}-{int(years.max())}, outside the years "
-                                    f"the generator was trained on ({y0}-{y1}).")
-                return False
-        run.attrs["source_description"] = f"uploaded file {filename}"
         self._upload = run
         self.param.update(start_year=lo, end_year=hi, cond_source=UPLOAD)
-        self.upload_note = (f"Using **{filename}**: {run.sizes['time']} months, {int(years.min())}-"
-                            f"{int(years.max())}.{note} No true ensemble exists for an uploaded run, so the "
-                            "comparison with truth is left out.")
+        self.upload_note = note
         return True
 
     @property
@@ -290,23 +252,17 @@ class EnsembleGeneration(param.Parameterized):
         return ""
 
     # ------------------------------------------------------------ running
+    task_name = "Generation"
+
     def start(self) -> bool:
         """Start generating in a background thread; False (with ``error`` set) when refused."""
-        if self.running:
-            self.error = "A generation is already running in this session."
-            return False
-        why = self.check_request()
-        if why:
-            self.error = why
+        if self._refuse():
             return False
         try:
             cond = self.conditioning()
         except Exception as err:
             self.error = str(err)
             return False
-        self.param.update(error="", progress=0.0, running=True,
-                          status=f"Generating {self.n_members} members x {cond.sizes['time']} months "
-                                 f"({self.mode}, {self.sampler}, {self.steps} steps)...")
         request = dict(n_members=int(self.n_members), steps=int(self.steps), mode=self.mode, seed=int(self.seed),
                        sampler=self.sampler)
         frame = int(min(self.month, cond.sizes["time"] - 1))
@@ -314,63 +270,35 @@ class EnsembleGeneration(param.Parameterized):
         ref_spec = ((tuple(self.reference_members()), int(years.min()), int(years.max()), self.grid, APP_SEED)
                     if self.has_truth else None)
         self._frames: list[dict] = []
-        self.job = Job(lambda report: self._compute(cond, request, frame, ref_spec, report)).start()
-        return True
+        return self._launch(lambda report: self._compute(cond, request, frame, ref_spec, report),
+                            f"Generating {self.n_members} members x {cond.sizes['time']} months "
+                            f"({self.mode}, {self.sampler}, {self.steps} steps)...")
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.status = "Cancelling..."
-
-    def poll(self) -> bool:
-        """Move the job's progress and outcome into the parameters (call from the session's own thread).
-
-        Returns True while the job is still running.
-        """
-        job = self.job
-        if job is None:
-            return False
-        if job.state != "done":
-            if job.state == "waiting":
-                self.status = "Waiting for a free slot (other sessions are generating)..."
-            else:
-                self.progress = job.fraction
-            return True
-        self.job = None
-        if job.cancelled:
-            self.param.update(running=False, progress=0.0, status="Cancelled; the previous result (if any) is kept.")
-        elif job.error:
-            self.param.update(running=False, progress=0.0, status="", error=f"Generation failed: {job.error}")
-        else:
-            ens, analysis, cond = job.result
-            self._result_cond, self._result_truth = cond, analysis["has_truth"]
-            months = ens.sizes["time"]
-            self.param.month.bounds = (0, months - 1)
-            self.param.shown_member.bounds = (0, ens.sizes["member"] - 1)
-            n = len(self._frames)
-            self.param.denoise_step.bounds = (0, max(0, n - 1))
-            with param.parameterized.batch_call_watchers(self):
-                self.month = min(self.month, months - 1)
-                self.shown_member = min(self.shown_member, ens.sizes["member"] - 1)
-                self.denoise_step = max(0, n - 1)
-                self.denoise = list(self._frames)
-                self.analysis = analysis
-                self.result = ens
-                self.version += 1
-                self.running = False
-                self.progress = 1.0
-                self.status = (f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s "
-                               f"({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
-                               f"seed {ens.attrs['seed']}).")
-        return False
+    def _finish(self, job) -> None:
+        ens, analysis, cond = job.result
+        self._result_cond, self._result_truth = cond, analysis["has_truth"]
+        months = ens.sizes["time"]
+        self.param.month.bounds = (0, months - 1)
+        self.param.shown_member.bounds = (0, ens.sizes["member"] - 1)
+        n = len(self._frames)
+        self.param.denoise_step.bounds = (0, max(0, n - 1))
+        with param.parameterized.batch_call_watchers(self):
+            self.month = min(self.month, months - 1)
+            self.shown_member = min(self.shown_member, ens.sizes["member"] - 1)
+            self.denoise_step = max(0, n - 1)
+            self.denoise = list(self._frames)
+            self.analysis = analysis
+            self.result = ens
+            self.version += 1
+            self.running = False
+            self.progress = 1.0
+            self.status = (f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s "
+                           f"({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
+                           f"seed {ens.attrs['seed']}).")
 
     def generate(self, timeout: float | None = None) -> xr.DataArray | None:
         """Start, wait and poll: the synchronous path (tests, notebooks). Returns ``result``."""
-        if not self.start():
-            return None
-        self.job.join(timeout)
-        self.poll()
-        return self.result
+        return self.result if self.run_and_wait(timeout) else None
 
     # ------------------------------------------------------------ the worker
     def _compute(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
@@ -386,48 +314,7 @@ class EnsembleGeneration(param.Parameterized):
         ens = gen.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
         ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
         ref = embedded_members(*ref_spec) if ref_spec is not None else None
-        return ens, self._diagnose(ens, cond, ref), cond
-
-    def _diagnose(self, ens: xr.DataArray, cond: xr.DataArray, ref: xr.DataArray | None) -> dict:
-        """Diagnostics that do not depend on the region or month (computed once per result).
-
-        Keys ``nino_cond (time)``, ``nino_gen``/``nino_ref (member, time)``, ``psd_gen``/``psd_ref
-        (frequency)`` (member-mean Welch spectra), ``eof_gen``/``eof_ref`` (leading EOF Datasets),
-        ``eof_corr``; a ``notes`` list says what could not be computed and why.
-        """
-        out: dict = {"notes": [], "has_truth": ref is not None}
-        seg = int(min(ens.sizes["time"], 120))
-        try:
-            out["nino_cond"] = nino34_index(cond)
-            out["nino_gen"] = nino34_index(ens)
-            out["psd_gen"] = temporal_power_spectrum(out["nino_gen"], nperseg=seg).mean("member")
-            if ref is not None:
-                out["nino_ref"] = nino34_index(ref)
-                out["psd_ref"] = temporal_power_spectrum(out["nino_ref"], nperseg=seg).mean("member")
-        except ValueError as err:
-            out["notes"].append(f"Nino3.4 index not available: {err}")
-        out["eof_gen"] = self._leading_eof(ens)
-        if ref is not None:
-            out["eof_ref"] = self._leading_eof(ref)
-            if out["eof_gen"] is not None and out["eof_ref"] is not None:
-                out["eof_corr"] = float(pattern_correlation(out["eof_gen"]["eof"], out["eof_ref"]["eof"], abs=True))
-        if out["eof_gen"] is None:
-            out["notes"].append("Leading EOF not available (too few months or grid points in the box).")
-        return out
-
-    @staticmethod
-    def _leading_eof(ens: xr.DataArray) -> xr.Dataset | None:
-        """Leading EOF ``eof (lat, lon)``, ``variance_fraction`` of monthly anomalies over the tropical
-        Pacific (:data:`ENSO_BOX`), members stacked in time; None when it cannot be computed."""
-        anom = anomalies(ens).transpose("member", "time", "lat", "lon")
-        nlat, nlon = anom.sizes["lat"], anom.sizes["lon"]
-        vals = anom.values.reshape(-1, nlat, nlon)
-        stacked = xr.DataArray(vals, dims=("time", "lat", "lon"), attrs={"units": "K"},
-                               coords={"time": np.arange(len(vals)), "lat": anom["lat"], "lon": anom["lon"]})
-        try:
-            return eofs(stacked, n=1, region=ENSO_BOX).isel(mode=0)
-        except Exception:
-            return None
+        return ens, diagnose(ens, cond, ref), cond
 
     # ------------------------------------------------------------ derived for the views (cheap, on demand)
     def climatology(self) -> xr.DataArray:

@@ -251,7 +251,7 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
         if eof_maps:
             clim = symmetric_clim(*[e for e, _ in eof_maps])
             panes = [pn.pane.HoloViews(map_view(e, title=t, clim=clim, width=460, height=200,
-                                                extent=ENSO_EXTENT)) for e, t in eof_maps]
+                                                extent=ENSO_EXTENT), linked_axes=False) for e, t in eof_maps]
             corr = (f"Pattern correlation of the two leading EOFs: **{a['eof_corr']:.2f}**"
                     if "eof_corr" in a else "")
             items.append(pn.Row(*panes))
@@ -349,7 +349,7 @@ def downscaling_page(state: Downscaling) -> pn.viewable.Viewable:
             f = r.select(f) if extent is not None else f
             panes.append(pn.pane.HoloViews(map_view(f, title=title_fmt(name), cmap=cmap, clim=clim,
                                                     width=360, height=200 if extent is None else 280,
-                                                    central_lon=centre, extent=extent)))
+                                                    central_lon=centre, extent=extent), linked_axes=False))
         return pn.GridBox(*panes, ncols=3)
 
     @safe

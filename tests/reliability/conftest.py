@@ -1,0 +1,53 @@
+"""A tiny trained ensemble generator (8x16 grid, 1990-1991) and the files the reliability tests feed it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from toy_inputs import toy_tas  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """``<tmp>/ensemble`` trained through the CLI for two steps: VAE (8,8) and both sequence modes."""
+    from climviz.cli import main
+
+    root = tmp_path_factory.mktemp("reliability-models")
+    data = root / "toy.nc"
+    toy_tas(members=3, seed=1).to_dataset().to_netcdf(data)
+    d = root / "ensemble"
+    common = ["--data", str(data), "--model-dir", str(d), "--members", "0-2", "--steps", "2",
+              "--batch-size", "4", "--checkpoint-every", "2", "--log-every", "2"]
+    assert main(["train", "vae", *common, "--channels", "8,8", "--latent-channels", "2"]) == 0
+    for mode in ("transformer", "autoregressive"):
+        assert main(["train", "ldm", *common, "--mode", mode, "--d-model", "16", "--layers", "1",
+                     "--heads", "2", "--window", "12"]) == 0
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_model_dir):
+    from climviz.pipelines.ensemble import EnsembleGenerator
+
+    return EnsembleGenerator.from_checkpoint(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def cond_file(tmp_path_factory) -> Path:
+    """A good conditioning run: one member on the model's grid, inside its years."""
+    path = tmp_path_factory.mktemp("cond") / "cond.nc"
+    toy_tas(members=1, seed=7).isel(member=0).to_dataset().to_netcdf(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory):
+    """``name -> (path, message regex)``: malformed inputs, see :mod:`malformed`."""
+    import malformed
+
+    return malformed.build(tmp_path_factory.mktemp("bad"))
