@@ -1,23 +1,25 @@
 """Load test of the dashboard: N browser sessions press Generate at the same moment.
 
-    OMP_NUM_THREADS=1 python bench/load_test.py [-n 6] [--max-jobs 2] [--refuse-every 3]
+    OMP_NUM_THREADS=1 python bench/load_test.py [-n 8] [--max-jobs 2] [--max-queue 2] [--refuse-every 4]
                                                  [--model-dir models] [--json out.json]
 
 Serves ``app.py`` with ``panel serve`` on 127.0.0.1 (a free port) with
-``CLIMVIZ_MAX_JOBS`` set low, opens ``n`` pages at once in one headless
+``CLIMVIZ_MAX_JOBS`` and ``CLIMVIZ_MAX_QUEUE`` set low, opens ``n`` pages at once in one headless
 Chromium (Playwright, the system browser; never ``playwright install``), sets a
 small request in each (``--members`` 4, 1990-1991, ``--steps`` 100; every ``refuse-every``-th
 session instead asks for 50 members x 200 steps, over ``CLIMVIZ_MAX_WORK``) and
 clicks Generate in all of them together. Records per session: the outcome
-(completed, refused with the cap message visible in the page, failed, timed
-out), whether it was told to wait for a free slot, and seconds from the click;
+(completed, refused with the cap message visible in the page, refused as
+"server busy" with the message visible, failed, timed out), whether it was told to wait for a free slot, and seconds from the click;
 for the server: whether it is still alive and answering, and its peak resident
 memory (psutil, sampled every 0.2 s, the server process and its children).
 Prints a table (and writes JSON with ``--json``); exits 1 unless every session
 completed or was refused with the message visible and the server still answers.
 
-``CLIMVIZ_MAX_JOBS`` does not refuse: a job beyond it waits for a free slot and
-its page says so ("told to wait"); refusals come from ``CLIMVIZ_MAX_WORK``. One
+Beyond ``CLIMVIZ_MAX_JOBS`` a job waits for a free slot and its page says so
+("told to wait"); beyond ``CLIMVIZ_MAX_JOBS + CLIMVIZ_MAX_QUEUE`` it is refused
+at once ("The server is busy"); a request over ``CLIMVIZ_MAX_WORK`` is refused
+before that. One
 page is rendered server-side before the sessions start, so models and caches
 are loaded (its time is reported as the cold first page).
 """
@@ -47,6 +49,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--dis
 OVER_CAP = {"Members to generate": 50, "Sampler steps": 200, "Start year": 1980, "End year": 1999}
 REFUSAL = "over this server's cap"      # the polite refusal of CLIMVIZ_MAX_WORK (climviz.ui.generation)
 WAITING = "Waiting for a free slot"     # what a session queued behind CLIMVIZ_MAX_JOBS is told (climviz.ui.task)
+BUSY = "The server is busy"             # the refusal beyond CLIMVIZ_MAX_QUEUE (climviz.ui.jobs)
 
 
 def _free_port() -> int:
@@ -136,6 +139,7 @@ async def session(i: int, browser, url: str, small: dict, over_cap: bool, go: as
     done = page.get_by_text(f"Generated {small['Members to generate']} members")
     refused = page.get_by_text(REFUSAL)
     failed = page.get_by_text("Generation failed")
+    busy = page.get_by_text(BUSY)
     waiting = page.get_by_text(WAITING)
     while time.perf_counter() - t0 < timeout:
         if not rec["waited"] and await waiting.count() and await waiting.first.is_visible():
@@ -145,6 +149,9 @@ async def session(i: int, browser, url: str, small: dict, over_cap: bool, go: as
             break
         if await refused.count() and await refused.first.is_visible():
             rec.update(outcome="refused (message visible)", message=(await refused.first.inner_text())[:160])
+            break
+        if await busy.count() and await busy.first.is_visible():
+            rec.update(outcome="busy (message visible)", message=(await busy.first.inner_text())[:160])
             break
         if await failed.count():
             rec.update(outcome="failed", message=(await failed.first.inner_text())[:200])
@@ -198,13 +205,14 @@ def table(records: list[dict], summary: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("-n", "--sessions", type=int, default=6)
+    ap.add_argument("-n", "--sessions", type=int, default=8)
     ap.add_argument("--max-jobs", type=int, default=2, help="CLIMVIZ_MAX_JOBS of the server (default 2)")
+    ap.add_argument("--max-queue", type=int, default=2, help="CLIMVIZ_MAX_QUEUE of the server (default 2)")
     ap.add_argument("--members", type=int, default=4, help="members of the small request (default 4)")
     ap.add_argument("--steps", type=int, default=100,
                     help="sampler steps of the small request (default 100: long enough for jobs to overlap)")
-    ap.add_argument("--refuse-every", type=int, default=3,
-                    help="every k-th session asks for an over-cap request (0: none; default 3)")
+    ap.add_argument("--refuse-every", type=int, default=4,
+                    help="every k-th session asks for an over-cap request (0: none; default 4)")
     ap.add_argument("--model-dir", default=None, help="CLIMVIZ_MODEL_DIR (default: the app's, models/)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per session (default 600)")
     ap.add_argument("--token-expiration", type=int, default=300,
@@ -217,7 +225,8 @@ def main() -> int:
         print(f"{CHROMIUM} is missing", file=sys.stderr)
         return 1
     port = _free_port()
-    env = {**os.environ, "CLIMVIZ_MAX_JOBS": str(args.max_jobs), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "CLIMVIZ_MAX_JOBS": str(args.max_jobs), "CLIMVIZ_MAX_QUEUE": str(args.max_queue),
+           "OMP_NUM_THREADS": "1"}
     if args.model_dir:
         env["CLIMVIZ_MODEL_DIR"] = str(Path(args.model_dir).resolve())
     log = tempfile.NamedTemporaryFile("w", prefix="climviz-load-", suffix=".log", delete=False)
@@ -251,9 +260,11 @@ def main() -> int:
         "sessions": len(records),
         "cold first page, server side (before the sessions)": f"{cold_s:.0f} s",
         "session token expiration": f"{args.token_expiration} s",
-        "CLIMVIZ_MAX_JOBS": args.max_jobs,
+        "CLIMVIZ_MAX_JOBS / CLIMVIZ_MAX_QUEUE": f"{args.max_jobs} / {args.max_queue}",
         "small request": f"{args.members} members x 24 months (1990-1991) x {args.steps} steps",
         "small requests completed": f"{count('outcome', 'completed')} of {len(asked)}",
+        "small requests refused as server busy, message visible": f"{count('outcome', 'busy (message visible)')} "
+                                                                  f"of {len(asked)}",
         "over-cap requests refused, message visible": f"{count('outcome', 'refused (message visible)')} of "
                                                       f"{len(records) - len(asked)}",
         "sessions told to wait for a free slot": count("waited", True),
@@ -273,7 +284,8 @@ def main() -> int:
             print(f"session {r['session']}: {r['message']} {r.get('page_errors', '')}")
     if args.json:
         Path(args.json).write_text(json.dumps({"records": records, "summary": summary}, indent=1))
-    ok = answers and all(r["outcome"] in ("completed", "refused (message visible)") for r in records)
+    ok = answers and all(r["outcome"] in ("completed", "refused (message visible)", "busy (message visible)")
+                         for r in records)
     return 0 if ok else 1
 
 

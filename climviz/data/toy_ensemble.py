@@ -63,8 +63,10 @@ et al. (2014), J. Climate 27, 5285-5310. See :mod:`climviz.data.ebm` and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
+import gc
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -600,6 +602,24 @@ def _write_zarr(path: Path, ds: xr.Dataset, fields, total: int, progress) -> Non
             progress(i + 1, total)
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Collect garbage now, in this thread, and not again until the block ends.
+
+    libnetcdf is not thread-safe: a cyclic collection triggered by the worker
+    thread can run ``__del__`` of some unclosed xarray dataset there and close
+    its file while this thread writes ours (seen as a segfault in the tests).
+    """
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def write_toy_ensemble(
     path,
     members: int | Sequence[int] = 30,
@@ -633,7 +653,7 @@ def write_toy_ensemble(
     def make(k: int) -> np.ndarray:
         return member_field(k, start=start, end=end, grid=(nlat, nlon), seed=seed, params=params)
 
-    with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
+    with atomic_path(path) as tmp, _no_cyclic_gc(), ThreadPoolExecutor(max_workers=1) as pool:
 
         def fields():
             fut = pool.submit(make, ks[0])

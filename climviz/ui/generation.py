@@ -10,7 +10,10 @@ result. Each browser session makes its own instance, so results are per session.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +34,23 @@ DEFAULT_MAX_WORK = 250_000          # members x months x sampler steps per reque
 EMBEDDED, UPLOAD = "embedded member", "uploaded file"
 
 
+DASK_ENV = "CLIMVIZ_DASK_SCHEDULER"          # the same variable as climviz.pipelines.distributed
+DASK_MIN_MEMBERS_ENV = "CLIMVIZ_DASK_MIN_MEMBERS"
+DASK_MAX_WORK_ENV = "CLIMVIZ_DASK_MAX_WORK"
+DASK_STORE_ENV = "CLIMVIZ_DASK_STORE"
+DEFAULT_DASK_MIN_MEMBERS = 10
+MAX_MEMBERS, MAX_MEMBERS_DASK = 50, 200
+
+
 def max_work() -> int:
     """The per-request cap on members x months x steps (``$CLIMVIZ_MAX_WORK``)."""
     return env_cap(MAX_WORK_ENV, DEFAULT_MAX_WORK)
+
+
+def dask_scheduler() -> str:
+    """The Dask scheduler large requests go to (``$CLIMVIZ_DASK_SCHEDULER``: an address, a
+    scheduler file or ``local``), or '' when none is configured."""
+    return os.environ.get(DASK_ENV, "").strip()
 
 
 def decimal_year(time: xr.DataArray) -> np.ndarray:
@@ -44,6 +61,21 @@ def decimal_year(time: xr.DataArray) -> np.ndarray:
 def month_anomaly(field: xr.DataArray, clim: xr.DataArray, month: int) -> xr.DataArray:
     """``field (lat, lon)`` minus the climatology of calendar ``month`` (1..12)."""
     return field - clim.sel(month=month, drop=True)
+
+
+def conditioning_run(source: str, member: int, start_year: int, end_year: int, grid: tuple[int, int],
+                     upload: xr.DataArray | None) -> xr.DataArray:
+    """The conditioning run ``(time, lat, lon)`` in K: embedded ``member`` or the ``upload``, in the years."""
+    if source == UPLOAD:
+        if upload is None:
+            raise ValueError("upload a NetCDF file first (or choose an embedded member)")
+        years = upload["time"].dt.year
+        run = upload.sel(time=(years >= start_year) & (years <= end_year))
+        if run.sizes["time"] == 0:
+            raise ValueError(f"the uploaded run has no months in {start_year}-{end_year}")
+        return run
+    run = embedded_members((member,), start_year, end_year, grid, APP_SEED).isel(member=0, drop=True)
+    return run.assign_attrs(source_description=f"embedded synthetic ensemble (seed {APP_SEED}), member {member}")
 
 
 class EnsembleGeneration(BackgroundTask):
@@ -57,7 +89,7 @@ class EnsembleGeneration(BackgroundTask):
     cond_source = param.Selector(default=EMBEDDED, objects=[EMBEDDED, UPLOAD], doc="Conditioning run")
     cond_member = param.Integer(default=25, bounds=(0, N_EMBEDDED - 1),
                                 doc="Embedded member used as the conditioning run (25-29 are held out of training)")
-    n_members = param.Integer(default=5, bounds=(2, 50), doc="Members to generate")
+    n_members = param.Integer(default=5, bounds=(2, MAX_MEMBERS), doc="Members to generate")
     sampler = param.Selector(default="ddim", objects=["ddim", "ddpm", "dpm++2m"], doc="Sampler")
     steps = param.Integer(default=10, bounds=(1, 200), doc="Sampler steps")
     mode = param.Selector(default="transformer", objects=["transformer", "autoregressive"], doc="Sequence mode")
@@ -106,6 +138,8 @@ class EnsembleGeneration(BackgroundTask):
                     self.end_year = y1
         else:
             self._train = set(range(25))
+        if self.cluster_available:       # a cluster takes larger ensembles than this server alone
+            self.param.n_members.bounds = (2, MAX_MEMBERS_DASK)
 
     # ------------------------------------------------------------ basics
     @property
@@ -118,6 +152,25 @@ class EnsembleGeneration(BackgroundTask):
             return APP_GRID
         return (len(self.generator.lat), len(self.generator.lon))
 
+    @property
+    def cluster_available(self) -> bool:
+        """A Dask scheduler is configured and the generator was loaded from a checkpoint directory
+        (the workers load it from there)."""
+        return bool(dask_scheduler()) and self.generator is not None and Path(self.generator.source).is_dir()
+
+    def min_cluster_members(self) -> int:
+        """Requests of at least this many members go to the cluster (``$CLIMVIZ_DASK_MIN_MEMBERS``)."""
+        return max(1, env_cap(DASK_MIN_MEMBERS_ENV, DEFAULT_DASK_MIN_MEMBERS))
+
+    def uses_cluster(self) -> bool:
+        """Whether the current request is handed to the Dask scheduler."""
+        return self.cluster_available and self.n_members >= self.min_cluster_members()
+
+    def work_cap(self) -> int:
+        """The cap on members x months x steps for the current request (larger on a cluster:
+        ``$CLIMVIZ_DASK_MAX_WORK``, default 10x ``$CLIMVIZ_MAX_WORK``)."""
+        return env_cap(DASK_MAX_WORK_ENV, 10 * max_work()) if self.uses_cluster() else max_work()
+
     def model_years(self) -> tuple[int, int]:
         """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
         y0, y1 = self.generator.trained_years()
@@ -128,8 +181,12 @@ class EnsembleGeneration(BackgroundTask):
         if self.generator is None:
             return "no ensemble generator loaded"
         g = self.generator
-        return (f"device **{g.device}**, checkpoint `{g.source}` ({', '.join(g.modes)}; "
+        text = (f"device **{g.device}**, checkpoint `{g.source}` ({', '.join(g.modes)}; "
                 f"{self.grid[0]}x{self.grid[1]} grid)")
+        if self.cluster_available:
+            text += (f"; requests of {self.min_cluster_members()} members or more go to the Dask scheduler "
+                     f"`{dask_scheduler()}`")
+        return text
 
     def selection(self):
         """The :class:`~climviz.data.regions.Region` chosen (list or box)."""
@@ -169,18 +226,8 @@ class EnsembleGeneration(BackgroundTask):
 
     def conditioning(self) -> xr.DataArray:
         """The conditioning run ``(time, lat, lon)`` in K for the chosen period."""
-        if self.cond_source == UPLOAD:
-            if self._upload is None:
-                raise ValueError("upload a NetCDF file first (or choose an embedded member)")
-            run = self._upload.sel(time=(self._upload["time"].dt.year >= self.start_year)
-                                   & (self._upload["time"].dt.year <= self.end_year))
-            if run.sizes["time"] == 0:
-                raise ValueError(f"the uploaded run has no months in {self.start_year}-{self.end_year}")
-            return run
-        run = embedded_members((int(self.cond_member),), int(self.start_year), int(self.end_year),
-                               self.grid, APP_SEED).isel(member=0, drop=True)
-        return run.assign_attrs(
-            source_description=f"embedded synthetic ensemble (seed {APP_SEED}), member {self.cond_member}")
+        return conditioning_run(self.cond_source, int(self.cond_member), int(self.start_year), int(self.end_year),
+                                self.grid, self._upload)
 
     def shown_conditioning(self) -> xr.DataArray:
         """The conditioning run of the shown result (the current choice before any result)."""
@@ -242,37 +289,46 @@ class EnsembleGeneration(BackgroundTask):
                     f"({y0}-{y1}); it cannot generate there.")
         if self.cond_source == UPLOAD and self._upload is None:
             return "Upload a NetCDF file first, or choose an embedded member as conditioning run."
+        if self.n_months() == 0:
+            return f"The uploaded run has no months in {self.start_year}-{self.end_year}."
         if self.cond_source == EMBEDDED and self.cond_member == self.truth_member:
             return "The comparison member must differ from the conditioning run."
-        w, cap = self.work(), max_work()
+        w, cap = self.work(), self.work_cap()
         if w > cap:
+            where = (f"the Dask cluster's cap of {cap:,} per request (${DASK_MAX_WORK_ENV})" if self.uses_cluster()
+                     else f"this server's cap of {cap:,} per request (${MAX_WORK_ENV})")
             return (f"This request is {self.n_members} members x {self.n_months()} months x {self.steps} steps "
-                    f"= {w:,} units of work, over this server's cap of {cap:,} per request "
-                    f"(${MAX_WORK_ENV}). Use fewer members, a shorter period or fewer steps.")
+                    f"= {w:,} units of work, over {where}. Use fewer members, a shorter period or fewer steps.")
         return ""
 
     # ------------------------------------------------------------ running
     task_name = "Generation"
 
     def start(self) -> bool:
-        """Start generating in a background thread; False (with ``error`` set) when refused."""
+        """Start generating in a background thread; False (with ``error`` set) when refused.
+
+        Only cheap checks run here, in the session's (the server's event loop) thread: the
+        conditioning run is built inside the job, so a busy server still answers other sessions.
+        """
         if self._refuse():
-            return False
-        try:
-            cond = self.conditioning()
-        except Exception as err:
-            self.error = str(err)
             return False
         request = dict(n_members=int(self.n_members), steps=int(self.steps), mode=self.mode, seed=int(self.seed),
                        sampler=self.sampler)
-        frame = int(min(self.month, cond.sizes["time"] - 1))
-        years = cond["time"].dt.year.values
-        ref_spec = ((tuple(self.reference_members()), int(years.min()), int(years.max()), self.grid, APP_SEED)
+        n_months = self.n_months()
+        frame = int(min(self.month, max(0, n_months - 1)))
+        ref_spec = ((tuple(self.reference_members()), int(self.start_year), int(self.end_year), self.grid, APP_SEED)
                     if self.has_truth else None)
+        choice = (self.cond_source, int(self.cond_member), int(self.start_year), int(self.end_year), self.grid,
+                  self._upload)
         self._frames: list[dict] = []
-        return self._launch(lambda report: self._compute(cond, request, frame, ref_spec, report),
-                            f"Generating {self.n_members} members x {cond.sizes['time']} months "
-                            f"({self.mode}, {self.sampler}, {self.steps} steps)...")
+        where = ""
+        if self.uses_cluster():
+            compute, where = self._compute_on_cluster, f" on the Dask scheduler {dask_scheduler()}"
+        else:
+            compute = self._compute
+        return self._launch(lambda report: compute(conditioning_run(*choice), request, frame, ref_spec, report),
+                            f"Generating {self.n_members} members x {n_months} months "
+                            f"({self.mode}, {self.sampler}, {self.steps} steps){where}...")
 
     def _finish(self, job) -> None:
         ens, analysis, cond = job.result
@@ -292,8 +348,9 @@ class EnsembleGeneration(BackgroundTask):
             self.version += 1
             self.running = False
             self.progress = 1.0
-            self.status = (f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s "
-                           f"({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
+            where = f" on the Dask scheduler {ens.attrs['dask_scheduler']}" if "dask_scheduler" in ens.attrs else ""
+            self.status = (f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s"
+                           f"{where} ({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
                            f"seed {ens.attrs['seed']}).")
 
     def generate(self, timeout: float | None = None) -> xr.DataArray | None:
@@ -313,6 +370,34 @@ class EnsembleGeneration(BackgroundTask):
 
         ens = gen.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
         ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
+        ref = embedded_members(*ref_spec) if ref_spec is not None else None
+        return ens, diagnose(ens, cond, ref), cond
+
+    def _compute_on_cluster(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
+        """The same ensemble as :meth:`_compute` (member k depends only on the seed and k), made by
+        the Dask workers into a temporary Zarr store (``$CLIMVIZ_DASK_STORE``: a folder every worker
+        sees; default the system's temporary folder), read back and removed. No denoising preview."""
+        from climviz.pipelines.distributed import submit_generation
+
+        self._frames = []
+        scheduler = dask_scheduler()
+        folder = Path(tempfile.mkdtemp(prefix="climviz-dask-", dir=os.environ.get(DASK_STORE_ENV) or None))
+        try:
+            job = submit_generation(self.generator.source, cond, folder / "ensemble.zarr", **request,
+                                    members_per_task=max(1, min(4, request["n_members"] // 4)))
+            try:
+                while not job.done():
+                    report(*job.progress())          # raises Cancelled after cancel()
+                    time.sleep(0.25)
+            except BaseException:
+                job.cancel()
+                raise
+            with xr.open_zarr(job.result(), decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
+                ens = ds["tas"].load()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"),
+                               dask_scheduler=scheduler)
         ref = embedded_members(*ref_spec) if ref_spec is not None else None
         return ens, diagnose(ens, cond, ref), cond
 

@@ -3,7 +3,8 @@
 The page starts a :class:`Job` and polls it from its own session (a periodic
 callback), so the worker thread never touches a browser document. At most
 ``CLIMVIZ_MAX_JOBS`` (default 2) jobs compute at once in one server process;
-the others wait for a free slot and say so.
+up to ``CLIMVIZ_MAX_QUEUE`` (default 4) more wait for a free slot and say so,
+and a job beyond those is refused at once (:class:`Busy`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,53 @@ class Cancelled(Exception):
     """Raised inside a job's progress callback after :meth:`Job.cancel`."""
 
 
-def _slots() -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(max(1, int(os.environ.get("CLIMVIZ_MAX_JOBS", "2"))))
+class Busy(RuntimeError):
+    """Raised by :meth:`Job.start` when every slot is taken and the queue is full."""
 
 
-SLOTS = _slots()
+def _env_int(name: str, default: int, least: int) -> int:
+    try:
+        return max(least, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+class Slots:
+    """``running`` jobs compute at once; at most ``waiting`` more queue for a slot."""
+
+    def __init__(self, running: int, waiting: int):
+        self.running, self.max_waiting = running, waiting
+        self.active = 0                  # jobs started and not ended: computing or queued
+        self._sem = threading.BoundedSemaphore(running)
+        self._lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.active - self.running)
+
+    def enter(self) -> None:
+        """Take a place (a slot or the queue), or raise :class:`Busy`."""
+        with self._lock:
+            if self.active >= self.running + self.max_waiting:
+                raise Busy(f"The server is busy: {min(self.active, self.running)} computations are running and "
+                           f"{self.waiting} are waiting (CLIMVIZ_MAX_JOBS={self.running}, "
+                           f"CLIMVIZ_MAX_QUEUE={self.max_waiting}). Try again in a minute.")
+            self.active += 1
+
+    def leave(self) -> None:
+        """Give the place back (the job has ended)."""
+        with self._lock:
+            self.active -= 1
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a slot."""
+        return self._sem.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._sem.release()
+
+
+SLOTS = Slots(_env_int("CLIMVIZ_MAX_JOBS", 2, 1), _env_int("CLIMVIZ_MAX_QUEUE", 4, 0))
 
 
 class Job:
@@ -36,7 +79,7 @@ class Job:
     """
 
     def __init__(self, fn: Callable[[Callable[[int, int], None]], object], *,
-                 slots: threading.Semaphore | None = None, name: str = "climviz-job"):
+                 slots: Slots | None = None, name: str = "climviz-job"):
         self.fn, self.name = fn, name
         self.slots = SLOTS if slots is None else slots
         self.done_steps, self.total_steps = 0, 1
@@ -51,7 +94,13 @@ class Job:
 
     # ------------------------------------------------------------ control
     def start(self) -> Job:
-        self._thread.start()
+        """Queue the job (raises :class:`Busy` when the queue is full) and start its thread."""
+        self.slots.enter()
+        try:
+            self._thread.start()
+        except BaseException:
+            self.slots.leave()
+            raise
         return self
 
     def cancel(self) -> None:
@@ -101,5 +150,6 @@ class Job:
         finally:
             if acquired:
                 self.slots.release()
+            self.slots.leave()
             self.finished = time.perf_counter()
             self.state = "done"

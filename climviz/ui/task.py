@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import param
 
-from climviz.ui.jobs import Job
+from climviz.ui.jobs import Busy, Job
 
 
 def env_cap(name: str, default: int) -> int:
@@ -62,8 +62,12 @@ class BackgroundTask(param.Parameterized):
 
     def _launch(self, fn: Callable, status: str) -> bool:
         """Start ``fn(report)`` in a background job and say ``status``."""
+        try:
+            self.job = Job(fn).start()
+        except Busy as err:
+            self.param.update(error=str(err), status="")
+            return False
         self.param.update(error="", progress=0.0, running=True, status=status)
-        self.job = Job(fn).start()
         return True
 
     def cancel(self) -> None:
