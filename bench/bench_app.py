@@ -24,10 +24,10 @@ sys.path.insert(0, str(REPO))
 
 
 def _tiny_root() -> Path:
-    sys.path.insert(0, str(REPO / "tests" / "ui"))
-    import tiny_models
+    sys.path.insert(0, str(REPO / "tests"))
+    import tiny_checkpoints
 
-    return tiny_models.build(Path(tempfile.mkdtemp()) / "models")
+    return tiny_checkpoints.build(Path(tempfile.mkdtemp()) / "models")
 
 
 def in_process(root: Path) -> None:

@@ -1,15 +1,14 @@
 """Execute every notebook in notebooks/ top to bottom at a tiny setting (nbclient, kernel ``python3``).
 
-A session fixture trains tiny models in seconds (an ensemble generator through the ``climviz``
-command, as in tests/pipelines/conftest.py, and a TAUDiff downscaler and baseline through the
-library, as in tests/pipelines/test_downscale.py) and lays them out as ``models/`` is laid out;
+A session fixture trains tiny models in seconds (:mod:`tiny_checkpoints`: an ensemble generator
+through the ``climviz`` command, a TAUDiff downscaler and baseline through the library) and lays
+them out as ``models/`` is laid out;
 the notebooks read ``CLIMVIZ_MODEL_DIR`` and the ``CLIMVIZ_NB_*`` variables of their parameters
 cell. A notebook fails the test when any cell raises. The stored notebooks must carry no outputs.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,45 +19,13 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from climviz.cli import main  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_checkpoints  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 ENSEMBLE_GRID = "24x48"  # the smallest Gaussian grid with a latitude inside the Nino3.4 box (5S-5N)
-WIND_GRID = (32, 64)     # fine wind grid; coarse 8x16
 START, END = 1985, 1993  # Pinatubo (1991-06) with the five-year baseline the volcanic composite needs
-
-
-def _build_ensemble(root: Path) -> Path:
-    data = root / "toy.nc"
-    assert main(["data", "toy-ensemble", "-o", str(data), "--members", "3", "--start", str(START),
-                 "--end", str(END), "--grid", ENSEMBLE_GRID, "--seed", "0"]) == 0
-    d = root / "ensemble"
-    common = ["--data", str(data), "--model-dir", str(d), "--members", "0-2", "--steps", "4",
-              "--batch-size", "4", "--checkpoint-every", "4", "--log-every", "4"]
-    assert main(["train", "vae", *common, "--channels", "4,8,8", "--latent-channels", "2"]) == 0
-    for mode in ("transformer", "autoregressive"):
-        assert main(["train", "ldm", *common, "--mode", mode, "--d-model", "32", "--layers", "1",
-                     "--heads", "2", "--window", "12"]) == 0
-    return d
-
-
-def _build_downscaler(root: Path) -> Path:
-    from climviz.data.toy_wind import toy_wind
-    from climviz.nn.cau_unet import baseline_config, residual_config
-    from climviz.nn.simvp import SimVPConfig
-    from climviz.pipelines.downscale_training import train_taudiff
-    from climviz.train.common import LoopSettings
-
-    wind = toy_wind(grid=WIND_GRID, days=2, seed=0, spinup_days=1)
-    unet = dict(base=8, growth=4, mults=(1, 2), emb_dim=16)
-    coarse = (WIND_GRID[0] // 4, WIND_GRID[1] // 4)
-    d = root / "taudiff"  # the baseline goes to taudiff-baseline beside it
-    train_taudiff(wind, d, stage="all", simvp_config=SimVPConfig(frames=4, coarse_shape=coarse, hid_s=8,
-                                                                  hid_t=16, n_t=1),
-                  residual_unet=residual_config(**unet), baseline_unet=baseline_config(**unet),
-                  settings=LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100), device="cpu")
-    return d
 
 
 def _kernel_available() -> None:
@@ -74,10 +41,7 @@ def _kernel_available() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_model_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("nb_models")
-    _build_ensemble(root)
-    _build_downscaler(root)
-    return root
+    return tiny_checkpoints.build(tmp_path_factory.mktemp("nb_models"), start=START, end=END)
 
 
 @pytest.fixture(scope="session")

@@ -1,25 +1,20 @@
 """A tiny ensemble generator trained end to end through the CLI (seconds, not minutes)."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from climviz.cli import main
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+import tiny_checkpoints  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_ensemble_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "toy.nc"
-    assert main(["data", "toy-ensemble", "-o", str(path), "--members", "4", "--start", "1990",
-                 "--end", "1993", "--grid", "16x32", "--seed", "3"]) == 0
-    return path
+    return tiny_checkpoints.toy_ensemble_file(tmp_path_factory.mktemp("data") / "toy.nc", grid=(16, 32), seed=3)
 
 
 @pytest.fixture(scope="session")
 def tiny_generator_dir(tmp_path_factory, tiny_ensemble_file):
-    d = tmp_path_factory.mktemp("models") / "ensemble"
-    common = ["--data", str(tiny_ensemble_file), "--model-dir", str(d), "--members", "0-2",
-              "--steps", "4", "--batch-size", "4", "--checkpoint-every", "2", "--log-every", "2"]
-    assert main(["train", "vae", *common, "--channels", "4,8,8", "--latent-channels", "2"]) == 0
-    for mode in ("transformer", "autoregressive"):
-        assert main(["train", "ldm", *common, "--mode", mode, "--d-model", "32", "--layers", "1",
-                     "--heads", "2", "--window", "12"]) == 0
-    return d
+    return tiny_checkpoints.train_ensemble(tiny_ensemble_file, tmp_path_factory.mktemp("models") / "ensemble")

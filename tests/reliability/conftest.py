@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from toy_inputs import toy_tas  # noqa: E402
 
@@ -15,19 +16,12 @@ from toy_inputs import toy_tas  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """``<tmp>/ensemble`` trained through the CLI for two steps: VAE (8,8) and both sequence modes."""
-    from climviz.cli import main
+    import tiny_checkpoints
 
     root = tmp_path_factory.mktemp("reliability-models")
     data = root / "toy.nc"
     toy_tas(members=3, seed=1).to_dataset().to_netcdf(data)
-    d = root / "ensemble"
-    common = ["--data", str(data), "--model-dir", str(d), "--members", "0-2", "--steps", "2",
-              "--batch-size", "4", "--checkpoint-every", "2", "--log-every", "2"]
-    assert main(["train", "vae", *common, "--channels", "8,8", "--latent-channels", "2"]) == 0
-    for mode in ("transformer", "autoregressive"):
-        assert main(["train", "ldm", *common, "--mode", mode, "--d-model", "16", "--layers", "1",
-                     "--heads", "2", "--window", "12"]) == 0
-    return d
+    return tiny_checkpoints.train_ensemble(data, root / "ensemble", steps=2, channels="8,8", d_model=16)
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
-import tiny_models  # noqa: E402
+import tiny_checkpoints  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_model_root(tmp_path_factory):
     """``root/ensemble`` (24x48 generator), ``root/taudiff`` and ``root/taudiff-baseline`` (8x16 -> 32x64)."""
-    return tiny_models.build(tmp_path_factory.mktemp("models"))
+    return tiny_checkpoints.build(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")
