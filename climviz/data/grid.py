@@ -49,6 +49,18 @@ def parse_grid(text: str) -> tuple[int, int]:
     return nlat, nlon
 
 
+def grid_mismatch(lat, lon, ref_lat, ref_lon, atol: float = 1e-3) -> str:
+    """'' when ``lat, lon`` are the reference grid, else how it differs, for an error message:
+    ``"a 3x7 grid"`` or ``"an 8x16 grid with other latitudes or longitudes"``."""
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    ref_lat, ref_lon = np.asarray(ref_lat, float), np.asarray(ref_lon, float)
+    same_shape = lat.shape == ref_lat.shape and lon.shape == ref_lon.shape
+    if same_shape and np.allclose(lat, ref_lat, atol=atol) and np.allclose(lon, ref_lon, atol=atol):
+        return ""
+    article = "an" if str(lat.size)[0] == "8" or lat.size in (11, 18) else "a"
+    return f"{article} {lat.size}x{lon.size} grid" + (" with other latitudes or longitudes" if same_shape else "")
+
+
 def cell_area_weights(lat: np.ndarray) -> np.ndarray:
     """Area weights proportional to cos(latitude), shape ``[nlat]``, normalised to mean 1."""
     w = np.cos(np.deg2rad(np.asarray(lat, dtype=float)))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,11 +71,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On any exception the temporary file (or Zarr directory) is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. The temporary name,
+    ``.NAME.partial-HOST-PID-XXXXXXXX.SUFFIX``, says who writes it: temporaries
+    of ``path`` left by a process of this host that no longer runs (killed
+    with SIGKILL, or the machine lost power) are removed before writing.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
+    remove_stale_partials(final)
+    tmp = final.with_name(f"{_partial_prefix(final)}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
         yield tmp
         if final.exists() and (final.is_dir() or tmp.is_dir()) and not final.is_symlink():
@@ -82,6 +88,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
+
+
+def _partial_prefix(final: Path) -> str:
+    return f".{final.name}.partial-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:       # someone else's process
+        return True
+    return True
+
+
+def remove_stale_partials(final: Path) -> list[Path]:
+    """Remove the temporaries of ``final`` whose writer (a process of this host) is gone; return them."""
+    prefix = _partial_prefix(final)
+    pattern = re.compile(re.escape(prefix) + re.escape(_HOST) + r"-(\d+)-[0-9a-f]{8}")
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for p in final.parent.iterdir():
+        m = pattern.match(p.name)
+        if m and not _pid_alive(int(m.group(1))):
+            _remove(p)
+            removed.append(p)
+    return removed
 
 
 def _calendar(var: xr.Variable) -> str | None:

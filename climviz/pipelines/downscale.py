@@ -23,6 +23,7 @@ import torch
 import xarray as xr
 
 from climviz import __version__
+from climviz.data.grid import grid_mismatch
 from climviz.diffusion.samplers import make_sampler, sample
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
@@ -188,12 +189,9 @@ class _DownscalerBase:
         ds = ds.transpose("time", "lat", "lon")
         if ds.sizes["time"] == 0:
             raise ValueError("the coarse input has no time steps")
-        lat, lon = np.asarray(ds["lat"], float), np.asarray(ds["lon"], float)
-        if lat.shape != self.coarse_lat.shape or lon.shape != self.coarse_lon.shape or not (
-            np.allclose(lat, self.coarse_lat, atol=_LAT_TOL) and np.allclose(lon, self.coarse_lon, atol=_LAT_TOL)
-        ):
+        if differs := grid_mismatch(ds["lat"], ds["lon"], self.coarse_lat, self.coarse_lon, atol=_LAT_TOL):
             raise ValueError(
-                f"the coarse input is on a {lat.size}x{lon.size} grid; this model needs the "
+                f"the coarse input is on {differs}; this model needs the "
                 f"{self.coarse_lat.size}x{self.coarse_lon.size} coarse grid it was trained on "
                 "(coarsen a fine field with climviz.data.coarsen.coarsen first)"
             )

@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from climviz import __version__
-from climviz.data.grid import decimal_years
+from climviz.data.grid import decimal_years, grid_mismatch
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.diffusion.samplers import make_sampler, randn
 from climviz.diffusion.schedule import CosineSchedule
@@ -237,14 +237,9 @@ class EnsembleGenerator:
         if set(cond.dims) != {"time", "lat", "lon"}:
             raise ValueError(f"the conditioning run needs dims (time, lat, lon), got {cond.dims}")
         cond = cond.transpose("time", "lat", "lon")
-        if cond.shape[1:] != (len(self.lat), len(self.lon)) or not (
-            np.allclose(cond["lat"], self.lat, atol=1e-3) and np.allclose(cond["lon"], self.lon, atol=1e-3)
-        ):
-            same = " with other latitudes or longitudes" if cond.shape[1:] == (len(self.lat), len(self.lon)) else ""
-            raise ValueError(
-                f"the conditioning run is on a {cond.shape[1]}x{cond.shape[2]} grid{same}; this model needs the "
-                f"{len(self.lat)}x{len(self.lon)} grid it was trained on (regrid first)"
-            )
+        if differs := grid_mismatch(cond["lat"], cond["lon"], self.lat, self.lon):
+            raise ValueError(f"the conditioning run is on {differs}; this model needs the "
+                             f"{len(self.lat)}x{len(self.lon)} grid it was trained on (regrid first)")
         if cond.attrs.get("units", "K") != "K":
             raise ValueError(f"the conditioning run must be in K, got {cond.attrs.get('units')!r}")
         if not np.isfinite(cond.values).all():

@@ -10,10 +10,7 @@ result. Each browser session makes its own instance, so results are per session.
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +19,29 @@ import xarray as xr
 
 from climviz.data.forcing import ERUPTIONS
 from climviz.data.regions import REGIONS, get_region
-from climviz.diagnostics import area_mean, area_weights, crps_ensemble, rank_histogram, spread_ratio
+from climviz.diagnostics import (
+    area_mean,
+    area_weights,
+    crps_ensemble,
+    rank_histogram,
+    spread_ratio,
+)
+from climviz.ui.cluster import (
+    DASK_MAX_WORK_ENV,
+    MAX_CLUSTER_MEMBERS,
+    cluster_max_work,
+    dask_scheduler,
+    generate_on_cluster,
+    min_cluster_members,
+)
 from climviz.ui.ensemble_analysis import diagnose
-from climviz.ui.sources import APP_GRID, APP_SEED, N_EMBEDDED, embedded_members, train_members
+from climviz.ui.sources import (
+    APP_GRID,
+    APP_SEED,
+    N_EMBEDDED,
+    embedded_members,
+    train_members,
+)
 from climviz.ui.task import BackgroundTask, env_cap
 from climviz.ui.upload import UploadError, read_conditioning_upload
 
@@ -34,23 +51,12 @@ DEFAULT_MAX_WORK = 250_000          # members x months x sampler steps per reque
 EMBEDDED, UPLOAD = "embedded member", "uploaded file"
 
 
-DASK_ENV = "CLIMVIZ_DASK_SCHEDULER"          # the same variable as climviz.pipelines.distributed
-DASK_MIN_MEMBERS_ENV = "CLIMVIZ_DASK_MIN_MEMBERS"
-DASK_MAX_WORK_ENV = "CLIMVIZ_DASK_MAX_WORK"
-DASK_STORE_ENV = "CLIMVIZ_DASK_STORE"
-DEFAULT_DASK_MIN_MEMBERS = 10
-MAX_MEMBERS, MAX_MEMBERS_DASK = 50, 200
+MAX_MEMBERS = 50
 
 
 def max_work() -> int:
     """The per-request cap on members x months x steps (``$CLIMVIZ_MAX_WORK``)."""
     return env_cap(MAX_WORK_ENV, DEFAULT_MAX_WORK)
-
-
-def dask_scheduler() -> str:
-    """The Dask scheduler large requests go to (``$CLIMVIZ_DASK_SCHEDULER``: an address, a
-    scheduler file or ``local``), or '' when none is configured."""
-    return os.environ.get(DASK_ENV, "").strip()
 
 
 def decimal_year(time: xr.DataArray) -> np.ndarray:
@@ -139,7 +145,7 @@ class EnsembleGeneration(BackgroundTask):
         else:
             self._train = set(range(25))
         if self.cluster_available:       # a cluster takes larger ensembles than this server alone
-            self.param.n_members.bounds = (2, MAX_MEMBERS_DASK)
+            self.param.n_members.bounds = (2, MAX_CLUSTER_MEMBERS)
 
     # ------------------------------------------------------------ basics
     @property
@@ -158,18 +164,14 @@ class EnsembleGeneration(BackgroundTask):
         (the workers load it from there)."""
         return bool(dask_scheduler()) and self.generator is not None and Path(self.generator.source).is_dir()
 
-    def min_cluster_members(self) -> int:
-        """Requests of at least this many members go to the cluster (``$CLIMVIZ_DASK_MIN_MEMBERS``)."""
-        return max(1, env_cap(DASK_MIN_MEMBERS_ENV, DEFAULT_DASK_MIN_MEMBERS))
-
     def uses_cluster(self) -> bool:
         """Whether the current request is handed to the Dask scheduler."""
-        return self.cluster_available and self.n_members >= self.min_cluster_members()
+        return self.cluster_available and self.n_members >= min_cluster_members()
 
     def work_cap(self) -> int:
         """The cap on members x months x steps for the current request (larger on a cluster:
         ``$CLIMVIZ_DASK_MAX_WORK``, default 10x ``$CLIMVIZ_MAX_WORK``)."""
-        return env_cap(DASK_MAX_WORK_ENV, 10 * max_work()) if self.uses_cluster() else max_work()
+        return cluster_max_work(max_work()) if self.uses_cluster() else max_work()
 
     def model_years(self) -> tuple[int, int]:
         """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
@@ -184,7 +186,7 @@ class EnsembleGeneration(BackgroundTask):
         text = (f"device **{g.device}**, checkpoint `{g.source}` ({', '.join(g.modes)}; "
                 f"{self.grid[0]}x{self.grid[1]} grid)")
         if self.cluster_available:
-            text += (f"; requests of {self.min_cluster_members()} members or more go to the Dask scheduler "
+            text += (f"; requests of {min_cluster_members()} members or more go to the Dask scheduler "
                      f"`{dask_scheduler()}`")
         return text
 
@@ -374,30 +376,10 @@ class EnsembleGeneration(BackgroundTask):
         return ens, diagnose(ens, cond, ref), cond
 
     def _compute_on_cluster(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
-        """The same ensemble as :meth:`_compute` (member k depends only on the seed and k), made by
-        the Dask workers into a temporary Zarr store (``$CLIMVIZ_DASK_STORE``: a folder every worker
-        sees; default the system's temporary folder), read back and removed. No denoising preview."""
-        from climviz.pipelines.distributed import submit_generation
-
+        """As :meth:`_compute`, by the Dask workers (the same members; no denoising preview)."""
         self._frames = []
-        scheduler = dask_scheduler()
-        folder = Path(tempfile.mkdtemp(prefix="climviz-dask-", dir=os.environ.get(DASK_STORE_ENV) or None))
-        try:
-            job = submit_generation(self.generator.source, cond, folder / "ensemble.zarr", **request,
-                                    members_per_task=max(1, min(4, request["n_members"] // 4)))
-            try:
-                while not job.done():
-                    report(*job.progress())          # raises Cancelled after cancel()
-                    time.sleep(0.25)
-            except BaseException:
-                job.cancel()
-                raise
-            with xr.open_zarr(job.result(), decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
-                ens = ds["tas"].load()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"),
-                               dask_scheduler=scheduler)
+        ens = generate_on_cluster(self.generator.source, cond, request, report)
+        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
         ref = embedded_members(*ref_spec) if ref_spec is not None else None
         return ens, diagnose(ens, cond, ref), cond
 

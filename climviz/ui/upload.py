@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from climviz.data.grid import grid_mismatch
+
 
 MAX_UPLOAD_VALUES = 50_000_000   # values of the one run read from an upload (200 MB of float32)
 
@@ -51,11 +53,9 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
     run = da.isel(member=0, drop=True)
     if grid is not None:
         lat, lon = np.asarray(grid[0]), np.asarray(grid[1])
-        if run.shape[1:] != (len(lat), len(lon)) or not (
-                np.allclose(run["lat"], lat, atol=1e-3) and np.allclose(run["lon"], lon, atol=1e-3)):
-            same = " with other latitudes or longitudes" if run.shape[1:] == (len(lat), len(lon)) else ""
-            raise UploadError(f"**{filename}** is on a {run.sizes['lat']}x{run.sizes['lon']} grid{same}; the "
-                              f"generator needs its {len(lat)}x{len(lon)} Gaussian grid. Regrid it first.")
+        if differs := grid_mismatch(run["lat"], run["lon"], lat, lon):
+            raise UploadError(f"**{filename}** is on {differs}; the generator needs its {len(lat)}x{len(lon)} "
+                              "Gaussian grid. Regrid it first.")
     n_missing = int(np.isnan(run.values).sum())
     if n_missing:
         raise UploadError(f"**{filename}** has {n_missing} missing (NaN) values; the generator needs a complete "

@@ -127,3 +127,23 @@ def test_generate_killed_while_writing_leaves_no_output(suffix, sig, tiny_model_
     else:                                                   # nothing can clean up after SIGKILL: only the
         assert proc.returncode == -signal.SIGKILL           # hidden temporary sibling is left, never the output
         assert [p.name for p in out_dir.iterdir()] == [partial[0].name] and partial[0].name.startswith(".")
+        # the next write to the same path removes it: its writer (this host, that pid) is gone
+        assert main(["generate", "--model-dir", str(tiny_model_dir), "--cond", str(cond_file), "--members", "2",
+                     "--steps", "2", "-o", str(out)]) == 0
+        assert _leftovers(out_dir) == [out.name]
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    """Only temporaries whose process is gone are removed: a running writer's (this process) stays."""
+    from climviz.data.io import atomic_path, remove_stale_partials
+
+    target = tmp_path / "x.nc"
+    with atomic_path(target) as tmp:
+        tmp.write_text("half")
+        assert remove_stale_partials(target) == [] and tmp.exists()
+        dead = tmp.with_name(tmp.name.replace(f"-{os.getpid()}-", "-999999999-"))
+        dead.write_text("left by a killed writer")
+        foreign = tmp_path / ".x.nc.partial-otherhost-1-0123abcd.nc"
+        foreign.write_text("maybe alive on another node")
+        assert remove_stale_partials(target) == [dead]
+    assert _leftovers(tmp_path) == sorted([foreign.name, target.name])
