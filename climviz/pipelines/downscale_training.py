@@ -129,7 +129,8 @@ def train_taudiff(
     train, test = split_time(fine_ds.sizes["time"], holdout)
     fine, coarse = _arrays(fine_ds.isel(time=train)), _arrays(coarse_ds.isel(time=train))
     grid = grid_dict(coarse_ds["lat"].values, coarse_ds["lon"].values, fine_ds["lat"].values, fine_ds["lon"].values)
-    norm = wind_statistics(fine, fine_ds["lat"].values)
+    norm = _saved_normalization(wind_statistics(fine, fine_ds["lat"].values),
+                                [model_dir / "mean", model_dir / "residual", baseline_dir])
     extra = _provenance(fine_ds, data, train, test, factor)
     kw = dict(norm=norm, grid=grid, device=device, resume=resume, progress=progress)
     out: dict[str, Path] = {}
@@ -149,6 +150,22 @@ def train_taudiff(
     if "baseline" in stages:
         run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config())
     return out
+
+
+def _saved_normalization(norm: dict, dirs, rtol: float = 1e-5) -> dict:
+    """The normalisation of an existing checkpoint in ``dirs`` when it equals ``norm`` up to float
+    rounding (the same data regenerated on another machine or thread count), else ``norm``: a
+    resumed stage and the stages built on it then keep one normalisation exactly."""
+    for d in dirs:
+        try:
+            saved = ckpt.load_config(d).get("normalization")
+        except (ckpt.CheckpointError, OSError, ValueError):
+            continue
+        if (isinstance(saved, dict) and saved.get("variables") == norm["variables"]
+                and np.allclose(saved["mean"], norm["mean"], rtol=rtol, atol=rtol * max(norm["std"]))
+                and np.allclose(saved["std"], norm["std"], rtol=rtol)):
+            return saved
+    return norm
 
 
 def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device) -> np.ndarray:

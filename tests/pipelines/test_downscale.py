@@ -183,3 +183,21 @@ def test_residual_diffusion_learns_conditional_spread(tmp_path):
             np.testing.assert_allclose(out["u_mean"].values, amp, rtol=1e-5)
             spread = float((out["u"] - out["u_mean"]).std())  # 2 samples x 4 frames x 128 points
             assert abs(spread / amp - 1) < 0.15, (amp, sampler, spread)
+
+
+def test_resumed_stages_keep_the_saved_normalisation_up_to_rounding(tmp_path):
+    """Regenerated data whose statistics differ in the 7th digit reuse the checkpoint's normalisation
+    exactly (so a resumed residual matches its mean model); really different data does not."""
+    import torch
+
+    from climviz.nn.checkpoint import save_checkpoint
+    from climviz.pipelines.downscale_training import _saved_normalization
+
+    saved = {"variables": ["u", "v"], "mean": [5.3119290, -3.0112e-05], "std": [10.4416944, 5.4340341]}
+    save_checkpoint(tmp_path / "mean", torch.nn.Linear(1, 1), {"kind": "taudiff-mean", "normalization": saved})
+    again = {"variables": ["u", "v"], "mean": [5.3119268, -3.0218e-05], "std": [10.4416949, 5.4340229]}
+    other = {"variables": ["u", "v"], "mean": [5.4, 0.0], "std": [10.44, 5.43]}
+    dirs = [tmp_path / "missing", tmp_path / "mean"]
+    assert _saved_normalization(again, dirs) == saved
+    assert _saved_normalization(other, dirs) == other
+    assert _saved_normalization({**again, "variables": ["u", "w"]}, dirs)["variables"] == ["u", "w"]
