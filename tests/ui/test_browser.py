@@ -112,6 +112,39 @@ def _ask(page, members: int, steps: int, region: str, seed: int = 0):
     page.wait_for_timeout(300)
 
 
+_PLOT_RANGES = """() => {
+    const out = [];
+    for (const doc of window.Bokeh.documents) {
+        for (const m of doc.all_models) {
+            if (m.x_range && m.title && typeof m.title.text === "string") {
+                out.push({title: m.title.text, range: m.x_range.id, x0: m.x_range.start, x1: m.x_range.end});
+            }
+        }
+    }
+    return out;
+}"""
+
+
+def _check_enso_maps_keep_their_own_zoom(page):
+    """The ENSO tab's EOF maps show the tropical Pacific on their own axes: not linked to the global
+    maps' ranges (a Panel ``linked_axes`` bug once zoomed them out to the globe)."""
+    page.get_by_text("ENSO", exact=True).click()
+    end = time.time() + TIMEOUT_MS / 1000
+    while True:
+        plots = page.evaluate(_PLOT_RANGES)
+        eofs = [p for p in plots if p["title"].startswith("Leading EOF")]
+        if len(eofs) == 2 or time.time() > end:
+            break
+        page.wait_for_timeout(250)
+    assert len(eofs) == 2, [p["title"] for p in plots]
+    maps = [p for p in plots if p["title"].startswith(("Conditioning run", "Generated member", "Generated mean"))]
+    assert len(maps) == 3, [p["title"] for p in plots]
+    width = max(m["x1"] - m["x0"] for m in maps)
+    for e in eofs:
+        assert e["range"] not in {m["range"] for m in maps}, e
+        assert 0.2 * width < e["x1"] - e["x0"] < 0.6 * width, (e, maps)   # 170 of 360 degrees of longitude
+
+
 def test_generate_in_the_browser(browser, app_url, tmp_path):
     errors: list[str] = []
     page = _open(browser, app_url, errors)
@@ -121,6 +154,7 @@ def test_generate_in_the_browser(browser, app_url, tmp_path):
     _wait_canvases(page, 5)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(tmp_path / "ensemble_maps.png"), full_page=True)
+    _check_enso_maps_keep_their_own_zoom(page)
     page.get_by_text("Scores", exact=True).click()
     page.get_by_text("spread ratio (generated / true)").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("score (Nino3.4, whole period)").wait_for(timeout=TIMEOUT_MS)
