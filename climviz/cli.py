@@ -14,27 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from climviz.cli_progress import progress_printer
+
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _progress_printer(label: str):
-    """A ``progress(done, total)`` callback for stderr: one updating line on a terminal; in a log
-    file (batch jobs, SLURM) one line per tenth of the work, with the elapsed time."""
-    import time
-
-    tty = sys.stderr.isatty()
-    t0, last = time.perf_counter(), [-1]
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            print(f"{label}: {done}/{total}", end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
-            return
-        tenth = (10 * done) // max(1, total)
-        if tenth > last[0] or done >= total:
-            last[0] = tenth
-            print(f"{label}: {done}/{total} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-
-    return progress
 
 
 # ---------------------------------------------------------------- data
@@ -49,7 +31,7 @@ def _data_toy_ensemble(args: argparse.Namespace) -> int:
         end=args.end,
         grid=parse_grid(args.grid),
         seed=args.seed,
-        progress=_progress_printer("members written"),
+        progress=progress_printer("members written"),
     )
     print(args.output)
     return 0
@@ -65,7 +47,7 @@ def _data_toy_wind(args: argparse.Namespace) -> int:
         days=args.days,
         seed=args.seed,
         interval_hours=args.interval_hours,
-        progress=_progress_printer("days simulated"),
+        progress=progress_printer("days simulated"),
     )
     print(args.output)
     return 0
@@ -124,7 +106,7 @@ def _generate_distributed(args: argparse.Namespace) -> int:
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
         out = generate_to_zarr(args.model_dir, cond.load(), args.output, args.members, args.steps, args.mode,
                                args.seed, args.sampler, args.members_per_task, client,
-                               attrs={"conditioning_source": source}, progress=_progress_printer("members"))
+                               attrs={"conditioning_source": source}, progress=progress_printer("members"))
     print(out)
     return 0
 
@@ -143,7 +125,7 @@ def _generate(args: argparse.Namespace) -> int:
         cond = cond.sel(time=slice(args.start, args.end))
     cond = cond.load()
     out = gen.generate(cond, n_members=args.members, steps=args.steps, mode=args.mode, seed=args.seed,
-                       sampler=args.sampler, progress=_progress_printer("network evaluations"))
+                       sampler=args.sampler, progress=progress_printer("network evaluations"))
     out.attrs["conditioning_source"] = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
     write_dataset(out, args.output)
     print(args.output)
@@ -162,7 +144,7 @@ def _evaluate_ensemble(args: argparse.Namespace) -> int:
         gen, args.data, cond_member=args.cond_member, truth_members=parse_members(args.truth_members),
         ideal_members=parse_members(args.ideal_members), n_members=args.members, steps=args.steps,
         modes=[args.mode] if args.mode else None, start=args.start, end=args.end, seed=args.seed,
-        sampler=args.sampler, out_dir=args.output, progress=_progress_printer("network evaluations"))
+        sampler=args.sampler, out_dir=args.output, progress=progress_printer("network evaluations"))
     table = markdown_table(result)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     (Path(args.output) / "ensemble_scores.md").write_text(table + "\n")

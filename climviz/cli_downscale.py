@@ -10,12 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _progress(label: str):
-    def progress(done: int, total: int) -> None:
-        print(f"{label}: {done}/{total}", end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
-
-    return progress
+from climviz.cli_progress import progress_printer
 
 
 def _train_progress(label: str):
@@ -62,7 +57,7 @@ def _downscale(args: argparse.Namespace) -> int:
 
         ds = coarsen(ds, args.factor)
     out = model.downscale(ds, n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler,
-                          progress=_progress("network evaluations"))
+                          progress=progress_printer("network evaluations"))
     out.attrs["input_source"] = str(args.input) + (" (coarsened by climviz)" if args.coarsen else "")
     write_dataset(out, args.output)
     print(args.output)
@@ -77,7 +72,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
     report = evaluate_downscale(
         args.data, args.model_dir, baseline_dir=args.baseline_dir, n_samples=args.samples, steps=args.steps,
         baseline_steps=args.baseline_steps, frames=args.frames, holdout=args.holdout, factor=args.factor,
-        seed=args.seed, progress=_progress("network evaluations"), figures=args.figures)
+        seed=args.seed, progress=progress_printer("network evaluations"), figures=args.figures)
     text = json.dumps(report, indent=1)
     if args.output:
         Path(args.output).write_text(text)

@@ -39,3 +39,15 @@ def test_missing_checkpoint_is_reported(tmp_path, capsys):
                "-o", str(tmp_path / "o.nc")])
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
+    """Not a terminal (a batch job's log): the first step, then one line per tenth, each with the time."""
+    from climviz.cli_progress import progress_printer
+
+    progress = progress_printer("steps")
+    for i in range(1, 101):
+        progress(i, 100)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in lines] == ["1/100"] + [f"{k}/100" for k in range(10, 101, 10)]
+    assert all(line.startswith("steps: ") and line.endswith(" s)") for line in lines)
