@@ -18,7 +18,7 @@ from climviz.data.regions import get_region
 from climviz.ui import texts
 from climviz.ui.downscaling import Downscaling, wind_speed
 from climviz.ui.explorer import EnsembleExplorer, decimal_year
-from climviz.ui.generation import EMBEDDED, UPLOAD, EnsembleGeneration, max_work
+from climviz.ui.generation import EMBEDDED, UPLOAD, EnsembleGeneration
 from climviz.ui.sources import SYNTHETIC_NOTE, WIND_NOTE
 from climviz.ui.views import (bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map, plume_view,
                               series_view, spectrum_view, symmetric_clim, timings_view)
@@ -136,10 +136,11 @@ def _ensemble_controls(state: EnsembleGeneration) -> pn.Column:
         show_name=False, sizing_mode="stretch_width")
 
     def work(n, steps, y0, y1, src):
-        w, cap = state.work(), max_work()
+        w, cap = state.work(), state.work_cap()
         flag = "**over the cap**" if w > cap else "ok"
+        where = "; runs on the Dask cluster" if state.uses_cluster() else ""
         return (f"Work: {n} members x {state.n_months()} months x {steps} steps = **{w:,}** "
-                f"(cap {cap:,}: {flag})")
+                f"(cap {cap:,}: {flag}{where})")
 
     work_md = pn.pane.Markdown(pn.bind(work, state.param.n_members, state.param.steps, state.param.start_year,
                                        state.param.end_year, state.param.cond_source), sizing_mode="stretch_width")
