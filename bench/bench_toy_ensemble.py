@@ -24,7 +24,8 @@ def peak_rss_mib() -> float:
 
 def main(argv=None) -> int:
     from climviz.data.grid import parse_grid
-    from climviz.data.toy_ensemble import member_field, write_toy_ensemble
+    from climviz.data.toy_ensemble import member_field
+    from climviz.data.toy_ensemble_io import write_toy_ensemble
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--members", type=int, default=4)

@@ -22,7 +22,7 @@ Handler = Callable[[argparse.Namespace], int]
 # ---------------------------------------------------------------- data
 def _data_toy_ensemble(args: argparse.Namespace) -> int:
     from climviz.data.grid import parse_grid
-    from climviz.data.toy_ensemble import write_toy_ensemble
+    from climviz.data.toy_ensemble_io import write_toy_ensemble
 
     write_toy_ensemble(
         args.output,

@@ -21,6 +21,7 @@ import xarray as xr
 from climviz.data import ebm
 from climviz.data import enso_model as em
 from climviz.data import toy_ensemble as te
+from climviz.data.toy_ensemble_io import write_toy_ensemble
 from climviz.data.grid import global_grid
 from climviz.data.landmask import land_fraction
 from climviz.data.regions import get_region
@@ -319,7 +320,7 @@ def test_noise_larger_over_land(anomalies, grid_info):
 def test_written_file_is_cf_and_matches_memory(tmp_path, suffix):
     path = tmp_path / f"toy{suffix}"
     calls = []
-    te.write_toy_ensemble(
+    write_toy_ensemble(
         path, members=2, start=1990, end=1991, grid=GRID, seed=5, progress=lambda d, t: calls.append((d, t))
     )
     assert calls == [(1, 2), (2, 2)]
@@ -356,6 +357,6 @@ def test_interrupted_write_leaves_nothing(tmp_path, suffix):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        te.write_toy_ensemble(path, members=3, start=1990, end=1990, grid=GRID, progress=stop)
+        write_toy_ensemble(path, members=3, start=1990, end=1990, grid=GRID, progress=stop)
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []
