@@ -20,7 +20,7 @@ from pathlib import Path
 import xarray as xr
 
 from climviz.pipelines.distributed import SCHEDULER_ENV
-from climviz.ui.task import env_cap
+from climviz.ui.jobs import env_cap
 
 DASK_MIN_MEMBERS_ENV = "CLIMVIZ_DASK_MIN_MEMBERS"
 DASK_MAX_WORK_ENV = "CLIMVIZ_DASK_MAX_WORK"

@@ -18,7 +18,8 @@ from climviz.data.regions import REGIONS, get_region
 from climviz.diagnostics.spectra import ke_spectrum
 from climviz.ui.generation import CUSTOM
 from climviz.ui.sources import wind_case
-from climviz.ui.task import BackgroundTask, env_cap
+from climviz.ui.jobs import env_cap
+from climviz.ui.task import BackgroundTask
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"

@@ -42,7 +42,8 @@ from climviz.ui.sources import (
     embedded_members,
     train_members,
 )
-from climviz.ui.task import BackgroundTask, env_cap
+from climviz.ui.jobs import env_cap
+from climviz.ui.task import BackgroundTask
 from climviz.ui.upload import UploadError, read_conditioning_upload
 
 CUSTOM = "Custom box"
@@ -323,12 +324,10 @@ class EnsembleGeneration(BackgroundTask):
         choice = (self.cond_source, int(self.cond_member), int(self.start_year), int(self.end_year), self.grid,
                   self._upload)
         self._frames: list[dict] = []
-        where = ""
-        if self.uses_cluster():
-            compute, where = self._compute_on_cluster, f" on the Dask scheduler {dask_scheduler()}"
-        else:
-            compute = self._compute
-        return self._launch(lambda report: compute(conditioning_run(*choice), request, frame, ref_spec, report),
+        on_cluster = self.uses_cluster()
+        where = f" on the Dask scheduler {dask_scheduler()}" if on_cluster else ""
+        return self._launch(lambda report: self._compute(conditioning_run(*choice), request, frame, ref_spec, report,
+                                                         on_cluster),
                             f"Generating {self.n_members} members x {n_months} months "
                             f"({self.mode}, {self.sampler}, {self.steps} steps){where}...")
 
@@ -360,9 +359,19 @@ class EnsembleGeneration(BackgroundTask):
         return self.result if self.run_and_wait(timeout) else None
 
     # ------------------------------------------------------------ the worker
-    def _compute(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
-        gen = self.generator
+    def _compute(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report, on_cluster: bool):
+        """Generate, here or by the Dask workers (the same members; no denoising preview), and diagnose."""
         self._frames = []
+        if on_cluster:
+            ens = generate_on_cluster(self.generator.source, cond, request, report)
+        else:
+            ens = self._generate_here(cond, request, frame, report)
+        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
+        ref = embedded_members(*ref_spec) if ref_spec is not None else None
+        return ens, diagnose(ens, cond, ref), cond
+
+    def _generate_here(self, cond: xr.DataArray, request: dict, frame: int, report) -> xr.DataArray:
+        """Generate in this process, keeping a denoising frame of month ``frame`` per sampler step."""
         f = min(frame, cond.sizes["time"] - 1)
 
         def preview(i, n_steps, field):
@@ -370,18 +379,7 @@ class EnsembleGeneration(BackgroundTask):
             self._frames.append({"step": int(i), "n_steps": int(n_steps), "frame": f,
                                  "field": cond.isel(time=f).copy(data=resid.astype(np.float32))})
 
-        ens = gen.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
-        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
-        ref = embedded_members(*ref_spec) if ref_spec is not None else None
-        return ens, diagnose(ens, cond, ref), cond
-
-    def _compute_on_cluster(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report):
-        """As :meth:`_compute`, by the Dask workers (the same members; no denoising preview)."""
-        self._frames = []
-        ens = generate_on_cluster(self.generator.source, cond, request, report)
-        ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
-        ref = embedded_members(*ref_spec) if ref_spec is not None else None
-        return ens, diagnose(ens, cond, ref), cond
+        return self.generator.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
 
     # ------------------------------------------------------------ derived for the views (cheap, on demand)
     def climatology(self) -> xr.DataArray:

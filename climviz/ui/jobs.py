@@ -24,9 +24,10 @@ class Busy(RuntimeError):
     """Raised by :meth:`Job.start` when every slot is taken and the queue is full."""
 
 
-def _env_int(name: str, default: int, least: int) -> int:
+def env_cap(name: str, default: int) -> int:
+    """An integer cap from environment variable ``name`` (``default`` when unset or not an integer)."""
     try:
-        return max(least, int(os.environ.get(name, default)))
+        return int(os.environ.get(name, default))
     except ValueError:
         return default
 
@@ -66,7 +67,7 @@ class Slots:
         self._sem.release()
 
 
-SLOTS = Slots(_env_int("CLIMVIZ_MAX_JOBS", 2, 1), _env_int("CLIMVIZ_MAX_QUEUE", 4, 0))
+SLOTS = Slots(max(1, env_cap("CLIMVIZ_MAX_JOBS", 2)), max(0, env_cap("CLIMVIZ_MAX_QUEUE", 4)))
 
 
 class Job:

@@ -8,20 +8,11 @@ page polls it. Subclasses say what to compute and what to keep of the result.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import param
 
 from climviz.ui.jobs import Busy, Job
-
-
-def env_cap(name: str, default: int) -> int:
-    """An integer cap from environment variable ``name`` (``default`` when unset or not an integer)."""
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 class BackgroundTask(param.Parameterized):

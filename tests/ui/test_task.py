@@ -4,7 +4,8 @@ import threading
 
 import param
 
-from climviz.ui.task import BackgroundTask, env_cap
+from climviz.ui.jobs import env_cap
+from climviz.ui.task import BackgroundTask
 
 
 class Square(BackgroundTask):
