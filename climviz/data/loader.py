@@ -27,6 +27,7 @@ import xarray as xr
 from climviz.data.canonical import DataError, _check_sizes, _describe, _reason, _time_kwargs
 from climviz.data.canonical import canonicalize as canonicalize  # re-exported: part of this module's API
 from climviz.data.grid import CANONICAL_DIMS, LAT, LON, MEMBER, TIME
+from climviz.data.truncation import check_not_truncated
 
 
 _ZARR_MARKERS = (".zgroup", ".zmetadata", ".zarray", "zarr.json")
@@ -137,27 +138,6 @@ def _resolve_paths(source) -> list[Path]:
     return sorted(paths)
 
 
-def _check_classic_netcdf(path: Path) -> None:
-    """NetCDF-3 readers return zeros past the end of a truncated file: catch it here.
-
-    scipy's reader maps every variable onto the file at open time and fails
-    when the file is shorter than its header promises.
-    """
-    with open(path, "rb") as fh:
-        if fh.read(4) not in (b"CDF\x01", b"CDF\x02"):
-            return
-        fh.seek(0)
-        from scipy.io import netcdf_file
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                netcdf_file(fh, "r", mmap=True).close()
-        except Exception as err:
-            raise DataError(f"{path} is truncated or corrupt: the file is shorter than its "
-                            f"NetCDF header says ({_reason(err)})") from err
-
-
 def _peek_sizes(path: Path, engine: str | None, where: str) -> None:
     """Dimension sizes from the header alone (no index, no Dask graph), checked."""
     try:
@@ -176,7 +156,7 @@ def _open_one(path: Path, chunks) -> xr.Dataset:
     if path.is_dir() and not any((path / m).exists() for m in _ZARR_MARKERS):
         raise DataError(f"{path} is a directory but not a Zarr store")
     if not is_zarr:
-        _check_classic_netcdf(path)
+        check_not_truncated(path)
     kwargs = dict(engine="zarr" if is_zarr else None, chunks={} if chunks is None else chunks,
                   decode_timedelta=False)
     with warnings.catch_warnings():  # a Zarr store without consolidated metadata is fine

@@ -413,11 +413,12 @@ def test_unreadable_sources_name_the_file(tmp_path):
 def test_truncated_netcdf_is_an_error_naming_the_file(tmp_path, fmt):
     path = tmp_path / f"cut_{fmt}.nc"
     as_file(reference(nmember=1, ntime=4, nlat=8, nlon=16)).to_netcdf(path, format=fmt)
-    open_ensemble(path)  # whole, it reads
-    with open(path, "r+b") as fh:
+    whole = open_ensemble(path)  # whole, it reads; the handle stays open on purpose:
+    with open(path, "r+b") as fh:  # HDF5 would serve the old contents through it
         fh.truncate(path.stat().st_size // 2)
     with pytest.raises(DataError, match=f"{path.name}.*(truncated|corrupt)"):
         open_ensemble(path)
+    assert whole.sizes["time"] == 4
 
 
 # ----------------------------------------------------------------------------- member selection
