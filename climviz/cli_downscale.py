@@ -26,6 +26,10 @@ def _train_taudiff(args: argparse.Namespace) -> int:
     from climviz.pipelines.downscale_training import DEFAULT_SETTINGS, STAGES, train_taudiff
     from climviz.train.common import LoopSettings
 
+    if args.fold is not None and not (args.stage == "folds" and 1 <= args.fold <= args.crossfit):
+        print(f"error: --fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K",
+              file=sys.stderr)
+        return 2
     stages = STAGES if args.stage == "all" else (args.stage,)
     settings = {}
     for s in stages:
@@ -35,7 +39,8 @@ def _train_taudiff(args: argparse.Namespace) -> int:
             seed=args.seed, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
     out = train_taudiff(args.data, args.model_dir, stage=args.stage, baseline_dir=args.baseline_dir,
                         factor=args.factor, holdout=args.holdout, settings=settings, resume=not args.restart,
-                        progress=_train_progress(f"taudiff-{args.stage}"))
+                        progress=_train_progress(f"taudiff-{args.stage}"), crossfit=args.crossfit,
+                        fold=None if args.fold is None else args.fold - 1, folds_dir=args.folds_dir)
     for path in out.values():
         print(path)
     return 0
@@ -96,8 +101,16 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
                    "`climviz data toy-wind`")
     p.add_argument("--model-dir", default="models/taudiff", help="TAUDiff directory (default models/taudiff)")
     p.add_argument("--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline)")
-    p.add_argument("--stage", choices=["mean", "residual", "baseline", "all"], default="all",
-                   help="what to train (residual needs a trained mean stage; default all)")
+    p.add_argument("--stage", choices=["mean", "folds", "residual", "baseline", "all"], default="all",
+                   help="what to train (residual needs a trained mean stage, or the folds stage with "
+                   "--crossfit; default all)")
+    p.add_argument("--crossfit", type=int, default=0, metavar="K",
+                   help="train the residual stage on out-of-fold mean predictions from K fold mean models "
+                   "(the folds stage), so that it learns residuals as large as on unseen data; 0: on the "
+                   "mean model's own fit (default 0)")
+    p.add_argument("--fold", type=int, default=None, metavar="I",
+                   help="with --stage folds: train only fold I of K (1..K), e.g. one per process")
+    p.add_argument("--folds-dir", default=None, help="fold models (default <model-dir>/mean-folds)")
     p.add_argument("--factor", type=int, default=4, help="coarsening factor (default 4)")
     p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default per stage)")

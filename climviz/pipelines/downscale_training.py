@@ -3,9 +3,16 @@
 Stages (each resumable; each writes ``config.json`` + ``model.safetensors``):
 
 1. ``mean``: SimVP-TAU on (coarse, fine) windows -> ``<model_dir>/mean``;
-2. ``residual``: the mean model is run over the training period and the CAU-UNet
-   diffusion model learns ``fine - mean`` -> ``<model_dir>/residual``;
-3. ``baseline``: end-to-end diffusion on the fine field -> ``<baseline_dir>``
+2. ``folds`` (with ``crossfit=K``): K more mean models, each trained without one
+   of K contiguous blocks of the training period -> ``<folds_dir>/fold-i-of-K``;
+3. ``residual``: the CAU-UNet diffusion model learns ``fine - mean`` over the
+   training period -> ``<model_dir>/residual``. With ``crossfit=K`` each step's
+   ``mean`` comes from the fold model that did not see it (out-of-fold), so the
+   residuals it learns are as large as the ones the mean model leaves on new
+   data; without, ``mean`` is the mean model's fit to data it was trained on,
+   whose residual can be far smaller (a model that memorises its training
+   period leaves almost none);
+4. ``baseline``: end-to-end diffusion on the fine field -> ``<baseline_dir>``
    (default ``<model_dir>-baseline``).
 
 Coarse inputs are made with :func:`climviz.data.coarsen.coarsen` (spherical-
@@ -30,9 +37,10 @@ from climviz.train.common import LoopSettings, Progress, default_device
 from climviz.train.taudiff import (VARIABLES, denormalize, grid_dict, normalize, train_baseline,
                                    train_mean_model, train_residual_diffusion, wind_statistics)
 
-STAGES = ("mean", "residual", "baseline")
+STAGES = ("mean", "folds", "residual", "baseline")
 DEFAULT_SETTINGS = {
     "mean": LoopSettings(steps=3000, batch_size=8, lr=1e-3),
+    "folds": LoopSettings(steps=3000, batch_size=8, lr=1e-3),
     "residual": LoopSettings(steps=4000, batch_size=16, lr=5e-4),
     "baseline": LoopSettings(steps=4000, batch_size=16, lr=5e-4),
 }
@@ -107,23 +115,38 @@ def train_taudiff(
     resume: bool = True,
     progress: Progress | None = None,
     device=None,
+    crossfit: int = 0,
+    fold: int | None = None,
+    folds_dir=None,
 ) -> dict[str, Path]:
-    """Train one stage (``mean``, ``residual``, ``baseline``) or ``all`` of them, in that order.
+    """Train one stage (``mean``, ``folds``, ``residual``, ``baseline``) or ``all`` of them, in that order.
 
     ``settings`` is one :class:`LoopSettings` for every stage or a dict by stage
     (missing stages use :data:`DEFAULT_SETTINGS`). ``progress(done, total, metrics)``
-    is passed to each loop.
-    Returns the checkpoint directory of each stage trained.
+    is passed to each loop. ``crossfit=K >= 2`` trains the residual stage on
+    out-of-fold mean predictions from K fold models (``folds`` stage; ``fold=i``
+    trains only fold ``i``, counted from 0, e.g. to run the folds in parallel);
+    ``0`` trains it on the mean model's own fit.
+    Returns the checkpoint directory of each stage (or fold) trained.
     """
-    stages = STAGES if stage == "all" else (stage,)
+    if stage == "all":
+        stages = tuple(s for s in STAGES if s != "folds" or crossfit)
+    else:
+        stages = (stage,)
     if any(s not in STAGES for s in stages):
         raise ValueError(f"stage must be one of {STAGES + ('all',)}, got {stage!r}")
+    if crossfit == 1 or crossfit < 0 or ("folds" in stages and not crossfit):
+        raise ValueError(f"crossfit must be 0 (off) or a number of folds >= 2, got {crossfit}"
+                         + (" (the folds stage needs one)" if crossfit == 0 else ""))
+    if fold is not None and not 0 <= fold < max(crossfit, 1):
+        raise ValueError(f"fold must be in [0, {crossfit - 1}], got {fold}")
     if isinstance(settings, LoopSettings):
         settings = {s: settings for s in STAGES}
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     device = torch.device(device) if device is not None else default_device()
     model_dir = Path(model_dir)
     baseline_dir = Path(baseline_dir) if baseline_dir is not None else model_dir.with_name(model_dir.name + "-baseline")
+    folds_dir = Path(folds_dir) if folds_dir is not None else model_dir / "mean-folds"
 
     fine_ds, coarse_ds = make_pairs(open_winds(data).load(), factor)
     train, test = split_time(fine_ds.sizes["time"], holdout)
@@ -135,18 +158,32 @@ def train_taudiff(
     kw = dict(norm=norm, grid=grid, device=device, resume=resume, progress=progress)
     out: dict[str, Path] = {}
 
-    def run(name, directory, fn, *args):
-        fn(*args, directory, settings[name], extra_config={**extra, "settings": vars(settings[name])}, **kw)
-        out[name] = Path(directory)
+    def run(name, directory, fn, *args, key=None, more_config=None, **more):
+        fn(*args, directory, settings[name], **kw, **more,
+           extra_config={**extra, "settings": vars(settings[name]), **(more_config or {})})
+        out[key or name] = Path(directory)
 
+    simvp = simvp_config or SimVPConfig(coarse_shape=coarse.shape[2:], factor=factor,
+                                        coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"])
     if "mean" in stages:
-        cfg = simvp_config or SimVPConfig(coarse_shape=coarse.shape[2:], factor=factor,
-                                          coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"])
-        run("mean", model_dir / "mean", train_mean_model, coarse, fine, cfg)
+        run("mean", model_dir / "mean", train_mean_model, coarse, fine, simvp)
+    blocks = crossfit_blocks(coarse.shape[0], crossfit, simvp.frames) if crossfit else []
+    if "folds" in stages:
+        for i in range(crossfit) if fold is None else (fold,):
+            run("folds", fold_dir(folds_dir, i, crossfit), train_mean_model, coarse, fine, simvp,
+                key=f"fold-{i + 1}", more_config={"fold": _fold_info(fine_ds, train, blocks, i)},
+                starts=fold_starts(coarse.shape[0], simvp.frames, blocks[i]))
     if "residual" in stages:
-        mean = _mean_predictions(model_dir / "mean", coarse, norm, grid, device)
+        if crossfit:
+            mean = _out_of_fold_means(folds_dir, coarse, norm, grid, device,
+                                      [_fold_info(fine_ds, train, blocks, i) for i in range(crossfit)], blocks)
+            targets = (f"out-of-fold: {crossfit} mean models, each trained without one of {crossfit} "
+                       f"contiguous blocks of the training period, predict the block they did not see")
+        else:
+            mean = _mean_predictions(model_dir / "mean", coarse, norm, grid, device)
+            targets = "in-sample: the mean model's fit to its own training period"
         run("residual", model_dir / "residual", train_residual_diffusion, coarse, fine, mean,
-            residual_unet or residual_config())
+            residual_unet or residual_config(), more_config={"residual_targets": targets})
     if "baseline" in stages:
         run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config())
     return out
@@ -168,13 +205,60 @@ def _saved_normalization(norm: dict, dirs, rtol: float = 1e-5) -> dict:
     return norm
 
 
-def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device) -> np.ndarray:
-    """The trained mean model's fine mean for every training step (physical units)."""
+def crossfit_blocks(n: int, k: int, frames: int) -> list[slice]:
+    """``k`` contiguous blocks of ``n`` steps (the last takes the remainder), each ``>= frames``."""
+    size = n // k
+    if k < 2 or size < frames:
+        raise ValueError(f"{n} training steps cannot make {k} folds of at least {frames} steps "
+                         f"(one mean-model window)")
+    edges = [i * size for i in range(k)] + [n]
+    return [slice(edges[i], edges[i + 1]) for i in range(k)]
+
+
+def fold_starts(n: int, frames: int, block: slice) -> np.ndarray:
+    """Starts of the windows of ``frames`` steps in ``0 .. n`` that do not touch ``block``."""
+    s = np.arange(n - frames + 1)
+    return s[(s + frames <= block.start) | (s >= block.stop)]
+
+
+def fold_dir(folds_dir, i: int, k: int) -> Path:
+    return Path(folds_dir) / f"fold-{i + 1}-of-{k}"
+
+
+def _fold_info(fine: xr.Dataset, train: slice, blocks: list[slice], i: int) -> dict:
+    times = fine["time"].values[train][blocks[i]]
+    return {"index": i, "of": len(blocks), "left_out": [str(times[0]), str(times[-1])]}
+
+
+def _out_of_fold_means(folds_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
+                       infos: list[dict], blocks: list[slice]) -> np.ndarray:
+    """Each block's fine mean from the fold model trained without it (physical units)."""
+    out = np.empty((coarse.shape[0], coarse.shape[1], len(grid["fine_lat"]), len(grid["fine_lon"])), np.float32)
+    for i, (info, block) in enumerate(zip(infos, blocks)):
+        d = fold_dir(folds_dir, i, len(blocks))
+        saved = _fold_config(d).get("fold")
+        if saved != info:
+            raise ValueError(f"{d} left out {saved and saved.get('left_out')}, not {info['left_out']}: "
+                             f"retrain the folds stage for this data and --crossfit {len(blocks)}")
+        out[block] = _mean_predictions(d, coarse[block], norm, grid, device, stage="folds")
+    return out
+
+
+def _fold_config(directory) -> dict:
+    try:
+        return ckpt.load_config(directory)
+    except (ckpt.CheckpointError, OSError) as err:
+        raise ckpt.CheckpointError(f"{directory}: train the folds stage first ({err})") from err
+
+
+def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
+                      stage: str = "mean") -> np.ndarray:
+    """The trained mean model's fine mean for every step of ``coarse`` (physical units)."""
     from climviz.nn.simvp import SimVP
 
     cfg = ckpt.load_config(mean_dir)
     if cfg.get("kind") != "taudiff-mean":
-        raise ckpt.CheckpointError(f"{mean_dir}: train the mean stage first (no mean-model checkpoint)")
+        raise ckpt.CheckpointError(f"{mean_dir}: train the {stage} stage first (no mean-model checkpoint)")
     if cfg["normalization"] != norm or cfg["grid"] != grid:
         raise ValueError(f"{mean_dir} was trained on other data (normalisation or grid differ)")
     model = ckpt.load_model(mean_dir, SimVP, SimVPConfig.from_dict(cfg["simvp"]), device).eval()

@@ -103,16 +103,22 @@ def train_mean_model(
     device: torch.device | None = None,
     resume: bool = True,
     progress: Progress | None = None,
+    starts: np.ndarray | None = None,
 ) -> SimVP:
     """Fit SimVP-TAU on random windows of ``cfg.frames`` consecutive steps.
 
     ``coarse [N, C, h, w]``, ``fine [N, C, H, W]`` in physical units; loss is
-    the cos-lat weighted MSE of the normalised fine frames.
+    the cos-lat weighted MSE of the normalised fine frames. ``starts``: the
+    first steps a window may begin at (default all ``0 .. N - frames``), e.g.
+    to leave out a block of time.
     """
     _check_pairs(coarse, fine, grid)
     n, t = coarse.shape[0], cfg.frames
     if n < t:
         raise ValueError(f"need at least {t} time steps to train the mean model, got {n}")
+    valid = torch.arange(n - t + 1) if starts is None else torch.as_tensor(np.asarray(starts, np.int64))
+    if valid.numel() == 0 or int(valid.min()) < 0 or int(valid.max()) > n - t:
+        raise ValueError(f"window starts must lie in [0, {n - t}] (windows of {t} of {n} steps)")
     device = device or default_device()
     model = SimVP(cfg).to(device)
     w_lat = _lat_weight(grid["fine_lat"], device)
@@ -120,7 +126,7 @@ def train_mean_model(
         np.ascontiguousarray(fine, np.float32))
 
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
-        start = shard(torch.randint(0, n - t + 1, (settings.batch_size,), generator=gen))
+        start = shard(valid[torch.randint(0, len(valid), (settings.batch_size,), generator=gen)])
         idx = start[:, None] + torch.arange(t)[None]
         x = normalize(c_t[idx].to(device), norm)
         y = normalize(f_t[idx].to(device), norm)

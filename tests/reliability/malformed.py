@@ -64,7 +64,10 @@ def build(d: Path) -> dict[str, Case]:
     whole = nc("whole", good, "")
     cases.pop("whole")
     raw = whole.read_bytes()
-    for name, content in (("truncated", raw[: len(raw) // 2]), ("random_bytes", os.urandom(4096)),
+    (d / "truncated.nc").write_bytes(raw[: len(raw) // 2])
+    cases["truncated"] = Case(d / "truncated.nc", "is truncated or corrupt: the file has .* bytes but its HDF5 "
+                              "header says it ends at byte")
+    for name, content in (("random_bytes", os.urandom(4096)),
                           ("empty", b""), ("csv_text", b"time,lat,lon,tas\n1990-01,0,0,280\n" * 20)):
         (d / f"{name}.nc").write_bytes(content)
         cases[name] = Case(d / f"{name}.nc", "not a readable NetCDF file, or it is corrupt or truncated")
