@@ -171,16 +171,16 @@ def train_taudiff(
     if "folds" in stages:
         for i in range(crossfit) if fold is None else (fold,):
             run("folds", fold_dir(folds_dir, i, crossfit), train_mean_model, coarse, fine, simvp,
-                key=f"fold-{i + 1}", more_config={"fold": _fold_info(fine_ds, train, blocks, i)},
+                key=f"fold-{i + 1}", more_config={"fold": fold_info(fine_ds, train, blocks, i)},
                 starts=fold_starts(coarse.shape[0], simvp.frames, blocks[i]))
     if "residual" in stages:
         if crossfit:
-            mean = _out_of_fold_means(folds_dir, coarse, norm, grid, device,
-                                      [_fold_info(fine_ds, train, blocks, i) for i in range(crossfit)], blocks)
+            mean = out_of_fold_means(folds_dir, coarse, norm, grid, device,
+                                      [fold_info(fine_ds, train, blocks, i) for i in range(crossfit)], blocks)
             targets = (f"out-of-fold: {crossfit} mean models, each trained without one of {crossfit} "
                        f"contiguous blocks of the training period, predict the block they did not see")
         else:
-            mean = _mean_predictions(model_dir / "mean", coarse, norm, grid, device)
+            mean = mean_predictions(model_dir / "mean", coarse, norm, grid, device)
             targets = "in-sample: the mean model's fit to its own training period"
         run("residual", model_dir / "residual", train_residual_diffusion, coarse, fine, mean,
             residual_unet or residual_config(), more_config={"residual_targets": targets})
@@ -225,12 +225,12 @@ def fold_dir(folds_dir, i: int, k: int) -> Path:
     return Path(folds_dir) / f"fold-{i + 1}-of-{k}"
 
 
-def _fold_info(fine: xr.Dataset, train: slice, blocks: list[slice], i: int) -> dict:
+def fold_info(fine: xr.Dataset, train: slice, blocks: list[slice], i: int) -> dict:
     times = fine["time"].values[train][blocks[i]]
     return {"index": i, "of": len(blocks), "left_out": [str(times[0]), str(times[-1])]}
 
 
-def _out_of_fold_means(folds_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
+def out_of_fold_means(folds_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
                        infos: list[dict], blocks: list[slice]) -> np.ndarray:
     """Each block's fine mean from the fold model trained without it (physical units)."""
     out = np.empty((coarse.shape[0], coarse.shape[1], len(grid["fine_lat"]), len(grid["fine_lon"])), np.float32)
@@ -240,7 +240,7 @@ def _out_of_fold_means(folds_dir, coarse: np.ndarray, norm: dict, grid: dict, de
         if saved != info:
             raise ValueError(f"{d} left out {saved and saved.get('left_out')}, not {info['left_out']}: "
                              f"retrain the folds stage for this data and --crossfit {len(blocks)}")
-        out[block] = _mean_predictions(d, coarse[block], norm, grid, device, stage="folds")
+        out[block] = mean_predictions(d, coarse[block], norm, grid, device, stage="folds")
     return out
 
 
@@ -251,7 +251,7 @@ def _fold_config(directory) -> dict:
         raise ckpt.CheckpointError(f"{directory}: train the folds stage first ({err})") from err
 
 
-def _mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
+def mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
                       stage: str = "mean") -> np.ndarray:
     """The trained mean model's fine mean for every step of ``coarse`` (physical units)."""
     from climviz.nn.simvp import SimVP
