@@ -57,6 +57,8 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
         f"| wall time | {cfg.get('wall_time_s')} s |",
         f"| hardware | {cfg.get('hardware')} |",
     ]
+    if "residual_targets" in cfg:
+        lines.append(f"| residual targets | {cfg['residual_targets']} |")
     if scores and kind in TAUDIFF_SCORES:
         m = scores["methods"][TAUDIFF_SCORES[kind]] if TAUDIFF_SCORES[kind] in scores["methods"] else None
         if m is not None:
