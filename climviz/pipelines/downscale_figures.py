@@ -38,7 +38,8 @@ def _vorticity(report: dict, fields: dict, path: Path) -> Path:
     from climviz.pipelines.downscale_eval import relative_vorticity
 
     names = [n for n in ("truth", "bicubic", "mean model", "TAUDiff", "baseline") if n in fields]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 1.9), squeeze=False)
+    fig.subplots_adjust(top=0.84)  # room for the title above the panel titles
     zs = []
     for n in names:
         u, v = fields[n]
@@ -51,8 +52,9 @@ def _vorticity(report: dict, fields: dict, path: Path) -> Path:
         ax.set_title(n if n in ("truth", "bicubic", "mean model") else f"{n} (sample 1)", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_aspect(1.0)  # degrees: a global map is twice as wide as tall
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="vorticity (1e-5 s-1)")
-    fig.suptitle(f"Relative vorticity, {report['heldout_start'][:16]} (held out; synthetic wind)", fontsize=10)
+    fig.suptitle(f"Relative vorticity, {report['heldout_start'][:16]} (held out; synthetic wind)", fontsize=10, y=0.98)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
