@@ -34,23 +34,11 @@ import xarray as xr
 
 from climviz.data.grid import cell_area_weights
 from climviz.diagnostics.scores import crps_ensemble
-from climviz.diagnostics.spectra import EARTH_RADIUS_KM, fft_power_spectrum, ke_spectrum, temporal_power_spectrum
+from climviz.diagnostics.spectra import fft_power_spectrum, ke_spectrum, temporal_power_spectrum
+from climviz.diagnostics.vorticity import relative_vorticity
 
 SPECTRAL_BAND = (0.8, 1.25)
 BOX = (30.0, 60.0, 0.0, 90.0)  # lat_min, lat_max, lon_min, lon_max: a mid-latitude storm-track box
-
-
-def relative_vorticity(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:
-    """``zeta = (dv/dlambda - d(u cos phi)/dphi) / (a cos phi)`` (s-1), ``(..., lat, lon)``, global grid."""
-    lat = np.deg2rad(u["lat"].values)
-    lon = np.deg2rad(u["lon"].values)
-    a = EARTH_RADIUS_KM * 1e3
-    dlon = lon[1] - lon[0]
-    dv = (v.roll(lon=-1, roll_coords=False) - v.roll(lon=1, roll_coords=False)) / (2 * dlon)
-    ucos = u * np.cos(lat)[:, None]
-    ax = u.dims.index("lat")
-    ducos = xr.DataArray(np.gradient(ucos.values, lat, axis=ax), dims=u.dims, coords=u.coords)
-    return ((dv - ducos) / (a * np.cos(lat)[:, None])).rename("vorticity").assign_attrs(units="s-1")
 
 
 def vortex_count(zeta: xr.DataArray, threshold: float) -> float:

@@ -35,7 +35,7 @@ def _spectra(report: dict, key: str, x, xlabel: str, ylabel: str, title: str, pa
 def _vorticity(report: dict, fields: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    from climviz.pipelines.downscale_eval import relative_vorticity
+    from climviz.diagnostics.vorticity import relative_vorticity
 
     names = [n for n in ("truth", "bicubic", "mean model", "TAUDiff", "baseline") if n in fields]
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 1.9), squeeze=False)

@@ -176,7 +176,7 @@ class Downscaling(BackgroundTask):
 
     def vorticity(self) -> dict[str, xr.DataArray]:
         """Relative vorticity ``(lat, lon)`` (1e-5 s-1) of each field of :meth:`frame_fields`."""
-        from climviz.pipelines.downscale_eval import relative_vorticity
+        from climviz.diagnostics.vorticity import relative_vorticity
 
         out = {}
         for name, (u, v) in self.frame_fields().items():
