@@ -27,9 +27,7 @@ def _train_taudiff(args: argparse.Namespace) -> int:
     from climviz.train.common import LoopSettings
 
     if args.fold is not None and not (args.stage == "folds" and 1 <= args.fold <= args.crossfit):
-        print(f"error: --fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K",
-              file=sys.stderr)
-        return 2
+        raise ValueError(f"--fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K")
     stages = STAGES if args.stage == "all" else (args.stage,)
     settings = {}
     for s in stages:
