@@ -9,10 +9,15 @@ historical CO2 and volcanic forcing, spread over the globe by fixed patterns:
   forcing ``F = 5.35 ln(C / C_1850)`` W m-2 (Myhre et al. 1998), zero in 1850 so
   the model starts in equilibrium.
 - Volcanoes: each eruption of :data:`climviz.data.forcing.ERUPTIONS` gives a
-  stratospheric AOD pulse ``peak_aod * g(t - t_eruption)`` with
-  ``g(s) ∝ (1 - exp(-s / tau_rise)) exp(-s / tau_decay)`` scaled to peak 1
-  (rises over a few months, e-folding decay ~12 months; Sato et al. 1993);
-  forcing ``-25 W m-2`` per unit AOD (Hansen et al. 2005).
+  stratospheric AOD pulse ``peak_aod * g(t - t_eruption)`` with the gamma
+  shape ``g(s) = (s / s_p)**k exp(k (1 - s / s_p))`` (peak 1 at ``s_p`` = 9
+  months, ``k`` = 4), forcing ``-25 W m-2`` per unit AOD (Hansen et al. 2005).
+  Shape and peak AODs are fitted so that the annual-mean forcing matches the
+  RCMIP effective radiative forcing (Nicholls et al. 2020) of the eruption
+  year and the year after for Agung (-0.88 / -0.78 W m-2), El Chichon
+  (-0.32 / -0.84) and Pinatubo (-0.58 / -1.85) to about 0.15 W m-2: like the
+  real forcing it peaks in the year after the eruption (see
+  :data:`climviz.data.forcing.RCMIP_VOLCANIC_ERF`).
 - Two-box model (Geoffroy et al. 2013b, Eq. 1, with deep-ocean efficacy)::
 
       C  dT/dt  = F - lambda T - eps gamma (T - T0)
@@ -70,8 +75,8 @@ class EBMParams:
     co2_amp: float = 2.86              # ppm, amplitude of the fit at 1850
     co2_tau: float = 44.0              # years, e-folding time of the fit
     aod_forcing: float = -25.0         # W m-2 per unit AOD (Hansen et al. 2005)
-    aod_rise_months: float = 1.0       # months, rise time of an AOD pulse
-    aod_decay_months: float = 12.0     # months, e-folding decay of an AOD pulse
+    aod_peak_months: float = 9.0       # months from the eruption to the AOD peak (fit to RCMIP ERF)
+    aod_shape: float = 4.0             # k, gamma-shape exponent of an AOD pulse (fit to RCMIP ERF)
     substeps: int = 4                  # explicit sub-steps per month
 
     def to_dict(self) -> dict:
@@ -96,13 +101,15 @@ def co2_forcing(years: np.ndarray, params: EBMParams = EBMParams()) -> np.ndarra
 
 
 def aod_pulse(months_since: np.ndarray, params: EBMParams = EBMParams()) -> np.ndarray:
-    """Shape of one eruption's AOD, peak 1, zero before the eruption; ``months_since`` in months."""
-    s = np.asarray(months_since, dtype=float)
-    r, d = params.aod_rise_months, params.aod_decay_months
-    s_peak = r * np.log1p(d / r)  # argmax of (1 - exp(-s/r)) exp(-s/d)
-    peak = (1 - np.exp(-s_peak / r)) * np.exp(-s_peak / d)
-    sp = np.maximum(s, 0.0)
-    return np.where(s > 0, (1 - np.exp(-sp / r)) * np.exp(-sp / d) / peak, 0.0)
+    """Shape of one eruption's AOD, peak 1, zero before the eruption; ``months_since`` in months.
+
+    ``g(s) = (s / s_p)**k exp(k (1 - s / s_p))`` for ``s > 0``: a gamma-shaped
+    pulse with its maximum 1 at ``s_p = params.aod_peak_months``.
+    """
+    s = np.maximum(np.asarray(months_since, dtype=float), 0.0)
+    x = s / params.aod_peak_months
+    k = params.aod_shape
+    return x**k * np.exp(k * (1.0 - x))
 
 
 def volcanic_aod(

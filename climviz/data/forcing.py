@@ -1,9 +1,13 @@
 """Historical forcing shared by the synthetic ensemble and the diagnostics.
 
-Eruption dates are the real ones; ``peak_aod`` is the approximate peak global
-mean stratospheric aerosol optical depth at 550 nm (Sato et al. 1993 /
-Crowley & Unterman 2013 orders of magnitude). Radiative forcing is roughly
-``-25 W m-2`` per unit AOD (Hansen et al. 2005).
+Eruption dates are the real ones. ``peak_aod`` is the peak of the global-mean
+stratospheric aerosol optical depth pulse used by the synthetic ensemble
+(:func:`climviz.data.ebm.aod_pulse`, ``-25 W m-2`` per unit AOD, Hansen et al.
+2005). For Agung, El Chichon and Pinatubo it is fitted (with the pulse shape)
+so that the annual-mean forcing matches :data:`RCMIP_VOLCANIC_ERF`; the three
+earlier eruptions, which have no such reference here, keep their former
+Sato et al. (1993) orders of magnitude scaled by the mean ratio of the fitted
+to the former values (0.67).
 """
 
 from __future__ import annotations
@@ -21,12 +25,22 @@ class Eruption:
 
 
 ERUPTIONS: tuple[Eruption, ...] = (
-    Eruption("Krakatau", 1883, 8, -6.1, 0.13),
-    Eruption("Santa Maria", 1902, 10, 14.8, 0.06),
-    Eruption("Novarupta", 1912, 6, 58.3, 0.05),
-    Eruption("Agung", 1963, 3, -8.3, 0.10),
-    Eruption("El Chichon", 1982, 4, 17.4, 0.09),
-    Eruption("Pinatubo", 1991, 6, 15.1, 0.15),
+    Eruption("Krakatau", 1883, 8, -6.1, 0.087),
+    Eruption("Santa Maria", 1902, 10, 14.8, 0.040),
+    Eruption("Novarupta", 1912, 6, 58.3, 0.034),
+    Eruption("Agung", 1963, 3, -8.3, 0.071),
+    Eruption("El Chichon", 1982, 4, 17.4, 0.053),
+    Eruption("Pinatubo", 1991, 6, 15.1, 0.108),
 )
+
+# Annual-mean stratospheric volcanic effective radiative forcing (W m-2) in the
+# eruption year and the year after, from RCMIP (Nicholls et al. 2020, GMD 13,
+# 5175-5190; the CMIP6 historical volcanic forcing). The synthetic forcing is
+# fitted to these six numbers.
+RCMIP_VOLCANIC_ERF: dict[str, tuple[float, float]] = {
+    "Agung": (-0.88, -0.78),
+    "El Chichon": (-0.32, -0.84),
+    "Pinatubo": (-0.58, -1.85),
+}
 
 ERUPTIONS_BY_NAME = {e.name: e for e in ERUPTIONS}

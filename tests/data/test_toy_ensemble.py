@@ -16,6 +16,7 @@ import pytest
 import scipy.linalg
 import scipy.signal
 import scipy.special
+import scipy.stats
 import xarray as xr
 
 from climviz.data import ebm
@@ -67,18 +68,26 @@ def nino34(anomalies, grid_info):
 # ---------------------------------------------------------------- reproducibility
 
 
+# Member k is the same whatever is requested to within float32 rounding: the array shapes
+# (hence the BLAS kernels and their rounding) change with the request, and differ per CPU.
+MEMBER_ATOL = 5e-4  # K, a few float32 ulps at 300 K (one ulp is 3e-5 K)
+
+
 def test_member_same_whatever_members_or_period_requested(members):
     sub = te.toy_ensemble([4, 1], start=1980, end=2000, grid=GRID, seed=0)
     i0, i1 = 12 * (1980 - 1850), 12 * (2000 - 1850 + 1)
-    np.testing.assert_array_equal(sub.sel(member=1).values, members[1, i0:i1])
-    np.testing.assert_array_equal(sub.sel(member=4).values, members[4, i0:i1])
+    np.testing.assert_allclose(sub.sel(member=1).values, members[1, i0:i1], rtol=0, atol=MEMBER_ATOL)
+    np.testing.assert_allclose(sub.sel(member=4).values, members[4, i0:i1], rtol=0, atol=MEMBER_ATOL)
     alone = te.toy_ensemble(1, start=1850, end=1851, grid=GRID, seed=0)
-    np.testing.assert_array_equal(alone.isel(member=0).values, members[0, :24])
+    np.testing.assert_allclose(alone.isel(member=0).values, members[0, :24], rtol=0, atol=MEMBER_ATOL)
+    # the same request computed twice is bit-identical
+    again = te.toy_ensemble([4, 1], start=1980, end=2000, grid=GRID, seed=0)
+    np.testing.assert_array_equal(again.values, sub.values)
 
 
 def test_deterministic_and_seed_dependent(members):
     again = te.member_field(2, start=1850, end=1860, grid=GRID, seed=0)
-    np.testing.assert_array_equal(again, members[2, : again.shape[0]])
+    np.testing.assert_allclose(again, members[2, : again.shape[0]], rtol=0, atol=MEMBER_ATOL)
     other = te.member_field(2, start=1850, end=1860, grid=GRID, seed=1)
     assert np.abs(other - again).mean() > 0.1
     # members differ from each other, but only by internal variability
@@ -121,12 +130,12 @@ def test_forcing_histories():
     assert co2[0] == pytest.approx(285, abs=2) and co2[1] == pytest.approx(317, abs=3)
     assert co2[2] == pytest.approx(379, abs=4)
     assert ebm.co2_forcing(np.array([1850.0]))[0] == pytest.approx(0.0, abs=1e-12)
-    # Pinatubo: AOD peaks within a few months at ~0.15, then e-folds in ~12 months
+    # Pinatubo (June 1991): the AOD pulse peaks 9 months after the eruption, in early 1992
     t = 1991 + 5 / 12 + np.arange(48) / 12
     aod = ebm.volcanic_aod(t)
     k = int(aod.argmax())
-    assert 1 <= k <= 5 and aod[k] == pytest.approx(0.15, rel=0.1)
-    assert aod[k + 12] / aod[k] == pytest.approx(np.exp(-1), rel=0.15)
+    assert 8 <= k <= 10 and aod[k] == pytest.approx(0.108, rel=0.05)
+    assert 0.05 < aod[k + 12] / aod[k] < 0.5
     assert ebm.volcanic_aod(np.array([1991.0]))[0] < 1e-3
 
 
@@ -135,7 +144,9 @@ def test_global_warming_and_pinatubo_dip():
     warming = float(fr.tas.sel(time=slice("1986", "2005")).mean() - fr.tas.sel(time=slice("1850", "1879")).mean())
     assert 0.6 <= warming <= 1.0
     dip = float(fr.tas.sel(time="1992").mean() - fr.tas.sel(time="1990").mean())
-    assert -0.4 <= dip <= -0.2
+    # a mixed layer of 7.3 W yr m-2 K-1 under the RCMIP-size pulse (1992 mean -1.85 W m-2)
+    # cools by roughly F * 1 yr / C ~ 0.25 K at most; the annual means differ by less
+    assert -0.3 <= dip <= -0.1
 
 
 def test_ensemble_mean_matches_forced_targets(members, grid_info):
@@ -199,7 +210,7 @@ def test_climatology_gradient_and_seasons(grid_info):
 
 def test_oscillator_variance_matches_lyapunov():
     """With constant growth rate the oscillator is a 2-D OU process: stationary covariance from Lyapunov."""
-    p = em.RechargeOscillatorParams(growth_seasonal=0.0)
+    p = em.RechargeOscillatorParams(growth_seasonal=0.0, noise_state=0.0)
     a = np.array([[p.growth, p.coupling_th], [-p.coupling_ht, -p.damping_h]])
     q = np.diag([p.noise_t**2, p.noise_h**2])
     cov = scipy.linalg.solve_continuous_lyapunov(a, -q)
@@ -207,7 +218,19 @@ def test_oscillator_variance_matches_lyapunov():
     runs = np.stack([em.recharge_oscillator(12 * 200, rng, p)[0] for _ in range(12)])
     # monthly means slightly reduce the variance of a process with a ~2 yr time scale
     assert runs.var() == pytest.approx(cov[0, 0], rel=0.12)
-    assert p.period_years == pytest.approx(3.75, abs=0.1)
+    assert p.period_years == pytest.approx(2 * np.pi / np.sqrt(1.45**2 - 0.5**2), rel=1e-9)  # 4.62 yr
+
+
+def test_state_dependent_noise_makes_el_nino_stronger():
+    """B > 0 gives positive skewness (El Nino stronger than La Nina); B = 0 gives a Gaussian index."""
+    sk = {}
+    for b in (0.0, 0.15):
+        p = em.RechargeOscillatorParams(noise_state=b)
+        rng = np.random.default_rng(11)
+        runs = np.stack([em.recharge_oscillator(12 * 150, rng, p)[0] for _ in range(8)])
+        sk[b] = scipy.stats.skew(runs, axis=1).mean()
+    # sampling sd of the mean skewness of 8 runs of 150 years is ~0.07
+    assert abs(sk[0.0]) < 0.2 and sk[0.15] > 0.2
 
 
 def test_nino34_std(nino34):

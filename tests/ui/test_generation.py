@@ -26,7 +26,7 @@ def test_generate_outputs_and_views(tiny_generator):
     cond = s.conditioning()
     # the conditioning run is member 25 of the embedded ensemble, made independently here
     ref25 = toy_ensemble(members=[25], start=1990, end=1991, grid=GRID, seed=0).isel(member=0, drop=True)
-    np.testing.assert_array_equal(cond.values, ref25.values)
+    np.testing.assert_allclose(cond.values, ref25.values, rtol=0, atol=5e-4)  # float32 rounding, K
     np.testing.assert_array_equal(ens["time"].values, cond["time"].values)
     # one denoising frame per sampler step, the last one is the decoded member 0 minus the conditioning run
     assert [f["step"] for f in s.denoise] == [1, 2, 3]
