@@ -62,6 +62,15 @@ def _train_progress(label: str):
     return progress
 
 
+def _print_regridding(data, model_dir) -> None:
+    """The line saying how the training data were regridded, if they were (from the checkpoint)."""
+    from climviz.nn import checkpoint as ckpt
+
+    note = ckpt.load_config(model_dir).get("regridding")
+    if note:
+        print(f"climviz: {data}: {note}", file=sys.stderr, flush=True)
+
+
 def _settings(args: argparse.Namespace):
     from climviz.train.common import LoopSettings
 
@@ -70,13 +79,16 @@ def _settings(args: argparse.Namespace):
 
 
 def _train_vae(args: argparse.Namespace) -> int:
+    from climviz.data.grid import parse_grid
     from climviz.nn.vae import VAEConfig
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_vae
 
     cfg = VAEConfig(channels=[int(c) for c in args.channels.split(",")], latent_channels=args.latent_channels)
     out = train_ensemble_vae(args.data, Path(args.model_dir) / "vae", members=parse_members(args.members),
                              settings=_settings(args), vae_config=cfg, beta=args.beta,
-                             resume=not args.restart, progress=_train_progress("vae"))
+                             resume=not args.restart, progress=_train_progress("vae"),
+                             grid=parse_grid(args.grid) if args.grid else None)
+    _print_regridding(args.data, out)
     print(out)
     return 0
 
@@ -88,25 +100,39 @@ def _train_ldm(args: argparse.Namespace) -> int:
     out = train_ensemble_ldm(args.data, args.model_dir, mode=args.mode, members=parse_members(args.members),
                              settings=_settings(args), resume=not args.restart, architecture=arch,
                              progress=_train_progress(f"ldm-{args.mode}"))
+    _print_regridding(args.data, out)
     print(out)
     return 0
 
 
-def _generate_distributed(args: argparse.Namespace) -> int:
+def _open_cond(args: argparse.Namespace, grid):
+    """The conditioning run of ``--cond``/``--member``/``--start``/``--end`` on the model's ``grid``;
+    a run regridded on the way says so on stderr."""
     from climviz.data.loader import open_run
+
+    cond = open_run(args.cond, member=args.member, grid=grid)
+    if "regridding" in cond.attrs:
+        print(f"climviz: {args.cond}: {cond.attrs['regridding']}", file=sys.stderr, flush=True)
+    if args.start or args.end:
+        cond = cond.sel(time=slice(args.start, args.end))
+    return cond
+
+
+def _generate_distributed(args: argparse.Namespace) -> int:
+    from climviz.nn import checkpoint as ckpt
     from climviz.pipelines.distributed import connect, generate_to_zarr
 
     if Path(args.output).suffix.lower() != ".zarr":
         raise ValueError(f"--scheduler writes one Zarr store: give -o a .zarr path, not {args.output!r}")
-    cond = open_run(args.cond, member=args.member)
-    if args.start or args.end:
-        cond = cond.sel(time=slice(args.start, args.end))
+    grid = ckpt.load_config(Path(args.model_dir) / "vae")["grid"]
+    cond = _open_cond(args, (grid["lat"], grid["lon"]))
     source = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
+    attrs = {"conditioning_source": source, **{k: v for k, v in cond.attrs.items() if k == "regridding"}}
     with connect(args.scheduler, args.workers) as client:
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
         out = generate_to_zarr(args.model_dir, cond.load(), args.output, args.members, args.steps, args.mode,
                                args.seed, args.sampler, args.members_per_task, client,
-                               attrs={"conditioning_source": source}, progress=progress_printer("members"))
+                               attrs=attrs, progress=progress_printer("members"))
     print(out)
     return 0
 
@@ -115,15 +141,11 @@ def _generate(args: argparse.Namespace) -> int:
     if args.scheduler:
         return _generate_distributed(args)
     from climviz.data.io import check_output_path, write_dataset
-    from climviz.data.loader import open_run
     from climviz.pipelines.ensemble import EnsembleGenerator
 
     check_output_path(args.output)  # a bad suffix or directory fails now, not after the sampling
     gen = EnsembleGenerator.from_checkpoint(args.model_dir)
-    cond = open_run(args.cond, member=args.member)
-    if args.start or args.end:
-        cond = cond.sel(time=slice(args.start, args.end))
-    cond = cond.load()
+    cond = _open_cond(args, (gen.lat, gen.lon)).load()
     out = gen.generate(cond, n_members=args.members, steps=args.steps, mode=args.mode, seed=args.seed,
                        sampler=args.sampler, progress=progress_printer("network evaluations"))
     out.attrs["conditioning_source"] = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
@@ -210,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", default="16,32,64", help="VAE widths per level (default 16,32,64)")
     p.add_argument("--latent-channels", type=int, default=4, help="latent channels (default 4)")
     p.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
+    p.add_argument("--grid", default=None, help="train on this NLATxNLON Gaussian grid, regridding the data "
+                   "(default: the data's own grid)")
     p.set_defaults(handler=_train_vae)
     p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
     _add_loop_args(p, 4000, 32, 5e-4)

@@ -27,6 +27,7 @@ import xarray as xr
 from climviz.data.canonical import DataError, _check_sizes, _describe, _reason, _time_kwargs
 from climviz.data.canonical import canonicalize as canonicalize  # re-exported: part of this module's API
 from climviz.data.grid import CANONICAL_DIMS, LAT, LON, MEMBER, TIME
+from climviz.data.regrid import regrid
 from climviz.data.truncation import check_not_truncated
 
 
@@ -40,7 +41,7 @@ Source = str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset | xr.DataA
 
 def open_ensemble(source: Source, *, var: str | None = None, member: Any = None,
                   chunks: dict | str | None = None, units: str | None = "K",
-                  require_global: bool = False, check_values: bool = True) -> xr.DataArray:
+                  require_global: bool = False, check_values: bool = True, grid=None) -> xr.DataArray:
     """Open a CF ensemble and return it in canonical form.
 
     Parameters
@@ -72,6 +73,11 @@ def open_ensemble(source: Source, *, var: str | None = None, member: Any = None,
         Scan the values once (one streaming Dask pass) for all-NaN, inf,
         implausible temperatures and unreadable (truncated) data. Turn off
         only for very large, trusted stores.
+    grid : (lat, lon), optional
+        A model's grid (degrees). Data on another global grid is regridded to it
+        by spherical-harmonic transform (:func:`climviz.data.regrid.regrid`,
+        lazily for files) and ``attrs["regridding"]`` says how; data on a
+        regional or irregular grid raises :class:`DataError` naming why.
 
     Returns
     -------
@@ -97,22 +103,24 @@ def open_ensemble(source: Source, *, var: str | None = None, member: Any = None,
         arrays = [_open_canonical(p, chunks, **kwargs) for p in paths]
         da = arrays[0] if len(arrays) == 1 else _combine(arrays, paths)
         where = str(paths[0]) if len(paths) == 1 else f"{len(paths)} files ({paths[0]}, ...)"
-    return _select_members(da, member, where)
+    da = _select_members(da, member, where)
+    return da if grid is None else regrid(da, grid[0], grid[1], where=where)
 
 
 def open_run(source: Source, *, var: str | None = None, member: Any = None,
              chunks: dict | str | None = None, units: str | None = "K",
-             require_global: bool = False, check_values: bool = True) -> xr.DataArray:
+             require_global: bool = False, check_values: bool = True, grid=None) -> xr.DataArray:
     """Open one conditioning run: dims ``(time, lat, lon)``, ``member`` as a scalar coord.
 
     ``source`` holds one run (no member dim, or length 1), or an ensemble
     from which ``member`` (one label, see :func:`open_ensemble`) picks it.
     A source with several members and no ``member`` is a :class:`DataError`.
+    ``grid``: regrid to this model grid, as in :func:`open_ensemble`.
     """
     if member is not None and np.ndim(member) != 0:
         raise DataError(f"open_run takes one member, got {member!r}")
     da = open_ensemble(source, var=var, member=member, chunks=chunks, units=units,
-                       require_global=require_global, check_values=check_values)
+                       require_global=require_global, check_values=check_values, grid=grid)
     if da.sizes[MEMBER] != 1:
         labels = da[MEMBER].values.tolist()
         raise DataError(f"{da.attrs.get('source_file', 'the data')} holds {len(labels)} members "

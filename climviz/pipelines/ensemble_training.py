@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from climviz.data.grid import cell_area_weights, decimal_years
+from climviz.data.grid import cell_area_weights, decimal_years, global_grid
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn import checkpoint as ckpt
@@ -39,13 +39,15 @@ def parse_members(spec: str | None) -> list[int] | None:
     return out
 
 
-def open_training_array(data, members=None, *, var=None):
+def open_training_array(data, members=None, *, var=None, grid=None):
     """Open ``(member, time, lat, lon)`` of ``data`` for training, lazily (files stay on disk).
 
     Returns ``(tas DataArray, months [T] 1..12)``; batches are read from
     ``tas`` as training needs them (see :mod:`climviz.train.streaming`).
+    ``grid = (lat, lon)``: data on another global grid is regridded to it as it
+    is read (``tas.attrs["regridding"]`` says how; see :mod:`climviz.data.regrid`).
     """
-    tas = open_ensemble(data, var=var, member=members, require_global=True)
+    tas = open_ensemble(data, var=var, member=members, require_global=True, grid=grid)
     if tas.sizes["member"] < 2:
         raise ValueError("training the ensemble generator needs at least two members")
     if tas.sizes["time"] < 24:
@@ -60,16 +62,21 @@ def _provenance(tas, data) -> dict:
         "data_synthetic": str(tas.attrs.get("synthetic", "unknown")),
         "train_members": [int(m) if np.issubdtype(type(m), np.integer) else str(m) for m in tas["member"].values.tolist()],
         "period": [str(tas["time"].values[0]), str(tas["time"].values[-1])],
+        **{k: v for k, v in tas.attrs.items() if k == "regridding"},
     }
 
 
 def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | None = None,
                        vae_config: VAEConfig | None = None, beta: float = 1e-4, resume=True,
-                       progress=None, device=None) -> Path:
-    """Fit the monthly normaliser and the VAE on ``members`` of ``data``; write ``out_dir``."""
+                       progress=None, device=None, grid: tuple[int, int] | None = None) -> Path:
+    """Fit the monthly normaliser and the VAE on ``members`` of ``data``; write ``out_dir``.
+
+    ``grid = (nlat, nlon)``: train on that Gaussian grid, regridding the data to it
+    (default: the data's own grid).
+    """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=2e-3)
     vae_config = vae_config or VAEConfig(channels=[16, 32, 64], latent_channels=4)
-    tas, months = open_training_array(data, members)
+    tas, months = open_training_array(data, members, grid=None if grid is None else global_grid(*grid))
     norm = fit_normalizer(tas, months)           # one streaming pass over the files
     frames = FrameSource(tas, months, norm)      # each batch reads only its frames
     lat, lon = tas["lat"].values, tas["lon"].values
@@ -117,7 +124,7 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
     vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
-    tas, months = open_training_array(data, members)
+    tas, months = open_training_array(data, members, grid=(vae_cfg["grid"]["lat"], vae_cfg["grid"]["lon"]))
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
     latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months))

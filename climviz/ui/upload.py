@@ -1,7 +1,9 @@
 """A conditioning run uploaded in the browser, checked before anything uses it (no Panel, no torch).
 
 The bytes go through the common loader (:func:`climviz.data.loader.open_ensemble`),
-then the grid and the years are checked against what the generator can take.
+the run is regridded to the generator's grid when it is on another global grid
+(:mod:`climviz.data.regrid`; the note says so), and the years are checked
+against what the generator can take.
 Every failure is an :class:`UploadError` whose message is meant for the page.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from climviz.data.grid import grid_mismatch
+from climviz.data.regrid import regrid
 
 
 MAX_UPLOAD_VALUES = 50_000_000   # values of the one run read from an upload (200 MB of float32)
@@ -27,8 +29,8 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
                              years: tuple[int, int] | None = None) -> tuple[xr.DataArray, tuple[int, int], str]:
     """``(run (time, lat, lon) in K, (first, last) usable year, note)`` from uploaded bytes.
 
-    ``grid = (lat, lon)`` the generator's grid and ``years = (first, last)`` the years it
-    was trained on; ``None`` skips that check.
+    ``grid = (lat, lon)`` the generator's grid (a run on another global grid is regridded
+    to it) and ``years = (first, last)`` the years it was trained on; ``None`` skips that step.
     """
     from climviz.data.loader import DataError, open_ensemble
 
@@ -51,15 +53,15 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
     n_members = lazy.sizes["member"]
     extra = f" It holds {n_members} members; the first one is used." if n_members > 1 else ""
     run = da.isel(member=0, drop=True)
-    if grid is not None:
-        lat, lon = np.asarray(grid[0]), np.asarray(grid[1])
-        if differs := grid_mismatch(run["lat"], run["lon"], lat, lon):
-            raise UploadError(f"**{filename}** is on {differs}; the generator needs its {len(lat)}x{len(lon)} "
-                              "Gaussian grid. Regrid it first.")
     n_missing = int(np.isnan(run.values).sum())
     if n_missing:
         raise UploadError(f"**{filename}** has {n_missing} missing (NaN) values; the generator needs a complete "
                           "run. Fill or cut the gaps first.")
+    if grid is not None:
+        try:
+            run = regrid(run, grid[0], grid[1], where=filename)
+        except ValueError as err:   # a regional or irregular grid: DataError says why
+            raise UploadError(f"**{filename}** could not be used: {' '.join(str(err).split())}") from None
     in_file = run["time"].dt.year.values
     lo, hi = int(in_file.min()), int(in_file.max())
     if years is not None:
@@ -69,6 +71,7 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
             raise UploadError(f"**{filename}** covers {int(in_file.min())}-{int(in_file.max())}, outside the years "
                               f"the generator was trained on ({y0}-{y1}).")
     run.attrs["source_description"] = f"uploaded file {filename}"
-    note = (f"Using **{filename}**: {run.sizes['time']} months, {int(in_file.min())}-{int(in_file.max())}.{extra} "
-            "No true ensemble exists for an uploaded run, so the comparison with truth is left out.")
+    regridded = f" It was {run.attrs['regridding']}." if "regridding" in run.attrs else ""
+    note = (f"Using **{filename}**: {run.sizes['time']} months, {int(in_file.min())}-{int(in_file.max())}.{extra}"
+            f"{regridded} No true ensemble exists for an uploaded run, so the comparison with truth is left out.")
     return run, (lo, hi), note

@@ -94,10 +94,10 @@ def build(d: Path) -> dict[str, Case]:
     inf = good.copy()
     inf[0, 0, 0] = np.inf
     nc("inf", inf, "infinite values")
-    nc("grid_3x7", toy_tas(members=1, grid=(3, 7)).isel(member=0), "3x7 grid; this model needs the 8x16 grid",
-       upload="3x7 grid; the generator needs its 8x16")
-    nc("grid_shifted", good.assign_coords(lon=good["lon"] + 11.25), "8x16 grid with other latitudes or longitudes",
-       upload="8x16 grid with other latitudes or longitudes")
+    nc("grid_regional", good.isel(lon=slice(0, 6)), "longitudes 0 to 112.5 cover 135 of 360 degrees "
+       r"\(a regional grid, missing the periodic longitude\)")
+    uneven = good["lat"].values + np.r_[0.0, 3.0, 0.0, 0.0, -4.0, 0.0, 0.0, 0.0]
+    nc("grid_uneven_lat", good.assign_coords(lat=uneven), "latitudes .* are unevenly spaced and not Gaussian")
     nc("period_outside", toy_tas(members=1, start=1960, end=1960).isel(member=0),
        "covers 1960.*; this model was trained on 1990-1992", upload="outside the years")
     nc("time_not_dates", good.assign_coords(time=np.arange(good.sizes["time"], dtype=float)),

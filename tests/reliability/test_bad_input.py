@@ -1,7 +1,7 @@
 """Bad input at every entry point: a clear one-line error, no traceback, no output left behind.
 
 The malformed files come from :mod:`malformed` (truncated, random bytes, HDF5
-without the variable, NaN, Fahrenheit, a 3x7 grid, a 10**9-member header, a
+without the variable, NaN, Fahrenheit, a regional box, a 10**9-member header, a
 period outside the model's years, ...). Each is fed to (a) ``climviz generate``
 (``main()`` in process, and the installed command in a subprocess for a few),
 (b) the Python API (``open_run`` + ``EnsembleGenerator.generate``), and (c) the
@@ -26,7 +26,7 @@ from climviz.data.loader import open_run
 
 NAMES = ["truncated", "random_bytes", "empty", "csv_text", "truncated_classic", "hdf5_without_variable",
          "wrong_variable", "missing_lat", "fahrenheit", "kelvin_labelled_celsius", "no_units", "some_nan",
-         "all_nan", "inf", "grid_3x7", "grid_shifted", "period_outside", "time_not_dates", "huge_member_claim"]
+         "all_nan", "inf", "grid_regional", "grid_uneven_lat", "period_outside", "time_not_dates", "huge_member_claim"]
 
 
 def _generate_args(model_dir, cond, out, *extra):

@@ -120,13 +120,18 @@ def _nc_bytes(da):
         return p.read_bytes()
 
 
-def test_uploads_good_bad_and_wrong_grid(tiny_generator):
+def test_uploads_good_bad_and_other_grids(tiny_generator):
     s = _state(tiny_generator)
     assert not s.load_upload(b"this is not netcdf", "notes.txt")
     assert "notes.txt" in s.upload_note and s.cond_source == EMBEDDED
-    wrong = toy_ensemble(members=[27], start=1990, end=1991, grid=(16, 32), seed=0)
-    assert not s.load_upload(_nc_bytes(wrong), "coarse.nc")
-    assert "16x32" in s.upload_note and "24x48" in s.upload_note
+    box = toy_ensemble(members=[27], start=1990, end=1991, grid=GRID, seed=0).isel(lon=slice(0, 12))
+    assert not s.load_upload(_nc_bytes(box), "box.nc")
+    assert "box.nc" in s.upload_note and "a regional grid" in s.upload_note and s.cond_source == EMBEDDED
+    coarse = toy_ensemble(members=[27], start=1990, end=1991, grid=(16, 32), seed=0)
+    assert s.load_upload(_nc_bytes(coarse), "coarse.nc"), s.upload_note
+    assert ("It was regridded from Gaussian 16x32 to Gaussian 24x48 by spherical-harmonic transform, truncated "
+            "at degree 15 (T15).") in s.upload_note
+    assert s.conditioning().shape == (24, *GRID)
     far = toy_ensemble(members=[27], start=1960, end=1961, grid=GRID, seed=0)
     assert not s.load_upload(_nc_bytes(far), "old.nc") and "1960-1961" in s.upload_note
     good = toy_ensemble(members=[27], start=1991, end=1992, grid=GRID, seed=0)
