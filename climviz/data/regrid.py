@@ -86,8 +86,11 @@ def global_grid_of(lat, lon, where: str = "the data") -> GlobalGrid:
             return GlobalGrid(tuple(lat), tuple(lon), kind)
     step = np.diff(lat)
     if np.allclose(step, step[0], atol=_TOL, rtol=0):
-        raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) do not reach the "
-                        f"poles (a regional grid)")
+        if lat[0] - step[0] > -90.0 + _TOL or lat[-1] + step[0] < 90.0 - _TOL:
+            raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) do not reach the "
+                            f"poles (a regional grid)")
+        raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) neither include both "
+                        f"poles nor sit half a step from them")
     raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} are unevenly spaced and not Gaussian")
 
 

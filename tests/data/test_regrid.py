@@ -123,6 +123,7 @@ def test_quadrature_weights_integrate_the_sphere():
     (np.arange(20.0, 61.0, 2.5), np.arange(0.0, 90.0, 2.5), "cover 90 of 360 degrees"),
     (np.arange(20.0, 61.0, 2.5), np.arange(144) * 2.5, "do not reach the poles"),
     (np.linspace(-90, 90, 73), np.arange(143) * 2.5, "missing the periodic longitude"),
+    (np.arange(-87.5, 90.1, 2.5), np.arange(144) * 2.5, "neither include both poles nor sit half a step"),
     (np.r_[-80.0, -50.0, -10.0, 0.0, 30.0, 85.0], np.arange(16) * 22.5, "unevenly spaced and not Gaussian"),
     (np.linspace(-90, 90, 9), np.r_[np.arange(8) * 20.0, np.arange(8) * 25.0 + 180.0], "not evenly spaced"),
 ])
