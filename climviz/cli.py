@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from climviz.cli_progress import progress_printer
+from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -251,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default=None, help="first month, e.g. 1980-01")
     p.add_argument("--end", default=None, help="last month, e.g. 1999-12")
     p.add_argument("--members", type=int, default=5, help="members to generate (default 5)")
-    p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})")
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
-    p.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m"], default="ddim")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
+                   help=f"default {DEFAULT_SAMPLER}: keeps the ensemble spread at few steps (README, Samplers)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
@@ -272,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-members", default="26-29", help="held-out members scored against (default 26-29)")
     p.add_argument("--ideal-members", default="0-24", help="true members forming the ideal ensemble")
     p.add_argument("--members", type=int, default=10, help="generated (and ideal) ensemble size (default 10)")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m"], default="ddim")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, help=f"default {DEFAULT_SAMPLER}")
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default=None, help="default: both")
     p.add_argument("--start", default="1950-01", help="first month scored (default 1950-01)")
     p.add_argument("--end", default="2005-12", help="last month scored (default 2005-12)")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from climviz.cli_progress import progress_printer
+from climviz.sampler_names import SAMPLER_NAMES
 
 
 def _train_progress(label: str):
@@ -130,7 +131,7 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--end", default=None, help="last time step")
     p.add_argument("--samples", type=int, default=1, help="samples per time step (default 1)")
     p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default="ddim")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     p.set_defaults(handler=_downscale)

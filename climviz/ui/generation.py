@@ -26,6 +26,7 @@ from climviz.diagnostics import (
     rank_histogram,
     spread_ratio,
 )
+from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
 from climviz.ui.cluster import (
     DASK_MAX_WORK_ENV,
     MAX_CLUSTER_MEMBERS,
@@ -97,8 +98,8 @@ class EnsembleGeneration(BackgroundTask):
     cond_member = param.Integer(default=25, bounds=(0, N_EMBEDDED - 1),
                                 doc="Embedded member used as the conditioning run (25-29 are held out of training)")
     n_members = param.Integer(default=5, bounds=(2, MAX_MEMBERS), doc="Members to generate")
-    sampler = param.Selector(default="ddim", objects=["ddim", "ddpm", "dpm++2m"], doc="Sampler")
-    steps = param.Integer(default=10, bounds=(1, 200), doc="Sampler steps")
+    sampler = param.Selector(default=DEFAULT_SAMPLER, objects=list(SAMPLER_NAMES), doc="Sampler")
+    steps = param.Integer(default=DEFAULT_STEPS, bounds=(1, 200), doc="Sampler steps")
     mode = param.Selector(default="transformer", objects=["transformer", "autoregressive"], doc="Sequence mode")
     start_year = param.Integer(default=1980, bounds=(1850, 2005), doc="First year")
     end_year = param.Integer(default=1999, bounds=(1850, 2005), doc="Last year")
