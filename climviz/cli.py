@@ -167,7 +167,8 @@ def _evaluate_ensemble(args: argparse.Namespace) -> int:
         gen, args.data, cond_member=args.cond_member, truth_members=parse_members(args.truth_members),
         ideal_members=parse_members(args.ideal_members), n_members=args.members, steps=args.steps,
         modes=[args.mode] if args.mode else None, start=args.start, end=args.end, seed=args.seed,
-        sampler=args.sampler, out_dir=args.output, progress=progress_printer("network evaluations"))
+        sampler=args.sampler, out_dir=args.output, progress=progress_printer("network evaluations"),
+        n_resamples=args.resamples)
     table = markdown_table(result)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     (Path(args.output) / "ensemble_scores.md").write_text(table + "\n")
@@ -280,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="1950-01", help="first month scored (default 1950-01)")
     p.add_argument("--end", default="2005-12", help="last month scored (default 2005-12)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resamples", type=int, default=200,
+                   help="draws of true members for the perfect-generator ranges (default 200; 0 skips them)")
     p.add_argument("-o", "--output", default="eval/ensemble", help="directory for JSON and table")
     p.set_defaults(handler=_evaluate_ensemble)
 

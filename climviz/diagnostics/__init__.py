@@ -4,7 +4,7 @@ Weights are cos(latitude) throughout; dimension names are keyword arguments.
 torch is imported only inside the spherical-harmonic kernel of ``spectra``.
 """
 
-from climviz.diagnostics.enso import eofs, nino34_index, pattern_correlation
+from climviz.diagnostics.enso import eofs, nino34_anomalies, nino34_index, pattern_correlation
 from climviz.diagnostics.means import anomalies, area_mean, area_weights, climatology
 from climviz.diagnostics.scores import crps_ensemble, rank_histogram, spread_ratio, spread_skill_ratio
 from climviz.diagnostics.spectra import (
@@ -14,17 +14,23 @@ from climviz.diagnostics.spectra import (
     sh_power_spectrum,
     temporal_power_spectrum,
 )
+from climviz.diagnostics.timeseries import autocorrelation, autocovariance, band_variance, multitaper_spectrum
 from climviz.diagnostics.volcanic import volcanic_composite
 
 __all__ = [
     "anomalies",
     "area_mean",
     "area_weights",
+    "autocorrelation",
+    "autocovariance",
+    "band_variance",
     "climatology",
     "crps_ensemble",
     "eofs",
     "fft_power_spectrum",
     "ke_spectrum",
+    "multitaper_spectrum",
+    "nino34_anomalies",
     "nino34_index",
     "pattern_correlation",
     "peak_period",

@@ -52,6 +52,59 @@ def nino34_index(
     return idx.rename("nino34").assign_attrs(units=da.attrs.get("units", ""), long_name="Nino3.4 index")
 
 
+def nino34_anomalies(
+    da: xr.DataArray,
+    *,
+    time_dim: str = "time",
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
+) -> xr.DataArray:
+    """Nino3.4 anomalies of each series: the box mean with its own monthly climatology and linear
+    trend removed (one least-squares fit of 12 calendar-month means and a slope).
+
+    What the time-behaviour diagnostics (spectrum, band variances, autocorrelation) want:
+    a forced warming trend or a seasonal cycle left in would put power at the longest
+    periods and at 1 year. Each member is fitted on its own.
+
+    Parameters
+    ----------
+    da : DataArray ``(..., time, lat, lon)`` (the Nino3.4 box mean is taken, cos-lat
+        weighted) or an index ``(..., time)`` already averaged over the box (e.g.
+        :func:`climviz.data.observed.nino34_observed`). Monthly, no NaN.
+
+    Returns
+    -------
+    DataArray ``(..., time)`` named ``nino34`` in the units of ``da``.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> t = pd.date_range("2000-01-01", periods=48, freq="MS") + pd.Timedelta(days=14)
+    >>> x = 0.01 * np.arange(48) + np.tile(np.arange(12.0), 4) + np.sin(2 * np.pi * np.arange(48) / 7)
+    >>> a = nino34_anomalies(xr.DataArray(x, dims="time", coords={"time": t}))
+    >>> bool(np.abs(a.values - np.sin(2 * np.pi * np.arange(48) / 7)).max() < 0.35)
+    True
+    """
+    if lat_dim in da.dims and lon_dim in da.dims:
+        da = area_mean(da, REGIONS["Nino3.4"], lat_dim=lat_dim, lon_dim=lon_dim)
+    if time_dim not in da.dims:
+        raise ValueError(f"dimension {time_dim!r} not in {da.dims}")
+    months = np.asarray(da[time_dim].dt.month.values)
+    n = months.size
+    design = np.column_stack([months[:, None] == np.arange(1, 13)[None, :], np.linspace(-1.0, 1.0, n)])
+    design = design[:, np.flatnonzero(design.any(0))].astype(float)     # drop calendar months not present
+
+    def kern(y):
+        flat = y.reshape(-1, n).T
+        coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
+        return (flat - design @ coef).T.reshape(y.shape)
+
+    out = xr.apply_ufunc(kern, da.astype(float), input_core_dims=[[time_dim]], output_core_dims=[[time_dim]],
+                         dask="parallelized", output_dtypes=[float])
+    return out.transpose(*da.dims).rename("nino34").assign_attrs(
+        units=da.attrs.get("units", ""), long_name="Nino3.4 anomaly (monthly climatology and linear trend removed)")
+
+
 def eofs(
     da: xr.DataArray,
     *,

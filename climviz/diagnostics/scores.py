@@ -27,6 +27,25 @@ def _wmean(x: xr.DataArray, dims: list, weights: Optional[xr.DataArray]) -> xr.D
     return x.weighted(weights.fillna(0.0)).mean(dims, skipna=True)
 
 
+ESTIMATORS = ("fair", "classical")
+
+
+def _crps_kernel(obs: np.ndarray, fc: np.ndarray, fair: bool) -> np.ndarray:
+    """CRPS of ensembles ``fc [..., M]`` at ``obs [...]``; NaN where any input is NaN.
+
+    ``mean_i |x_i - y| - sum_{i,j} |x_i - x_j| / (2 M (M - 1))`` (fair) or ``/ (2 M^2)``
+    (classical). The double sum uses the sorted members: ``sum_{i,j} |x_i - x_j| =
+    2 sum_k (2k - M + 1) x_(k)`` with ``k = 0 .. M-1`` (O(M log M) per point).
+    """
+    m = fc.shape[-1]
+    if fair and m < 2:
+        raise ValueError("the fair CRPS needs at least 2 members")
+    skill = np.abs(fc - obs[..., None]).mean(-1)
+    k = np.arange(m)
+    pair_sum = 2.0 * (np.sort(fc, axis=-1) * (2 * k - m + 1)).sum(-1)
+    return skill - pair_sum / (2.0 * m * (m - 1 if fair else m))
+
+
 def crps_ensemble(
     forecast: xr.DataArray,
     observation: xr.DataArray,
@@ -34,14 +53,20 @@ def crps_ensemble(
     member_dim: str = "member",
     dim: Dim = None,
     weights: Optional[xr.DataArray] = None,
+    estimator: str = "fair",
 ) -> xr.DataArray:
-    """Continuous ranked probability score of an ensemble (``xskillscore.crps_ensemble``).
+    """Continuous ranked probability score of an ensemble, fair (unbiased) by default.
 
-    ``CRPS = E|X - y| - 0.5 E|X - X'|`` with ``X, X'`` independent draws from the
-    empirical ensemble distribution (the classical, not the "fair", estimator;
-    properscoring's kernel), averaged over ``dim`` with optional ``weights``
-    (e.g. :func:`climviz.diagnostics.means.area_weights`). Lower is better;
-    units of the data.
+    ``CRPS = E|X - y| - 0.5 E|X - X'|``. The **fair** estimator (Ferro 2014; scoringrules'
+    ``estimator="fair"``) takes ``E|X - X'|`` over distinct members,
+    ``sum_{i != j} |x_i - x_j| / (M (M - 1))``, so an ``M``-member ensemble drawn from
+    the true distribution scores, in expectation, what the true distribution itself
+    scores, whatever ``M``. The **classical** estimator (properscoring,
+    xskillscore; scoringrules' ``"nrg"``) divides by ``M^2`` and is biased high by
+    ``E|X - X'| / (2M)``: +25% at ``M = 4`` for a Gaussian. Averaged over ``dim`` with
+    optional ``weights`` (e.g. :func:`climviz.diagnostics.means.area_weights`);
+    points where the observation or a member is NaN are left out. Lower is
+    better; units of the data.
 
     Parameters
     ----------
@@ -49,26 +74,33 @@ def crps_ensemble(
     observation : DataArray ``(...)`` broadcastable against the forecast without ``member``.
     dim : dims to average over; ``None`` averages over all of them.
     weights : DataArray broadcastable over ``dim``.
+    estimator : ``"fair"`` (default) or ``"classical"``.
 
     Returns
     -------
-    DataArray over the dims not averaged.
+    DataArray over the dims not averaged, named ``crps``.
 
     Example
     -------
     >>> import xarray as xr
     >>> fc = xr.DataArray([1.0, 2.0, 4.0], dims="member")
     >>> round(float(crps_ensemble(fc, xr.DataArray(3.0))), 6)
+    0.333333
+    >>> round(float(crps_ensemble(fc, xr.DataArray(3.0), estimator="classical")), 6)
     0.666667
     """
-    import xskillscore as xs
-
     if member_dim not in forecast.dims:
         raise ValueError(f"forecast has no member dimension {member_dim!r} (dims {forecast.dims})")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     observation, forecast = xr.broadcast(observation, forecast, exclude=[member_dim])
-    dims = None if dim is None else _dims(dim, forecast, member_dim)
-    out = xs.crps_ensemble(observation, forecast, member_dim=member_dim, dim=dims, weights=weights)
-    return out.rename("crps")
+    dims = _dims(dim, forecast, member_dim)
+    per_point = xr.apply_ufunc(
+        _crps_kernel, observation, forecast,
+        input_core_dims=[[], [member_dim]], kwargs={"fair": estimator == "fair"},
+        dask="parallelized", output_dtypes=[float],
+    )
+    return _wmean(per_point, dims, weights).rename("crps")
 
 
 def _rank_kernel(obs: np.ndarray, fc: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -424,6 +424,12 @@ def temporal_power_spectrum(
         freq = signal.periodogram(np.zeros(n), fs=fs, window="hann", detrend=detrend)[0]
     else:
         raise ValueError(f"method must be 'welch' or 'periodogram', got {method!r}")
+    return apply_spectrum(kern, da, dim, freq, long_name=f"power spectral density ({method})", fs=fs, method=method)
+
+
+def apply_spectrum(kern, da: xr.DataArray, dim: str, freq: np.ndarray, *, long_name: str, **attrs) -> xr.DataArray:
+    """``kern(x [..., n]) -> [..., freq.size]`` over ``dim`` of ``da``, as a ``psd`` DataArray
+    ``(..., frequency)`` with coords ``frequency`` (cycles per year) and ``period`` (years)."""
     out = xr.apply_ufunc(
         kern, da, input_core_dims=[[dim]], output_core_dims=[["frequency"]],
         dask="parallelized", output_dtypes=[float],
@@ -435,10 +441,7 @@ def temporal_power_spectrum(
     return out.assign_coords(
         frequency=("frequency", freq, {"units": "year-1", "long_name": "cycles per year"}),
         period=("frequency", period, {"units": "year"}),
-    ).rename("psd").assign_attrs(
-        long_name=f"power spectral density ({method})",
-        units=f"({units})^2 year" if units else "year", fs=fs, method=method,
-    )
+    ).rename("psd").assign_attrs(long_name=long_name, units=f"({units})^2 year" if units else "year", **attrs)
 
 
 def peak_period(

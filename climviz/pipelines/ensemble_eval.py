@@ -5,7 +5,12 @@ members are scored against the other held-out members (never seen in
 training). The "ideal ensemble" is a set of true members of the same size
 (drawn from the training members, which are realisations of the same
 distribution and independent of the held-out ones), scored the same way, so
-that CRPS and rank histograms compare like with like.
+that CRPS and rank histograms compare like with like. CRPS is the fair
+estimator, so ensembles of different sizes compare too.
+
+Next to each figure goes the range a perfect generator would get: true members
+stand in for the generated ones, drawn 200 times
+(:func:`climviz.pipelines.ensemble_figures.perfect_generator_ranges`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import numpy as np
 import xarray as xr
 
 from climviz.data.regions import REGIONS
-from climviz.diagnostics.enso import eofs, nino34_index, pattern_correlation
+from climviz.diagnostics.enso import eofs, pattern_correlation
 from climviz.diagnostics.means import anomalies, area_mean, area_weights
 from climviz.diagnostics.scores import crps_ensemble, rank_histogram, spread_ratio
-from climviz.diagnostics.spectra import peak_period, temporal_power_spectrum
-from climviz.diagnostics.volcanic import volcanic_composite
+from climviz.pipelines.ensemble_figures import (BANDS, N_RESAMPLES, band_key, enso_volcanic_figures,
+                                                member_statistics, perfect_generator_ranges)
+from climviz.sampler_names import DEFAULT_SAMPLER
 
 TARGETS = {
     "vae_rmse_global_K": (None, 0.25),
@@ -51,15 +57,6 @@ def vae_rmse(generator, truth: xr.DataArray) -> dict:
     }
 
 
-def _nino_stats(ens: xr.DataArray) -> tuple[float, float, float]:
-    """Nino3.4 std (K), spectral peak period (yr) and lag-1 autocorrelation (monthly)."""
-    idx = nino34_index(ens)
-    spec = temporal_power_spectrum(idx, dim="time").mean("member")
-    lag1 = float(xr.corr(idx.isel(time=slice(1, None)),
-                         idx.isel(time=slice(None, -1)).assign_coords(time=idx["time"][1:]), dim="time").mean())
-    return float(idx.std()), float(peak_period(spec)), lag1
-
-
 def _enso_eof(ens: xr.DataArray) -> xr.DataArray:
     anom = anomalies(ens)
     stacked = anom.stack(sample=("member", "time")).transpose("sample", "lat", "lon")
@@ -67,51 +64,36 @@ def _enso_eof(ens: xr.DataArray) -> xr.DataArray:
     return eofs(stacked, n=1, region="-30,30,120,290")["eof"].isel(mode=0)
 
 
-def _composites(ens: xr.DataArray) -> xr.DataArray:
-    """Ensemble-mean global-mean composite, mean over lags 6..23 months (K) per eruption."""
-    comp = volcanic_composite(area_mean(ens)).mean("member")
-    return comp.sel(lag=slice(6, 23)).mean("lag")
-
-
 def evaluate_ensemble(generated: xr.DataArray, truth: xr.DataArray, ideal: xr.DataArray) -> dict:
     """Scores of ``generated`` against ``truth`` next to those of ``ideal``.
 
-    All three are ``(member, time, lat, lon)`` in K on one grid and period;
-    ``generated`` and ``ideal`` should have the same number of members.
+    All three are ``(member, time, lat, lon)`` in K on one grid and period. CRPS
+    (fair) and rank histograms score ``generated`` and ``ideal`` against each
+    ``truth`` member; spread, ENSO and volcanic figures compare ``generated`` with
+    ``truth`` and ``ideal`` together (:func:`~climviz.pipelines.ensemble_figures.enso_volcanic_figures`).
     """
     w = area_weights(truth)
     obs = truth.rename(member="obs")
+    ref = xr.concat([truth, ideal], "member")
     crps_gen = float(crps_ensemble(generated, obs, dim=None, weights=w))
     crps_ideal = float(crps_ensemble(ideal, obs, dim=None, weights=w))
     ranks = rank_histogram(generated, obs, dim=None)
     ranks_ideal = rank_histogram(ideal, obs, dim=None)
-    sd_gen, peak_gen, lag1_gen = _nino_stats(generated)
-    sd_true, peak_true, lag1_true = _nino_stats(xr.concat([truth, ideal], "member"))
-    eof_gen, eof_true = _enso_eof(generated), _enso_eof(xr.concat([truth, ideal], "member"))
-    comp_gen, comp_true = _composites(generated), _composites(xr.concat([truth, ideal], "member"))
+    stats_gen, stats_ref = member_statistics(generated), member_statistics(ref)
     out = {
-        "spread_ratio": float(spread_ratio(generated, xr.concat([truth, ideal], "member"), dim=None, weights=w)),
+        "spread_ratio": float(spread_ratio(generated, ref, dim=None, weights=w)),
+        "crps_estimator": "fair",
         "crps_generated_K": crps_gen,
         "crps_ideal_K": crps_ideal,
         "crps_over_ideal": crps_gen / crps_ideal,
         "rank_histogram": [int(v) for v in np.asarray(ranks.values).ravel()],
         "rank_histogram_ideal": [int(v) for v in np.asarray(ranks_ideal.values).ravel()],
-        "nino34_std_generated_K": sd_gen,
-        "nino34_std_true_K": sd_true,
-        "nino34_std_ratio": sd_gen / sd_true,
-        "nino34_peak_period_generated_yr": peak_gen,
-        "nino34_peak_period_true_yr": peak_true,
-        "nino34_lag1_autocorr_generated": lag1_gen,
-        "nino34_lag1_autocorr_true": lag1_true,
-        "enso_eof_pattern_correlation": float(pattern_correlation(eof_gen, eof_true, abs=True)),
+        **enso_volcanic_figures(stats_gen, stats_ref),
+        "enso_eof_pattern_correlation": float(pattern_correlation(_enso_eof(generated), _enso_eof(ref), abs=True)),
     }
-    for name in ("Pinatubo", "El Chichon", "Agung"):
-        if name in comp_true["eruption"].values:
-            g, t = float(comp_gen.sel(eruption=name)), float(comp_true.sel(eruption=name))
-            key = name.lower().replace(" ", "_")
-            out[f"{key}_composite_generated_K"] = g
-            out[f"{key}_composite_true_K"] = t
-            out[f"{key}_composite_abs_diff_K"] = abs(g - t)
+    for name, st in (("generated", stats_gen), ("true", stats_ref)):
+        cov = st["autocov"].mean("member")
+        out[f"nino34_acf_{name}"] = [round(float(v), 4) for v in (cov / cov.isel(lag=0)).values]
     return out
 
 
@@ -126,9 +108,12 @@ def check_targets(scores: dict) -> dict:
 
 
 def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int], ideal_members: list[int],
-                   n_members: int, steps: int, modes=None, start=None, end=None, seed=0, sampler="ddim",
-                   out_dir=None, progress=None) -> dict:
-    """Generate from ``cond_member`` of ``data`` with each mode and score it (see module doc)."""
+                   n_members: int, steps: int, modes=None, start=None, end=None, seed=0, sampler=DEFAULT_SAMPLER,
+                   out_dir=None, progress=None, n_resamples: int = N_RESAMPLES) -> dict:
+    """Generate from ``cond_member`` of ``data`` with each mode and score it (see module doc).
+
+    The perfect-generator ranges draw from all of ``ideal_members`` (``n_resamples`` draws;
+    0 skips them)."""
     from climviz.data.loader import open_ensemble
 
     ens = open_ensemble(data, require_global=True)
@@ -136,7 +121,8 @@ def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int
         ens = ens.sel(time=slice(start, end))
     cond = ens.sel(member=cond_member).load()
     truth = ens.sel(member=truth_members).load()
-    ideal = ens.sel(member=ideal_members[:n_members]).load()
+    pool = ens.sel(member=ideal_members).load()
+    ideal = pool.isel(member=slice(0, n_members))
     result = {
         "data": str(data), "data_synthetic": str(ens.attrs.get("synthetic", "unknown")),
         "cond_member": cond_member, "truth_members": truth_members,
@@ -145,6 +131,9 @@ def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int
         **vae_rmse(generator, truth),
         "modes": {},
     }
+    if n_resamples:
+        result["perfect_generator"] = perfect_generator_ranges(truth, pool, n_members, n_resamples=n_resamples,
+                                                               seed=seed)
     for mode in modes or generator.modes:
         t0 = time.time()
         gen = generator.generate(cond, n_members=n_members, steps=steps, mode=mode, seed=seed,
@@ -160,22 +149,30 @@ def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int
 
 
 def markdown_table(result: dict) -> str:
-    """The README table: one row per metric, one column per mode."""
+    """The README table: one row per figure, one column per mode, and the 2.5-97.5% range a
+    perfect generator gets (when ``result`` has ``perfect_generator``)."""
     modes = list(result["modes"])
+    ranges = result.get("perfect_generator", {}).get("ranges", {})
     rows = [
         ("VAE RMSE, global (K)", "vae_rmse_global_K", "< 0.25", None),
         ("VAE RMSE, Nino3.4 (K)", "vae_rmse_nino34_K", "", None),
         ("spread ratio (generated / true)", "spread_ratio", "0.9-1.1", "m"),
-        ("CRPS generated (K)", "crps_generated_K", "", "m"),
-        ("CRPS ideal ensemble (K)", "crps_ideal_K", "", "m"),
-        ("CRPS / ideal", "crps_over_ideal", "<= 1.10", "m"),
+        ("fair CRPS generated (K)", "crps_generated_K", "", "m"),
+        ("fair CRPS ideal ensemble (K)", "crps_ideal_K", "", "m"),
+        ("fair CRPS / ideal", "crps_over_ideal", "<= 1.10", "m"),
         ("Nino3.4 std ratio", "nino34_std_ratio", "0.85-1.15", "m"),
-        ("Nino3.4 peak period, generated / true (yr)", ("nino34_peak_period_generated_yr", "nino34_peak_period_true_yr"), "", "m"),
-        ("Nino3.4 lag-1 autocorrelation, generated / true", ("nino34_lag1_autocorr_generated", "nino34_lag1_autocorr_true"), "", "m"),
+        ("Nino3.4 lag-1 autocorrelation, generated / true", ("nino34_lag1_autocorr_generated",
+                                                             "nino34_lag1_autocorr_true"), "", "m"),
+        ("Nino3.4 ACF RMSE, lags 1-36 months", "nino34_acf_rmse", "", "m"),
+        *[(f"Nino3.4 variance {lo:g}-{hi:g} yr, generated / true", band_key(f"{lo:g}-{hi:g} yr"), "", "m")
+          for lo, hi in BANDS],
+        ("Nino3.4 peak period, generated / true (yr)", ("nino34_peak_period_generated_yr",
+                                                        "nino34_peak_period_true_yr"), "", "m"),
         ("ENSO EOF-1 pattern correlation", "enso_eof_pattern_correlation", ">= 0.9", "m"),
-        ("Pinatubo composite, generated / true (K)", ("pinatubo_composite_generated_K", "pinatubo_composite_true_K"), "diff <= 0.05", "m"),
-        ("El Chichon composite, generated / true (K)", ("el_chichon_composite_generated_K", "el_chichon_composite_true_K"), "", "m"),
-        ("Agung composite, generated / true (K)", ("agung_composite_generated_K", "agung_composite_true_K"), "", "m"),
+        *[(f"{label} composite, generated / true (K)", (f"{key}_composite_generated_K", f"{key}_composite_true_K"),
+           "diff <= 0.05" if key == "pinatubo" else "", "m")
+          for label, key in (("Agung", "agung"), ("El Chichon", "el_chichon"), ("Pinatubo", "pinatubo"),
+                             ("Mean of the three", "eruptions_mean"))],
         ("generation wall time (s)", "generation_wall_s", "", "m"),
     ]
 
@@ -183,11 +180,18 @@ def markdown_table(result: dict) -> str:
         if isinstance(key, tuple):
             if not all(k in src for k in key):
                 return "n/a"
-            return " / ".join(f"{src[k]:.3g}" for k in key)
-        return f"{src[key]:.3g}" if key in src else "n/a"
+            return " / ".join(f"{src[k]:#.3g}" for k in key)
+        return f"{src[key]:#.3g}" if key in src else "n/a"
 
-    lines = ["| metric | target | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
+    def perfect(key) -> str:
+        r = ranges.get(key[0] if isinstance(key, tuple) else key)
+        return f"{r[0]:#.3g} to {r[1]:#.3g}" if r else ""
+
+    head = "| metric | target | " + " | ".join(modes) + (" | perfect generator (2.5-97.5%) |" if ranges else " |")
+    lines = [head, "|---|---|" + "---|" * (len(modes) + bool(ranges))]
     for label, key, target, per_mode in rows:
         cells = [fmt(result["modes"][m], key) if per_mode else fmt(result, key) for m in modes]
+        if ranges:
+            cells.append(perfect(key))
         lines.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

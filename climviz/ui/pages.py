@@ -20,8 +20,8 @@ from climviz.ui.downscaling import Downscaling, wind_speed
 from climviz.ui.explorer import EnsembleExplorer, decimal_year
 from climviz.ui.generation import EMBEDDED, UPLOAD, EnsembleGeneration
 from climviz.ui.sources import SYNTHETIC_NOTE, WIND_NOTE
-from climviz.ui.views import (bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map, plume_view,
-                              series_view, spectrum_view, symmetric_clim, timings_view)
+from climviz.ui.views import (acf_view, bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map,
+                              plume_view, series_view, spectrum_view, symmetric_clim, timings_view)
 
 hv.extension("bokeh")
 log = logging.getLogger(__name__)
@@ -237,12 +237,15 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
         notes = a.get("notes", [])
         if "nino_gen" in a:
             years = decimal_year(a["nino_gen"]["time"])
-            psd = {"generated": a["psd_gen"]}
+            psd, acf = {"generated": a["psd_gen"]}, {"generated": a["acf_gen"]}
             if "psd_ref" in a:
-                psd["true"] = a["psd_ref"]
-            items.append(pn.Row(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"),
-                                                            width=520)),
-                                pn.pane.HoloViews(spectrum_view(psd, width=400))))
+                psd["true"], acf["true"] = a["psd_ref"], a["acf_ref"]
+            if a.get("observed"):                       # dashed reference: the real Nino3.4
+                psd[a["observed"]["label"]], acf[a["observed"]["label"]] = a["observed"]["psd"], a["observed"]["acf"]
+            items.append(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"),
+                                                     width=820)))
+            items.append(pn.Row(pn.pane.HoloViews(spectrum_view(psd, width=420)),
+                                pn.pane.HoloViews(acf_view(acf, width=400))))
         eof_maps = []
         for key, title in (("eof_gen", "generated"), ("eof_ref", "true")):
             ds = a.get(key)

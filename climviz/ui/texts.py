@@ -22,15 +22,20 @@ lines mark volcanic eruptions: every member should cool after them, because the 
 
 ENSO = """**El Niño / La Niña.** The Niño3.4 index is the temperature anomaly of a box in the
 central equatorial Pacific. Generated members (orange) should swing as often and as far as true
-members (blue), though not at the same times: El Niño is internal variability. The spectrum shows
-at which periods the index varies most (a peak at 2-7 years for ENSO). The maps are the leading
+members (blue), though not at the same times: El Niño is internal variability. The spectrum
+(multitaper, over the whole period) shows at which periods the index varies most (a peak at 2-7
+years for ENSO); the autocorrelation shows how long an anomaly persists and whether it swings
+back (negative values after about a year and a half). Both use each member's anomalies with its
+monthly climatology and linear trend removed. The dashed black line is the **observed** Niño3.4
+(NOAA, 1871-2022), a reference for the real ENSO, not a target the synthetic ensemble is fitted to. The maps are the leading
 EOF, the pattern that explains most of the tropical-Pacific variability; the closer the two
 patterns, the better the generator learned ENSO's shape."""
 
 SCORES = """**Scores for the selected region.** *Spread ratio*: how wide the generated ensemble is
-compared with the true one (1 is right, below 1 over-confident). *CRPS*: the distance between the
-generated distribution and a held-out true member, in K (lower is better); the true ensemble's own
-CRPS is what a perfect generator would get. *Rank histogram*: where the true member falls among
+compared with the true one (1 is right, below 1 over-confident). *CRPS* (fair estimator): the
+distance between the generated distribution and a held-out true member, in K (lower is better); the
+true ensemble's own CRPS is what a perfect generator would get, and the fair estimator makes the two
+comparable even though the ensembles differ in size. *Rank histogram*: where the true member falls among
 the sorted generated members; flat is good, a U shape means too little spread, a dome too much."""
 
 DENOISE = """**Inside the sampler (teaching view).** At every step the diffusion model predicts the

@@ -174,17 +174,34 @@ def nino_view(years, cond: xr.DataArray, gen: xr.DataArray | None, ref: xr.DataA
                                    legend_position="top_left", show_grid=True)
 
 
+def _enso_curve_style(name: str) -> dict:
+    """Generated / true solid in their colours; an observed reference dashed black."""
+    if name.startswith("observed"):
+        return {"color": COND, "line_width": 1.5, "line_dash": "dashed"}
+    return {"color": {"generated": GEN, "true": TRUE}.get(name, "gray"), "line_width": 2}
+
+
 def spectrum_view(psd: dict[str, xr.DataArray], *, width: int = 420, height: int = 300):
-    """Member-mean power spectra of the Nino3.4 index against period (years), log-log."""
-    colors = {"generated": GEN, "true": TRUE}
+    """Member-mean power spectra of the Nino3.4 anomalies against period (years), log-log;
+    a curve whose name starts with "observed" is drawn dashed."""
     layers = []
     for name, s in psd.items():
         keep = s["frequency"].values > 0
         period = 1.0 / s["frequency"].values[keep]
         layers.append(hv.Curve((period, s.values[keep]), "period (years)", "power (K² year)", label=name).opts(
-            color=colors.get(name, "gray"), line_width=2))
-    return hv.Overlay(layers).opts(title="Nino3.4 power spectrum", logx=True, logy=True, width=width,
-                                   height=height, show_grid=True, legend_position="bottom_right", invert_xaxis=True)
+            **_enso_curve_style(name)))
+    return hv.Overlay(layers).opts(title="Nino3.4 power spectrum (multitaper, whole period)", logx=True,
+                                   logy=True, width=width, height=height, show_grid=True,
+                                   legend_position="bottom_right", invert_xaxis=True)
+
+
+def acf_view(acfs: dict[str, xr.DataArray], *, width: int = 420, height: int = 300):
+    """Autocorrelation of the Nino3.4 anomalies against lag (months); "observed..." dashed."""
+    layers = [hv.Curve((a["lag"].values, a.values), "lag (months)", "autocorrelation", label=name).opts(
+        **_enso_curve_style(name)) for name, a in acfs.items()]
+    zero = hv.HLine(0.0).opts(color="black", line_width=0.8)
+    return hv.Overlay([*layers, zero]).opts(title="Nino3.4 autocorrelation", width=width, height=height,
+                                            show_grid=True, legend_position="top_right")
 
 
 def bars_view(counts: xr.DataArray, *, title: str = "Rank histogram", width: int = 420, height: int = 280):
