@@ -15,7 +15,7 @@ baseline samples. Scores (issue 4):
 - temporal power spectra of u at grid points (every 4th point of the fine grid,
   Hann periodogram along time, averaged over points and samples) and their
   ratio to the truth's;
-- area-weighted RMSE of the mean model, MAE of the mean model, and CRPS of the
+- area-weighted RMSE of the mean model, MAE of the mean model, and fair CRPS of the
   samples (:func:`crps_ensemble` over ``sample``);
 - wall time per stage.
 

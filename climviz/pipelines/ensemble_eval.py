@@ -176,16 +176,19 @@ def markdown_table(result: dict) -> str:
         ("generation wall time (s)", "generation_wall_s", "", "m"),
     ]
 
+    def num(v: float) -> str:
+        return f"{v:#.3g}".rstrip(".")
+
     def fmt(src: dict, key) -> str:
         if isinstance(key, tuple):
             if not all(k in src for k in key):
                 return "n/a"
-            return " / ".join(f"{src[k]:#.3g}" for k in key)
-        return f"{src[key]:#.3g}" if key in src else "n/a"
+            return " / ".join(num(src[k]) for k in key)
+        return num(src[key]) if key in src else "n/a"
 
     def perfect(key) -> str:
         r = ranges.get(key[0] if isinstance(key, tuple) else key)
-        return f"{r[0]:#.3g} to {r[1]:#.3g}" if r else ""
+        return f"{num(r[0])} to {num(r[1])}" if r else ""
 
     head = "| metric | target | " + " | ".join(modes) + (" | perfect generator (2.5-97.5%) |" if ranges else " |")
     lines = [head, "|---|---|" + "---|" * (len(modes) + bool(ranges))]
