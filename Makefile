@@ -7,6 +7,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.climviz-installed
 PORT    ?= 5006
 ORIGIN  ?= localhost:$(PORT)
+# --warm runs app.py once before the server says it is running (imports, models, embedded data);
+# --reuse-sessions answers a page request from that session, so a new session is built only when
+# the browser connects. bench/bench_app.py --browser serves with these flags too.
+SERVE_FLAGS := --warm --reuse-sessions
 
 .PHONY: serve test venv clean-venv
 
@@ -20,7 +24,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/panel serve app.py --port $(PORT) --allow-websocket-origin=$(ORIGIN) $(ARGS)
+	$(BIN)/panel serve app.py $(SERVE_FLAGS) --port $(PORT) --allow-websocket-origin=$(ORIGIN) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,20 +1,24 @@
-"""climviz dashboard: ``panel serve app.py``.
+"""climviz dashboard: ``panel serve app.py`` (``make serve`` adds the start-up warm-up flags).
 
 Assembles the template; state lives in climviz.ui (Param objects), drawing in
-climviz.ui.views and layouts in climviz.ui.pages. Models load once per process
-(``climviz.ui.sources``, from ``$CLIMVIZ_MODEL_DIR`` or ``models/``); every browser
-session gets its own state objects, hence its own results.
+climviz.ui.views and layouts in climviz.ui.pages. Panel runs this script for
+every browser session: models and the embedded data the default views show are
+made once per process (``climviz.ui.sources.prepare_shared``, models from
+``$CLIMVIZ_MODEL_DIR`` or ``models/``), before the server listens when it is
+started with ``--warm`` as ``make serve`` does. Every session gets its own state
+objects, hence its own results; the tabs not shown first are built when opened.
 """
 
 import panel as pn
 
 from climviz.ui.downscaling import Downscaling
 from climviz.ui.generation import EnsembleGeneration
-from climviz.ui.pages import downscaling_page, ensemble_page, explorer_tab
-from climviz.ui.sources import load_downscalers, load_generator
+from climviz.ui.pages import deferred, downscaling_page, ensemble_page, explorer_tab
+from climviz.ui.sources import load_downscalers, load_generator, prepare_shared
 
 pn.extension(sizing_mode="stretch_width", notifications=True)
 
+prepare_shared()
 generator, note = load_generator()
 ensemble = EnsembleGeneration(generator, note)
 taudiff, baseline, ds_note = load_downscalers()
@@ -22,8 +26,8 @@ downscaling = Downscaling(taudiff, baseline, ds_note)
 
 tabs = pn.Tabs(
     ("Ensemble generator", ensemble_page(ensemble)),
-    ("Downscaling", downscaling_page(downscaling)),
-    ("Explore the embedded ensemble", explorer_tab()),
+    ("Downscaling", deferred(downscaling_page, downscaling)),
+    ("Explore the embedded ensemble", deferred(explorer_tab)),
     dynamic=True, sizing_mode="stretch_width",
 )
 template = pn.template.BootstrapTemplate(

@@ -7,9 +7,8 @@ import param
 import xarray as xr
 
 from climviz.data.forcing import ERUPTIONS
-from climviz.data.regions import REGIONS, get_region
-from climviz.diagnostics.means import area_mean
-from climviz.ui.sources import embedded_ensemble
+from climviz.data.regions import REGIONS
+from climviz.ui.sources import embedded_area_mean, embedded_ensemble
 
 
 class EnsembleExplorer(param.Parameterized):
@@ -44,7 +43,7 @@ class EnsembleExplorer(param.Parameterized):
     @param.depends("members", "region", "smoothing")
     def regional_series(self) -> xr.DataArray:
         """``(member, time)`` area-weighted regional mean, running-mean smoothed."""
-        series = area_mean(self.ensemble(), get_region(self.region))
+        series = embedded_area_mean(self.members, self.region)      # cached per process
         if self.smoothing > 1:
             series = series.rolling(time=self.smoothing, center=True).mean()
         return series

@@ -40,6 +40,7 @@ from climviz.ui.sources import (
     APP_GRID,
     APP_SEED,
     N_EMBEDDED,
+    embedded_climatology,
     embedded_members,
     train_members,
 )
@@ -130,6 +131,7 @@ class EnsembleGeneration(BackgroundTask):
         self._upload: xr.DataArray | None = None
         self._result_cond: xr.DataArray | None = None     # the conditioning run of ``result``
         self._result_truth = True                          # whether ``result`` came from an embedded member
+        self._clim: tuple = (None, None)                   # (conditioning run, its climatology)
         if generator is not None:
             self.param.mode.objects = list(generator.modes)
             if self.mode not in generator.modes:
@@ -384,8 +386,22 @@ class EnsembleGeneration(BackgroundTask):
 
     # ------------------------------------------------------------ derived for the views (cheap, on demand)
     def climatology(self) -> xr.DataArray:
-        """Monthly climatology ``(month, lat, lon)`` of the conditioning run over the period."""
-        return self.shown_conditioning().groupby("time.month").mean("time")
+        """Monthly climatology ``(month, lat, lon)`` of the conditioning run over the period (an embedded
+        member's is made once per process, a result's once per result)."""
+        if self.result is None and self.cond_source == EMBEDDED:
+            return embedded_climatology(int(self.cond_member), int(self.start_year), int(self.end_year), self.grid)
+        cond = self.shown_conditioning()
+        if self._clim[0] is not cond:
+            self._clim = (cond, cond.groupby("time.month").mean("time"))
+        return self._clim[1]
+
+    def prefetch(self) -> None:
+        """Make the embedded runs the current choice shows (conditioning run, its climatology, the true
+        member and the reference ensemble) in the per-process caches of :mod:`climviz.ui.sources`."""
+        if self.cond_source == EMBEDDED:
+            self.climatology()
+        self.truth()
+        self.reference()
 
     def map_fields(self) -> dict[str, xr.DataArray]:
         """``(lat, lon)`` fields of month ``month``: anomalies (vs the conditioning run's monthly

@@ -44,6 +44,51 @@ def safe(fn):
     return wrapper
 
 
+def _drawn_view(draw, *panes) -> tuple[pn.Column, callable]:
+    """``(layout, redraw)``: ``panes`` built once, under a note. ``redraw()`` calls ``draw()``, which
+    updates the panes' objects and returns '', or returns a sentence shown in their place."""
+    note = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width")
+
+    def redraw():
+        try:
+            text = draw()
+        except Exception as err:
+            log.exception("view %s failed", draw.__name__)
+            text = f"**This view could not be drawn:** {type(err).__name__}: {err}"
+        note.object, note.visible = text, bool(text)
+        for pane in panes:
+            pane.visible = not text
+
+    return pn.Column(note, *panes, sizing_mode="stretch_width"), redraw
+
+
+def _redraw_when_shown(tabs: pn.Tabs, index: int, redraw, state, params: list[str]) -> None:
+    """Call ``redraw()`` when ``params`` of ``state`` change while tab ``index`` is shown, or when the tab
+    is opened after they changed: a hidden tab costs a session nothing."""
+    stale = [True]
+
+    def refresh(*_):
+        if stale[0] and tabs.active == index:
+            stale[0] = False
+            redraw()
+
+    def changed(*_):
+        stale[0] = True
+        refresh()
+
+    state.param.watch(changed, params)
+    tabs.param.watch(refresh, "active")
+    refresh()
+
+
+def deferred(page, *args, until: str = "shown") -> pn.param.ParamFunction:
+    """``page(*args)``, built later: ``until="shown"``, when first drawn (in a ``dynamic`` Tabs, when
+    its tab is first opened); ``until="loaded"``, once the page is up in the browser, so that what
+    comes before it is usable first."""
+    return pn.param.ParamFunction(lambda: page(*args), lazy=until == "shown", defer_load=until == "loaded",
+                                  sizing_mode="stretch_width")
+
+
 def synthetic_banner(text: str = SYNTHETIC_NOTE) -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type="warning", sizing_mode="stretch_width")
 
@@ -106,7 +151,8 @@ def ensemble_page(state: EnsembleGeneration) -> pn.viewable.Viewable:
         note = pn.pane.Alert(f"**Ensemble generator not available.** {state.note} The embedded ensemble can "
                              "still be explored in the *Explore the embedded ensemble* tab.", alert_type="info")
         return pn.Column(synthetic_banner(), note, explain(texts.GENERATOR, width=700), sizing_mode="stretch_width")
-    return pn.Row(_ensemble_controls(state), _ensemble_views(state), sizing_mode="stretch_width")
+    return pn.Row(_ensemble_controls(state), deferred(_ensemble_views, state, until="loaded"),
+                  sizing_mode="stretch_width")
 
 
 def _ensemble_controls(state: EnsembleGeneration) -> pn.Column:
@@ -212,21 +258,30 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             state.set_box(x0 + 180.0, y0, x1 + 180.0, y1)   # display x is lon - 180 (Pacific-centred)
 
     bounds.add_subscriber(on_box)
-    maps = pn.GridBox(
-        *[pn.pane.HoloViews(m, sizing_mode="fixed") for m in (
-            cond_map, make_map("member", "Generated member"), make_map("truth", "Held-out true member"),
-            make_map("mean", "Generated mean"), make_map("spread", "Generated spread", cmap="viridis"))],
-        explain(texts.MAPS, width=MAP_W - 20), ncols=3)
+    cond, member, truth, mean, spread = [pn.pane.HoloViews(m, sizing_mode="fixed") for m in (
+        cond_map, make_map("member", "Generated member"), make_map("truth", "Held-out true member"),
+        make_map("mean", "Generated mean"), make_map("spread", "Generated spread", cmap="viridis"))]
+    note = explain(texts.MAPS, width=MAP_W - 20)
+    maps = pn.GridBox(cond, truth, note, ncols=3)    # the generated maps join with the first result
 
-    @safe
-    def series(version, region, box, smoothing, *_):
+    def add_generated(*_):
+        if state.result is not None and len(maps.objects) < 6:
+            maps.objects = [cond, member, truth, mean, spread, note]
+
+    state.param.watch(add_generated, "version")
+    add_generated()
+
+    series_plot = pn.pane.HoloViews(None, sizing_mode="fixed")
+
+    def series():
         try:
             s = state.regional_series()
         except Exception as err:
-            return pn.pane.Alert(f"No time series: {err}", alert_type="warning")
-        r = state.selection()
-        return series_view(s, state.eruptions(), title=f"{r.name}: regional-mean anomaly"
-                           + (f" ({smoothing}-month running mean)" if smoothing > 1 else ""))
+            return f"No time series: {err}"
+        smoothing = state.smoothing
+        series_plot.object = series_view(s, state.eruptions(), title=f"{state.selection().name}: regional-mean "
+                                          "anomaly" + (f" ({smoothing}-month running mean)" if smoothing > 1 else ""))
+        return ""
 
     @safe
     def enso(version):
@@ -264,56 +319,62 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
             items.append(pn.pane.Alert(n, alert_type="info"))
         return pn.Column(*items)
 
-    @safe
-    def scores(version, region, box, truth_member):
+    score_table = pn.pane.Markdown("", width=460)
+    score_bars = pn.pane.HoloViews(None, sizing_mode="fixed")
+
+    def scores():
         if state.result is None:
-            return pn.pane.Markdown("*Generate an ensemble to score it.*")
+            return "*Generate an ensemble to score it.*"
         try:
             s = state.scores()
         except Exception as err:
-            return pn.pane.Alert(f"No scores for this selection: {err}", alert_type="warning")
+            return f"No scores for this selection: {err}"
         if s is None:
-            return pn.pane.Markdown("*Scores need a true ensemble: only for embedded conditioning runs.*")
+            return "*Scores need a true ensemble: only for embedded conditioning runs.*"
         held = "held out of training" if s["truth_held_out"] else "seen in training"
-        table = pn.pane.Markdown(
+        score_table.object = (
             f"| score ({s['region']}, whole period) | generated | true ensemble (ideal) |\n|---|---|---|\n"
             f"| spread ratio (generated / true) | **{s['spread_ratio']:.2f}** | 1 |\n"
             f"| CRPS vs true member {s['truth_member']} ({held}), K | **{s['crps']:.3f}** | {s['crps_reference']:.3f} |\n"
-            f"| members | {s['n_generated']} | {s['n_reference']} |", width=460)
-        return pn.Row(table, pn.pane.HoloViews(bars_view(s["rank_histogram"])))
+            f"| members | {s['n_generated']} | {s['n_reference']} |")
+        score_bars.object = bars_view(s["rank_histogram"])
+        return ""
 
-    @safe
-    def denoise(version, step):
+    denoise_map = pn.pane.HoloViews(None, sizing_mode="fixed")
+    denoise_plot = pn.pane.HoloViews(None, sizing_mode="fixed")
+
+    def denoise():
         frames = state.denoise
         if not frames:
-            return pn.pane.Markdown("*Generate an ensemble to watch the sampler work.*")
-        step = min(step, len(frames) - 1)
+            return "*Generate an ensemble to watch the sampler work.*"
+        step = min(state.denoise_step, len(frames) - 1)
         f = frames[step]
         field = f["field"].assign_attrs(long_name="generated minus conditioning", units="K")
         clim = symmetric_clim(frames[-1]["field"])
         t = field["time"].values.item() if "time" in field.coords else None
         when = f", {t.year}-{t.month:02d}" if t is not None else ""
-        return pn.Row(
-            pn.pane.HoloViews(map_view(field, title=f"Prediction at step {f['step']} of {f['n_steps']}{when}",
-                                       clim=clim, width=520, height=280)),
-            pn.pane.HoloViews(denoise_curve(frames, step)))
+        denoise_map.object = map_view(field, title=f"Prediction at step {f['step']} of {f['n_steps']}{when}",
+                                      clim=clim, width=520, height=280)
+        denoise_plot.object = denoise_curve(frames, step)
+        return ""
 
     step_slider = pn.widgets.IntSlider.from_param(state.param.denoise_step, name="Sampler step", width=400)
+    series_layout, redraw_series = _drawn_view(series, series_plot)
+    scores_layout, redraw_scores = _drawn_view(scores, pn.Row(score_table, score_bars))
+    denoise_layout, redraw_denoise = _drawn_view(denoise, pn.Row(denoise_map, denoise_plot))
     tabs = pn.Tabs(
         ("Maps", maps),
-        ("Regional mean", pn.Column(explain(texts.SERIES, width=None), pn.panel(pn.bind(series, state.param.version, state.param.region, state.param.box,
-                                                  state.param.smoothing, state.param.truth_member,
-                                                  state.param.cond_member, state.param.start_year,
-                                                  state.param.end_year)),
-                                 )),
-        ("ENSO", pn.Column(explain(texts.ENSO, width=None), pn.panel(pn.bind(enso, state.param.version)))),
-        ("Scores", pn.Column(explain(texts.SCORES, width=None),
-                             pn.panel(pn.bind(scores, state.param.version, state.param.region, state.param.box,
-                                              state.param.truth_member)))),
-        ("Denoising (teaching)", pn.Column(explain(texts.DENOISE, width=None), step_slider,
-                                           pn.panel(pn.bind(denoise, state.param.version, state.param.denoise_step)))),
+        ("Regional mean", pn.Column(explain(texts.SERIES, width=None), series_layout)),
+        ("ENSO", pn.Column(explain(texts.ENSO, width=None),
+                           pn.panel(pn.bind(enso, state.param.version), lazy=True))),   # drawn when shown
+        ("Scores", pn.Column(explain(texts.SCORES, width=None), scores_layout)),
+        ("Denoising (teaching)", pn.Column(explain(texts.DENOISE, width=None), step_slider, denoise_layout)),
         dynamic=True, sizing_mode="stretch_width",
     )
+    _redraw_when_shown(tabs, 1, redraw_series, state, ["version", "region", "box", "smoothing", "truth_member",
+                                                        "cond_member", "cond_source", "start_year", "end_year"])
+    _redraw_when_shown(tabs, 3, redraw_scores, state, ["version", "region", "box", "truth_member"])
+    _redraw_when_shown(tabs, 4, redraw_denoise, state, ["version", "denoise_step"])
     return pn.Column(synthetic_banner(), explain(texts.GENERATOR, width=None), _view_controls(state), tabs,
                      sizing_mode="stretch_width")
 

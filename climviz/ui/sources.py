@@ -54,6 +54,24 @@ def embedded_members(members: tuple[int, ...], start: int, end: int,
     return toy_ensemble(members=list(members), start=start, end=end, grid=grid, seed=seed)
 
 
+@functools.lru_cache(maxsize=32)
+def embedded_climatology(member: int, start: int, end: int, grid: tuple[int, int] = APP_GRID,
+                         seed: int = APP_SEED) -> xr.DataArray:
+    """Monthly climatology ``(month, lat, lon)`` in K of embedded member ``member`` over ``start``-``end`` (cached)."""
+    run = embedded_members((member,), start, end, grid, seed).isel(member=0, drop=True)
+    return run.groupby("time.month").mean("time")
+
+
+@functools.lru_cache(maxsize=32)
+def embedded_area_mean(members: int, region: str) -> xr.DataArray:
+    """``(member, time)`` area-weighted mean over ``region`` (a name or box of
+    :func:`~climviz.data.regions.get_region`) of :func:`embedded_ensemble` ``(members)``, in K (cached)."""
+    from climviz.data.regions import get_region
+    from climviz.diagnostics.means import area_mean
+
+    return area_mean(embedded_ensemble(members=members), get_region(region))
+
+
 def model_root() -> Path:
     """Where the app looks for models: ``$CLIMVIZ_MODEL_DIR`` or ``<repo>/models``."""
     env = os.environ.get(MODEL_DIR_ENV)
@@ -109,6 +127,23 @@ def load_downscalers(root: Path | None = None):
             out.append(None)
             notes.append(f"The {what} at `{path}` could not be loaded: {err}")
     return out[0], out[1], " ".join(notes)
+
+
+@functools.lru_cache(maxsize=4)
+def prepare_shared(root: Path | None = None) -> None:
+    """Load the models and make the embedded data the default views show, once per process.
+
+    ``app.py`` calls it for every session (a cache lookup after the first); ``panel serve --warm``
+    (``make serve``) runs ``app.py`` once before the server listens, so no visitor waits for it.
+    """
+    from climviz.ui.explorer import EnsembleExplorer
+    from climviz.ui.generation import EnsembleGeneration
+
+    generator, note = load_generator(root)
+    load_downscalers(root)
+    EnsembleGeneration(generator, note).prefetch()
+    defaults = EnsembleExplorer.param
+    embedded_area_mean(defaults.members.default, defaults.region.default)
 
 
 def train_members(generator) -> list[int]:

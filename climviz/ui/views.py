@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cartopy.crs as ccrs
 import geoviews as gv
 import holoviews as hv
@@ -69,7 +71,7 @@ def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
                                                                                       "height": 2 * height})).opts(
         cmap=cmap, clim=clim, colorbar=True, clabel=f"{label} ({units})", tools=list(tools),
     )
-    layers = raster * gv.feature.coastline.opts(line_color="black", line_width=0.8)
+    layers = raster * coastline_path(central_lon)
     rects = region_rects(box, central_lon)
     if rects:
         layers = layers * gv.Rectangles(rects, crs=proj).opts(
@@ -80,6 +82,24 @@ def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
     else:
         opts.update(xlim=(extent[0], extent[2]), ylim=(extent[1], extent[3]))
     return layers.opts(**opts)
+
+
+@functools.lru_cache(maxsize=16)
+def coastline_path(central_lon: float = 180.0) -> hv.Path:
+    """Natural Earth 110m coastlines as one path already in the display coordinates of
+    :func:`projection` (``central_lon``): projected once per process, not on every map drawn."""
+    import cartopy.feature as cfeature
+
+    use_offline_natural_earth()
+    proj = projection(central_lon)
+    xs, ys = [], []
+    for geom in cfeature.NaturalEarthFeature("physical", "coastline", "110m").geometries():
+        projected = proj.project_geometry(geom, ccrs.PlateCarree())
+        for line in getattr(projected, "geoms", [projected]):
+            xy = np.asarray(line.coords)
+            xs += [xy[:, 0], [np.nan]]          # NaN breaks the line between coastlines
+            ys += [xy[:, 1], [np.nan]]
+    return hv.Path([{"x": np.concatenate(xs), "y": np.concatenate(ys)}]).opts(color="black", line_width=0.8)
 
 
 def placeholder_map(like: xr.DataArray, title: str, **kw):
