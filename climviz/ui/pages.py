@@ -407,57 +407,68 @@ def downscaling_page(state: Downscaling) -> pn.viewable.Viewable:
         half = ((r.lon_max - r.lon_min) % 360.0 or 360.0) / 2.0
         return centre, (-half, r.lat_min, half, r.lat_max), r
 
-    def panel_grid(fields: dict, cmap, clim, title_fmt):
+    def region_maps(grid: pn.GridBox, fields: dict, cmap, clim) -> None:
+        """One map per field in ``grid``, cut to the region; panes are added or dropped only when
+        the number of fields changes, else their objects are replaced."""
         centre, extent, r = region_view()
-        panes = []
-        for name, f in fields.items():
-            f = r.select(f) if extent is not None else f
-            panes.append(pn.pane.HoloViews(map_view(f, title=title_fmt(name), cmap=cmap, clim=clim,
-                                                    width=360, height=200 if extent is None else 280,
-                                                    central_lon=centre, extent=extent), linked_axes=False))
-        return pn.GridBox(*panes, ncols=3)
+        plots = [map_view(r.select(f) if extent is not None else f, title=name, cmap=cmap, clim=clim, width=360,
+                          height=200 if extent is None else 280, central_lon=centre, extent=extent)
+                 for name, f in fields.items()]
+        panes = list(grid.objects)[:len(plots)]
+        panes += [pn.pane.HoloViews(None, linked_axes=False) for _ in range(len(plots) - len(panes))]
+        for pane, plot in zip(panes, plots):
+            pane.object = plot
+        if len(panes) != len(grid.objects):
+            grid.objects = panes
 
-    @safe
-    def speed(version_result, t, region, box):
+    speed_title, speed_grid = pn.pane.Markdown(""), pn.GridBox(ncols=3)
+
+    def speed():
         if state.result is None:
-            return pn.pane.Markdown("*Press Downscale to see the coarse input, mean model, samples and truth.*")
+            return "*Press Downscale to see the coarse input, mean model, samples and truth.*"
         fields = {k: wind_speed(u, v) for k, (u, v) in state.frame_fields().items()}
         top = float(max(np.nanpercentile(f.values, 99.5) for f in fields.values()))
-        return pn.Column(pn.pane.Markdown(f"**Wind speed at {state.time_label()}** (same colour scale for all)"),
-                         panel_grid(fields, "viridis", (0.0, top), lambda n: n))
+        speed_title.object = f"**Wind speed at {state.time_label()}** (same colour scale for all)"
+        region_maps(speed_grid, fields, "viridis", (0.0, top))
+        return ""
 
-    @safe
-    def vort(version_result, t, region, box):
+    vort_title, vort_grid = pn.pane.Markdown(""), pn.GridBox(ncols=3)
+
+    def vort():
         if state.result is None:
-            return pn.pane.Markdown("*Press Downscale first.*")
+            return "*Press Downscale first.*"
         z = state.vorticity()
-        clim = symmetric_clim(z["truth"])
-        return pn.Column(pn.pane.Markdown(f"**Relative vorticity at {state.time_label()}** (1e-5 s-1)"),
-                         panel_grid(z, "RdBu_r", clim, lambda n: n))
+        vort_title.object = f"**Relative vorticity at {state.time_label()}** (1e-5 s-1)"
+        region_maps(vort_grid, z, "RdBu_r", symmetric_clim(z["truth"]))
+        return ""
 
-    @safe
-    def spectra(version_result):
-        if state.result is None:
-            return pn.pane.Markdown("*Press Downscale first.*")
-        return pn.Row(pn.pane.HoloViews(ke_view(state.result["ke"])), explain(texts.SPECTRA, width=380))
+    ke_plot, timing_plot = pn.pane.HoloViews(None), pn.pane.HoloViews(None)
+    timing_table = pn.pane.Markdown("", width=300)
 
-    @safe
-    def timing(version_result):
+    def spectra_and_timings():
         if state.result is None:
-            return pn.pane.Markdown("")
+            return "*Press Downscale first.*"
+        ke_plot.object = ke_view(state.result["ke"])
         rows = state.timings()
-        table = "| model | stage | seconds |\n|---|---|---|\n" + "\n".join(
+        timing_plot.object = timings_view(rows)
+        timing_table.object = "| model | stage | seconds |\n|---|---|---|\n" + "\n".join(
             f"| {r['model']} | {r['stage']} | {r['seconds']:.2f} |" for r in rows)
-        return pn.Row(pn.pane.HoloViews(timings_view(rows)),
-                      pn.Column(pn.pane.Markdown(table, width=300), explain(texts.TIMINGS, width=360)))
+        return ""
 
-    deps = (state.param.result, state.param.time, state.param.region, state.param.box)
+    speed_layout, redraw_speed = _drawn_view(speed, speed_title, speed_grid)
+    vort_layout, redraw_vort = _drawn_view(vort, vort_title, vort_grid)
+    spectra_layout, redraw_spectra = _drawn_view(
+        spectra_and_timings, pn.Row(ke_plot, explain(texts.SPECTRA, width=380)),
+        pn.Row(timing_plot, pn.Column(timing_table, explain(texts.TIMINGS, width=360))))
     tabs = pn.Tabs(
-        ("Wind speed", pn.Column(pn.panel(pn.bind(speed, *deps)), explain(texts.DOWNSCALE, width=None))),
-        ("Vorticity", pn.Column(pn.panel(pn.bind(vort, *deps)), explain(texts.VORTICITY, width=None))),
-        ("Spectra and timings", pn.Column(pn.panel(pn.bind(spectra, state.param.result)),
-                                          pn.panel(pn.bind(timing, state.param.result)))),
+        ("Wind speed", pn.Column(speed_layout, explain(texts.DOWNSCALE, width=None))),
+        ("Vorticity", pn.Column(vort_layout, explain(texts.VORTICITY, width=None))),
+        ("Spectra and timings", spectra_layout),
         dynamic=True, sizing_mode="stretch_width")
+    frame = ["result", "time", "region", "box"]
+    _redraw_when_shown(tabs, 0, redraw_speed, state, frame)
+    _redraw_when_shown(tabs, 1, redraw_vort, state, frame)
+    _redraw_when_shown(tabs, 2, redraw_spectra, state, ["result"])
     return pn.Row(controls, pn.Column(synthetic_banner(WIND_NOTE), view, tabs, sizing_mode="stretch_width"),
                   sizing_mode="stretch_width")
 

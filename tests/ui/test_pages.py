@@ -89,3 +89,31 @@ def test_a_session_makes_no_embedded_data_and_keeps_its_panes(tiny_generator, mo
     state.region = "Nino3.4"
     assert tabs[1][1][1] is series_plot and series_plot.object is not first   # same pane, new plot
     assert "Nino3.4" in series_plot.object.opts.get().kwargs["title"]
+
+
+def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_downscalers):
+    from climviz.ui.downscaling import Downscaling
+    from climviz.ui.pages import downscaling_page
+
+    td, base = tiny_downscalers
+    state = Downscaling(td, base, spinup_days=1.0, frames=2, n_samples=2, steps=2)
+    page = downscaling_page(state)
+    tabs = page[1][2]
+    speed_layout, spectra_layout = tabs[0][0], tabs[2]
+    note, title, grid = speed_layout
+    assert note.visible and "Press Downscale" in note.object and len(grid.objects) == 0
+    assert state.run(timeout=300) is not None, state.error
+    panes = list(grid.objects)      # coarse input, mean model, 2 TAUDiff samples, a baseline sample, truth
+    assert not note.visible and len(panes) == 6 and all(p.object is not None for p in panes)
+    first = [p.object for p in panes]
+    state.time = 1
+    assert all(p is q for p, q in zip(grid.objects, panes))                      # same panes ...
+    assert all(p.object is not f for p, f in zip(grid.objects, first))          # ... new maps
+    assert "06:00" in title.object
+    assert spectra_layout[1][0].object is None        # hidden tab: not drawn
+    state.param.update(n_samples=1, run_baseline=False)
+    assert state.run(timeout=300) is not None, state.error
+    assert len(grid.objects) == 4                       # coarse input, mean model, 1 TAUDiff sample, truth
+    assert all(p is q for p, q in zip(grid.objects, panes))                      # the first four kept
+    tabs.active = 2
+    assert spectra_layout[1][0].object is not None and "TAUDiff" in spectra_layout[2][1][0].object
