@@ -85,16 +85,18 @@ def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
 
 
 @functools.lru_cache(maxsize=16)
-def coastline_path(central_lon: float = 180.0) -> hv.Path:
+def coastline_path(central_lon: float = 180.0, tolerance_deg: float = 0.5) -> hv.Path:
     """Natural Earth 110m coastlines as one path already in the display coordinates of
-    :func:`projection` (``central_lon``): projected once per process, not on every map drawn."""
+    :func:`projection` (``central_lon``): projected once per process, not on every map drawn.
+    Simplified to ``tolerance_deg`` (half a pixel on a 360-pixel-wide globe): the browser's
+    time to draw a map grows with the points of its coastline."""
     import cartopy.feature as cfeature
 
     use_offline_natural_earth()
     proj = projection(central_lon)
     xs, ys = [], []
     for geom in cfeature.NaturalEarthFeature("physical", "coastline", "110m").geometries():
-        projected = proj.project_geometry(geom, ccrs.PlateCarree())
+        projected = proj.project_geometry(geom.simplify(tolerance_deg), ccrs.PlateCarree())
         for line in getattr(projected, "geoms", [projected]):
             xy = np.asarray(line.coords)
             xs += [xy[:, 0], [np.nan]]          # NaN breaks the line between coastlines
