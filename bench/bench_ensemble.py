@@ -1,13 +1,20 @@
-"""Ensemble generation speed: 10 members x 120 months at 20 sampler steps, per mode.
+"""Ensemble generation speed: 10 members x 120 months at the shipped default sampler and steps.
 
-    python bench/bench_ensemble.py [--model-dir models/ensemble] [--repeats 3] [--threads N]
+    python bench/bench_ensemble.py [--model-dir models/ensemble] [--repeats 5] [--threads 2]
 
-Prints the median wall time of `EnsembleGenerator.generate` (decoding
-included) for each sequence mode, and the latent-space speed-up: the same
-sampler, step count and denoiser design (time-attention over frame tokens)
-applied in pixel space (one token per 48x96 frame instead of per 4x12x24
-latent), timed in the same run. The pixel-space denoiser is untrained: only
-its cost matters here. Nothing is asserted; numbers depend on the machine.
+Prints, for each sequence mode, the median wall time of
+``EnsembleGenerator.generate`` (encoding the conditioning run, sampling and
+decoding all included), the floating-point operations it did (counted with
+``torch.utils.flop_counter`` on the same request: denoiser and VAE), and the
+share of this machine's matmul rate (a 1024^3 float32 matmul timed in the same
+run) that this amounts to.
+
+Latent vs pixel space: the same denoiser family (space-time attention over
+patch tokens, same width, depth, window, token count per month) built on the
+48x96 fields themselves, with patches as many grid cells across as the latent
+model's patches cover, so that the cost compares like with like. It is
+untrained: only its cost (FLOPs and wall time, same sampler and steps, no
+decoding needed) is compared. Nothing is asserted; numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -17,13 +24,17 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from climviz.data.toy_ensemble import toy_ensemble
+from climviz.diffusion import samplers
 from climviz.diffusion.samplers import make_sampler, sample
-from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
+from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.pipelines.ensemble import EnsembleGenerator
+
+DEFAULT_SAMPLER = getattr(samplers, "DEFAULT_SAMPLER", "dpm++2m")
+DEFAULT_STEPS = getattr(samplers, "DEFAULT_STEPS", 10)
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -35,13 +46,27 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def matmul_rate(repeats: int = 5) -> float:
+    """FLOP/s of a 1024^3 float32 matmul on this machine, now (median)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    return 2 * 1024**3 / _median_time(lambda: a @ b, repeats)
+
+
+def counted_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", default="models/ensemble")
     ap.add_argument("--members", type=int, default=10)
     ap.add_argument("--months", type=int, default=120)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sampler", default=DEFAULT_SAMPLER)
+    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -49,36 +74,52 @@ def main() -> None:
     nlat, nlon = len(gen.lat), len(gen.lon)
     years = args.months // 12
     cond = toy_ensemble(members=[25], start=1986, end=1986 + years - 1, grid=(nlat, nlon)).isel(member=0)
+    rate = matmul_rate()
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{args.threads} thread(s), device cpu")
-    print(f"task: {args.members} members x {cond.sizes['time']} months x {args.steps} steps (DDIM), decoding included")
+          f"{args.threads} thread(s), device cpu; 1024^3 float32 matmul: {rate / 1e9:.0f} GFLOP/s")
+    print(f"task: {args.members} members x {cond.sizes['time']} months x {args.steps} steps ({args.sampler}), "
+          "encoding and decoding included")
+
+    def run(mode):
+        return gen.generate(cond, args.members, args.steps, mode, seed=0, sampler=args.sampler)
+
     latent = {}
     for mode in gen.modes:
-        t = _median_time(lambda: gen.generate(cond, args.members, args.steps, mode, seed=0), args.repeats)
-        latent[mode] = t
-        print(f"generate[{mode}]: median {t:.2f} s over {args.repeats} runs")
+        run(mode)  # warm-up
+        t = _median_time(lambda: run(mode), args.repeats)
+        flops = counted_flops(lambda: run(mode))
+        latent[mode] = (t, flops)
+        print(f"generate[{mode}]: median {t:.2f} s over {args.repeats} runs; {flops / 1e9:.1f} GFLOP done, "
+              f"{flops / t / 1e9:.1f} GFLOP/s = {flops / t / rate:.0%} of the matmul rate")
+    z = torch.zeros(args.members * cond.sizes["time"], *gen.diffusion[gen.modes[0]].net.cfg.latent_shape)
+    t_dec = _median_time(lambda: gen.decode(z), args.repeats)
+    print(f"of which decoding {len(z)} frames: median {t_dec:.2f} s, {counted_flops(lambda: gen.decode(z)) / 1e9:.1f} GFLOP")
 
-    # the same design in pixel space: one token per full-resolution frame
-    lat_cfg = gen.diffusion["transformer"].net.cfg
-    pix = TemporalDenoiser(DenoiserConfig(latent_shape=(1, nlat, nlon), window=lat_cfg.window,
-                                          d_model=lat_cfg.d_model, n_layers=lat_cfg.n_layers,
-                                          n_heads=lat_cfg.n_heads)).eval()
-    sched = gen.diffusion["transformer"].schedule
-    n, t_len, w = args.members, cond.sizes["time"], lat_cfg.window
+    # the same family in pixel space: patch tokens of the 48x96 field, as many per month as the latent model's
+    lcfg = gen.diffusion[gen.modes[0]].net.cfg
+    factor = nlat // lcfg.latent_shape[1]
+    pcfg = SpaceTimeConfig(latent_shape=(1, nlat, nlon), window=lcfg.window, patch=lcfg.patch * factor,
+                           d_model=lcfg.d_model, n_layers=lcfg.n_layers, n_heads=lcfg.n_heads,
+                           mlp_ratio=lcfg.mlp_ratio, time_kernel=lcfg.time_kernel, cond_kernel=lcfg.cond_kernel)
+    pix = SpaceTimeDenoiser(pcfg).eval()
+    n, w = args.members, min(lcfg.window, cond.sizes["time"])
     cond_px = torch.zeros(n, w, 1, nlat, nlon)
     month = torch.arange(w).remainder(12)[None].expand(n, -1)
-    year = (1986.0 + torch.arange(w) / 12.0)[None].expand(n, -1)
-    windows = max(1, int(np.ceil((t_len - w) / (w // 2))) + 1) if t_len > w else 1
 
     @torch.no_grad()
     def pixel_run():
-        for _ in range(windows):  # same window count as the latent transformer's MultiDiffusion pass
-            sample(lambda x, tt: pix(x, tt, cond_px, month, year), (n, w, 1, nlat, nlon),
-                   make_sampler("ddim", sched, args.steps), generator=torch.Generator().manual_seed(0))
+        sample(lambda x, tt: pix(x, tt, cond_px, month), (n, w, 1, nlat, nlon),
+               make_sampler(args.sampler, gen.diffusion[gen.modes[0]].schedule, args.steps),
+               generator=torch.Generator().manual_seed(0))
 
+    pixel_run()
     t_pix = _median_time(pixel_run, args.repeats)
-    print(f"pixel-space denoiser, same sampler/steps/windows (no decoding needed): median {t_pix:.2f} s")
-    print(f"latent-space speed-up (pixel / latent transformer, same run): {t_pix / latent['transformer']:.1f}x")
+    f_pix = counted_flops(pixel_run)
+    t_lat, f_lat = latent[gen.modes[0]]
+    print(f"pixel-space denoiser of the same family ({pcfg.n_patches} patches of {pcfg.patch}x{pcfg.patch} cells, "
+          f"untrained, no decoding): median {t_pix:.2f} s, {f_pix / 1e9:.1f} GFLOP")
+    print(f"latent / pixel, same run: wall time {t_pix / t_lat:.2f}x faster in latent space, "
+          f"FLOPs {f_pix / f_lat:.2f}x fewer in latent space ({gen.modes[0]} mode)")
 
 
 if __name__ == "__main__":

@@ -97,10 +97,21 @@ def _train_vae(args: argparse.Namespace) -> int:
 def _train_ldm(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_ldm
 
-    arch = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads, "window": args.window}
+    arch = {"architecture": args.architecture, "window": args.window}
+    arch.update({k: v for k, v in (("d_model", args.d_model), ("n_layers", args.layers),
+                                   ("n_heads", args.heads), ("patch", args.patch)) if v is not None})
+    if args.architecture != "spacetime" and "patch" in arch:
+        raise ValueError("--patch applies to --architecture spacetime only")
+    period = None
+    if args.period:
+        try:
+            a, b = (int(v) for v in args.period.split("-"))
+        except ValueError:
+            raise ValueError(f"--period must look like 1850-1975, got {args.period!r}") from None
+        period = (a, b)
     out = train_ensemble_ldm(args.data, args.model_dir, mode=args.mode, members=parse_members(args.members),
                              settings=_settings(args), resume=not args.restart, architecture=arch,
-                             progress=_train_progress(f"ldm-{args.mode}"))
+                             period=period, progress=_train_progress(f"ldm-{args.mode}"))
     _print_regridding(args.data, out)
     print(out)
     return 0
@@ -239,11 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_train_vae)
     p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
     _add_loop_args(p, 4000, 32, 5e-4)
-    p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
-    p.add_argument("--window", type=int, default=24, help="months per training window (default 24)")
-    p.add_argument("--d-model", type=int, default=256, help="token width (default 256)")
-    p.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
-    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    p.add_argument("--mode", choices=["transformer", "autoregressive", "both"], default="both",
+                   help="how the network will sample; 'both' (default) trains one network for both modes")
+    p.add_argument("--architecture", choices=["spacetime", "temporal"], default="spacetime",
+                   help="spacetime (default: patch tokens, space-time attention, no calendar year) "
+                        "or temporal (one token a month, the earlier design)")
+    p.add_argument("--window", type=int, default=120, help="months per training window (default 120)")
+    p.add_argument("--period", default=None, help="train on these years only, e.g. 1850-1975")
+    p.add_argument("--d-model", type=int, default=None, help="token width (default: the architecture's)")
+    p.add_argument("--layers", type=int, default=None, help="blocks (default: the architecture's)")
+    p.add_argument("--heads", type=int, default=None, help="attention heads (default: the architecture's)")
+    p.add_argument("--patch", type=int, default=None, help="spacetime: patch size in latent pixels (default 4)")
     p.set_defaults(handler=_train_ldm)
 
     p = sub.add_parser("generate", help="generate new ensemble members from a conditioning run")

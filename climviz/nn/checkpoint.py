@@ -86,6 +86,14 @@ def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, config
     return d
 
 
+def save_config(directory: str | os.PathLike, config: dict) -> Path:
+    """Write ``config`` as ``directory/config.json`` (atomically)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    _write_json(d / CONFIG, config)
+    return d / CONFIG
+
+
 def check_directory(directory: str | os.PathLike) -> Path:
     """Raise :class:`CheckpointError` unless ``directory`` is a safe, complete checkpoint."""
     d = Path(directory)

@@ -14,7 +14,7 @@ from climviz.data.grid import cell_area_weights, decimal_years, global_grid
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn import checkpoint as ckpt
-from climviz.nn.temporal_denoiser import DenoiserConfig
+from climviz.nn.denoisers import TEMPORAL, denoiser_config
 from climviz.nn.vae import VAE, VAEConfig
 from climviz.train import distributed
 from climviz.train.common import LoopSettings, default_device
@@ -116,26 +116,54 @@ def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values, months: np.ndarra
 
 def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
                        settings: LoopSettings | None = None, architecture: dict | None = None,
+                       period: tuple[int, int] | None = None,
                        resume=True, progress=None, device=None) -> Path:
     """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
 
-    ``architecture`` overrides :class:`DenoiserConfig` fields (``d_model``, ``n_layers``, ...).
+    ``architecture`` names the network (``{"architecture": "spacetime"}``, the
+    default, or ``"temporal"``; see :mod:`climviz.nn.denoisers`) and overrides
+    its config fields (``d_model``, ``n_layers``, ``window``, ...). ``period``
+    ``(first year, last year)`` trains on those years only. ``mode="both"``
+    trains one network for both ways of sampling into ``model_dir/transformer``
+    and copies it to ``model_dir/autoregressive``.
     """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
     vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
     tas, months = open_training_array(data, members, grid=(vae_cfg["grid"]["lat"], vae_cfg["grid"]["lon"]))
+    if period is not None:
+        tas = tas.sel(time=slice(f"{int(period[0]):04d}", f"{int(period[1]):04d}"))
+        if tas.sizes["time"] < 24:
+            raise ValueError(f"the period {period[0]}-{period[1]} holds fewer than 24 months of the data")
+        months = np.array([t.month for t in tas["time"].values])
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
     latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months))
     years = decimal_years(tas["time"].values)
     span = (float(np.floor(years[0])), float(np.floor(years[-1]) + 1))
-    cfg = DenoiserConfig(latent_shape=tuple(latents.shape[2:]), years=span, **(architecture or {}))
-    out_dir = Path(model_dir) / mode
-    train_ldm(latents, months - 1, years, cfg, out_dir, settings, mode=mode,
-              extra_config={**_provenance(tas, data), "settings": vars(settings)},
+    arch = dict(architecture or {})
+    kind = arch.pop("architecture", "spacetime")
+    fields = {"latent_shape": tuple(latents.shape[2:]), **({"years": span} if kind == TEMPORAL else {}), **arch}
+    cfg = denoiser_config(fields, architecture=kind)
+    out_dir = Path(model_dir) / ("transformer" if mode == "both" else mode)
+    extra = {**_provenance(tas, data), "settings": vars(settings)}
+    if mode == "both":
+        extra.update(mode="transformer", sampling_modes=["transformer", "autoregressive"])
+    train_ldm(latents, months - 1, years, cfg, out_dir, settings, mode=mode, extra_config=extra,
               resume=resume, progress=progress, device=device)
+    if mode == "both" and distributed.is_rank0():
+        _copy_for_mode(out_dir, Path(model_dir) / "autoregressive", "autoregressive")
     return out_dir
+
+
+def _copy_for_mode(src: Path, dst: Path, mode: str) -> None:
+    """Copy a denoiser checkpoint (weights + config, not the optimiser state) to ``dst`` as ``mode``."""
+    import shutil
+
+    dst.mkdir(parents=True, exist_ok=True)
+    cfg = ckpt.load_config(src)
+    shutil.copyfile(src / ckpt.WEIGHTS, dst / ckpt.WEIGHTS)
+    ckpt.save_config(dst, {**cfg, "mode": mode})
 
 
 def _cached_latents(vae_dir: Path, data, tas, encode) -> np.ndarray:

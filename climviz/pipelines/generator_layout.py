@@ -16,7 +16,7 @@ import numpy as np
 
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn.checkpoint import CheckpointError
-from climviz.nn.temporal_denoiser import DenoiserConfig
+from climviz.nn.denoisers import denoiser_config
 from climviz.nn.vae import VAEConfig
 
 
@@ -55,7 +55,7 @@ def check_generator_layout(root, vae_config: dict, denoiser_configs: dict[str, d
     latent = (vae.latent_channels, lat.size // f, lon.size // f)
     for mode, cfg in denoiser_configs.items():
         here = str(Path(root) / mode / "config.json")
-        den = DenoiserConfig.from_dict(cfg["denoiser"])
+        den = denoiser_config(cfg["denoiser"])
         if cfg["mode"] != mode:
             raise CheckpointError(f"{here}: mode {cfg['mode']!r} does not match its directory {mode!r}")
         steps = cfg["schedule"]["num_train_steps"]

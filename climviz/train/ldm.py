@@ -8,7 +8,9 @@ and a conditioning member ``c`` (both VAE posterior means), over windows of
 - ``autoregressive``: the first ``W/2`` frames are clean context (the
   previously generated residual) in most batches, and only the rest is
   denoised; in the other batches there is no context, which is how the first
-  chunk of a sequence is made.
+  chunk of a sequence is made;
+- ``both``: one network for both ways of sampling: half of the batches carry
+  clean context in their first half, half carry none.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import numpy as np
 import torch
 
 from climviz.diffusion.schedule import CosineSchedule
-from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
+from climviz.nn.denoisers import denoiser_class
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
 from climviz.train.distributed import global_sum, shard, world_size
 
-MODES = ("transformer", "autoregressive")
+MODES = ("transformer", "autoregressive", "both")
+P_CONTEXT = {"transformer": 0.0, "autoregressive": 0.8, "both": 0.5}  # share of windows with context
 
 
 def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) -> dict:
@@ -46,7 +49,7 @@ def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) 
     }
 
 
-def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, p_context=0.8):
+def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, p_context=None):
     """Draw a training batch of residual windows. Returns tensors on the CPU.
 
     ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11,
@@ -60,7 +63,8 @@ def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, 
     cnd = (tgt + torch.randint(1, m, (batch_size,), generator=gen).numpy()) % m
     start = torch.randint(0, t_len - window + 1, (batch_size,), generator=gen).numpy()
     use = np.zeros(batch_size, bool)
-    if mode == "autoregressive":
+    p_context = P_CONTEXT[mode] if p_context is None else p_context
+    if p_context > 0:
         use = torch.rand(batch_size, generator=gen).numpy() < p_context
     tgt, cnd, start, use = (shard(v) for v in (tgt, cnd, start, use))
     idx = start[:, None] + np.arange(window)[None]
@@ -84,7 +88,7 @@ def train_ldm(
     latents: np.ndarray,
     months: np.ndarray,
     years: np.ndarray,
-    cfg: DenoiserConfig,
+    cfg,
     out_dir,
     settings: LoopSettings,
     *,
@@ -94,8 +98,9 @@ def train_ldm(
     device: torch.device | None = None,
     resume: bool = True,
     progress: Progress | None = None,
-) -> TemporalDenoiser:
-    """Fit a :class:`TemporalDenoiser` on residuals of ``latents [M, T, C, h, w]``.
+) -> torch.nn.Module:
+    """Fit the denoiser that ``cfg`` configures (:mod:`climviz.nn.denoisers`) on residuals
+    of ``latents [M, T, C, h, w]``.
 
     ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
     decimal year of each time step.
@@ -107,7 +112,7 @@ def train_ldm(
     device = device or default_device()
     stats = latent_statistics(latents, seed=settings.seed)
     schedule = CosineSchedule(num_train_steps)
-    model = TemporalDenoiser(cfg).to(device)
+    model = denoiser_class(cfg)(cfg).to(device)
 
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         x0, cond, month, year, context = (

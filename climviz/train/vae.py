@@ -53,7 +53,7 @@ def train_vae(
 
 
 @torch.no_grad()
-def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = 256, device=None) -> np.ndarray:
+def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = 16, device=None) -> np.ndarray:
     """Posterior means ``mu`` of ``frames [N, H, W]`` -> ``[N, C, h, w]`` float32."""
     device = device or next(model.parameters()).device
     out = []

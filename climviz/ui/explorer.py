@@ -7,6 +7,7 @@ import param
 import xarray as xr
 
 from climviz.data.forcing import ERUPTIONS
+from climviz.data.observed import hadcrut5_global_annual
 from climviz.data.regions import REGIONS
 from climviz.ui.sources import embedded_area_mean, embedded_ensemble
 
@@ -58,6 +59,25 @@ class EnsembleExplorer(param.Parameterized):
             "low": q.sel(quantile=0.05, drop=True),
             "high": q.sel(quantile=0.95, drop=True),
         })
+
+    @param.depends("members")
+    def observed_comparison(self) -> xr.Dataset:
+        """Annual global means beside the observed HadCRUT5 series, both as anomalies vs 1961-1990.
+
+        ``synthetic (member, year)``: each embedded member's annual global mean minus its own
+        1961-1990 mean (the HadCRUT5 reference period); ``observed``, ``observed_low`` and
+        ``observed_high`` (``year``): HadCRUT5 and its 95% range over the same years.
+        """
+        gm = embedded_area_mean(self.members, "Global")
+        annual = gm.groupby("time.year").mean("time")
+        annual = annual - annual.sel(year=slice(1961, 1990)).mean("year")
+        obs = hadcrut5_global_annual().sel(year=annual["year"].values)
+        return xr.Dataset({
+            "synthetic": annual.transpose("member", "year"),
+            "observed": ("year", obs["anomaly"].values),
+            "observed_low": ("year", obs["lower"].values),
+            "observed_high": ("year", obs["upper"].values),
+        }, attrs={"observed_source": obs.attrs["source"], "observed_label": obs.attrs["label"]})
 
     @staticmethod
     def eruptions(start_year: int = 1850, end_year: int = 2005) -> list[tuple[str, float]]:

@@ -179,8 +179,9 @@ class EnsembleGeneration(BackgroundTask):
 
     def model_years(self) -> tuple[int, int]:
         """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
-        y0, y1 = self.generator.trained_years()
-        lo, hi = int(np.ceil(y0)), int(np.floor(y1 - 1e-6))
+        y0, y1 = self.generator.trained_years()   # +-inf: the model is not bound to a period
+        lo = int(np.ceil(y0)) if np.isfinite(y0) else 1850
+        hi = int(np.floor(y1 - 1e-6)) if np.isfinite(y1) else 2005
         return max(1850, lo), min(2005, hi)
 
     def device_text(self) -> str:

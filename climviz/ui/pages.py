@@ -20,6 +20,7 @@ from climviz.ui.downscaling import Downscaling, wind_speed
 from climviz.ui.explorer import EnsembleExplorer, decimal_year
 from climviz.ui.generation import EMBEDDED, UPLOAD, EnsembleGeneration
 from climviz.ui.sources import SYNTHETIC_NOTE, WIND_NOTE
+from climviz.ui.views import observed_global_view
 from climviz.ui.views import (acf_view, bars_view, denoise_curve, ke_view, map_view, nino_view, placeholder_map,
                               plume_view, series_view, spectrum_view, symmetric_clim, timings_view)
 
@@ -497,11 +498,20 @@ def explorer_page(state: EnsembleExplorer | None = None):
                 state.param.anomaly), sizing_mode="fixed")
     plume_pane = pn.pane.HoloViews(
         pn.bind(_plume, state.param.members, state.param.region, state.param.smoothing), sizing_mode="fixed")
+    observed_pane = pn.pane.HoloViews(
+        pn.bind(lambda members: observed_global_view(state.observed_comparison(), state.eruptions()),
+                state.param.members), sizing_mode="fixed")
+    observed_note = pn.pane.Markdown(
+        "The black line is **observed**: HadCRUT5 global annual mean near-surface temperature "
+        "(Met Office Hadley Centre / CRU; Morice et al. 2021; Open Government Licence v3.0), with its 95% "
+        "range. The blue lines are the **synthetic** embedded members, each as an anomaly from its own "
+        "1961-1990 mean. Observed year-to-year swings include real El Ninos and La Ninas, which the "
+        "synthetic members draw at random.", sizing_mode="stretch_width")
     controls = pn.Param(
         state.param, parameters=["members", "member", "region", "year", "month", "smoothing", "anomaly"],
         widgets={"year": pn.widgets.IntSlider, "month": pn.widgets.IntSlider}, show_name=False,
     )
-    return controls, pn.Column(synthetic_banner(), map_pane, plume_pane)
+    return controls, pn.Column(synthetic_banner(), map_pane, plume_pane, observed_pane, observed_note)
 
 
 def explorer_tab(state: EnsembleExplorer | None = None) -> pn.Row:

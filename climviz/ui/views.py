@@ -127,6 +127,27 @@ def plume_view(series: xr.DataArray, stats: xr.Dataset, years: np.ndarray,
     )
 
 
+def observed_global_view(ds: xr.Dataset, eruptions: list[tuple[str, float]], *, width: int = 640,
+                         height: int = 300):
+    """Synthetic members' annual global means (thin, and their mean) against the observed series
+    (black, with its 95% range), anomalies vs 1961-1990; eruption dates marked."""
+    years = ds["year"].values.astype(float) + 0.5
+    syn = ds["synthetic"]
+    band = band_area(years, ds["observed_low"].values, ds["observed_high"].values, "observed 95% range",
+                     "#555555", 0.25)
+    lines = [hv.Curve((years, syn.isel(member=i).values), "year", "K").opts(color=TRUE, alpha=0.3, line_width=0.7)
+             for i in range(syn.sizes["member"])]
+    mean = hv.Curve((years, syn.mean("member").values), "year", "K", label="synthetic ensemble mean").opts(
+        color=TRUE, line_width=2)
+    obs = hv.Curve((years, ds["observed"].values), "year", "K", label=ds.attrs["observed_label"]).opts(
+        color=COND, line_width=1.8)
+    ylim = _ylim(syn.values, ds["observed_low"].values, ds["observed_high"].values)
+    return hv.Overlay([band, *lines, mean, obs, *eruption_marks(eruptions, ylim[0])]).opts(
+        title="Global annual mean, anomaly vs 1961-1990: SYNTHETIC members and OBSERVED HadCRUT5",
+        xlabel="year", ylabel="anomaly (K)", width=width, height=height, legend_position="top_left",
+        show_grid=True, ylim=ylim)
+
+
 def _ylim(*arrays, pad: float = 0.05) -> tuple[float, float]:
     """Data range with a margin (hv.Area would otherwise stretch the axis down to 0)."""
     vals = np.concatenate([np.asarray(a, float).ravel() for a in arrays])

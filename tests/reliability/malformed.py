@@ -98,8 +98,6 @@ def build(d: Path) -> dict[str, Case]:
        r"\(a regional grid, missing the periodic longitude\)")
     uneven = good["lat"].values + np.r_[0.0, 3.0, 0.0, 0.0, -4.0, 0.0, 0.0, 0.0]
     nc("grid_uneven_lat", good.assign_coords(lat=uneven), "latitudes .* are unevenly spaced and not Gaussian")
-    nc("period_outside", toy_tas(members=1, start=1960, end=1960).isel(member=0),
-       "covers 1960.*; this model was trained on 1990-1992", upload="outside the years")
     nc("time_not_dates", good.assign_coords(time=np.arange(good.sizes["time"], dtype=float)),
        "time in .* is not a date")
     _huge_member_claim(d / "huge_member_claim.nc")

@@ -26,7 +26,7 @@ from climviz.data.loader import open_run
 
 NAMES = ["truncated", "random_bytes", "empty", "csv_text", "truncated_classic", "hdf5_without_variable",
          "wrong_variable", "missing_lat", "fahrenheit", "kelvin_labelled_celsius", "no_units", "some_nan",
-         "all_nan", "inf", "grid_regional", "grid_uneven_lat", "period_outside", "time_not_dates", "huge_member_claim"]
+         "all_nan", "inf", "grid_regional", "grid_uneven_lat", "time_not_dates", "huge_member_claim"]
 
 
 def _generate_args(model_dir, cond, out, *extra):

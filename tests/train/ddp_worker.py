@@ -40,7 +40,7 @@ torch.manual_seed(1)  # a resumed run takes its weights from the checkpoint
 assert main(["train", "vae", *vae, "--steps", "3"]) == 0  # resumes from step 2
 torch.manual_seed(0)
 assert main(["train", "ldm", *common, "--steps", "3", "--mode", "autoregressive", "--d-model", "16",
-             "--layers", "1", "--heads", "2", "--window", "12"]) == 0
+             "--layers", "1", "--heads", "2", "--window", "12", "--patch", "1"]) == 0
 if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # an uneven split is refused on every rank
     assert main(["train", "vae", *vae, "--steps", "1", "--batch-size", "3", "--restart",
                  "--model-dir", str(out / "uneven")]) == 2

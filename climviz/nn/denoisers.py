@@ -1,0 +1,37 @@
+"""One home for the latent denoiser architectures: pick the config class and network from a checkpoint.
+
+- ``"temporal"`` (:mod:`climviz.nn.temporal_denoiser`): one token per month,
+  calendar-year features, short windows; checkpoints without an
+  ``architecture`` key are of this kind.
+- ``"spacetime"`` (:mod:`climviz.nn.spacetime_denoiser`): patch tokens,
+  factorised space-time attention with a relative time bias over long
+  windows, a separate conditioning path, no calendar year.
+"""
+
+from __future__ import annotations
+
+from climviz.nn.spacetime_denoiser import ARCHITECTURE as SPACETIME, SpaceTimeConfig, SpaceTimeDenoiser
+from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
+
+TEMPORAL = "temporal"
+ARCHITECTURES = (SPACETIME, TEMPORAL)
+
+
+def denoiser_config(d: dict, architecture: str | None = None):
+    """The config object of a checkpoint's ``denoiser`` dict (checked), or of ``architecture`` + overrides."""
+    kind = architecture or (d.get("architecture", TEMPORAL) if isinstance(d, dict) else TEMPORAL)
+    if kind == SPACETIME:
+        return SpaceTimeConfig.from_dict(d) if architecture is None else SpaceTimeConfig(**d)
+    if kind == TEMPORAL:
+        return DenoiserConfig.from_dict(d) if architecture is None else DenoiserConfig(**d)
+    raise ValueError(f"unknown denoiser architecture {kind!r}; known: {list(ARCHITECTURES)}")
+
+
+def denoiser_class(cfg):
+    """The network class that ``cfg`` configures."""
+    return SpaceTimeDenoiser if isinstance(cfg, SpaceTimeConfig) else TemporalDenoiser
+
+
+def uses_calendar_year(cfg) -> bool:
+    """Whether the network reads the calendar year (and so is bound to its training period)."""
+    return isinstance(cfg, DenoiserConfig)
