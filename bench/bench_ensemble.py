@@ -28,13 +28,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from climviz.data.toy_ensemble import toy_ensemble
-from climviz.diffusion import samplers
 from climviz.diffusion.samplers import make_sampler, sample
 from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.pipelines.ensemble import EnsembleGenerator
-
-DEFAULT_SAMPLER = getattr(samplers, "DEFAULT_SAMPLER", "dpm++2m")
-DEFAULT_STEPS = getattr(samplers, "DEFAULT_STEPS", 10)
+from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -97,6 +94,9 @@ def main() -> None:
 
     # the same family in pixel space: patch tokens of the 48x96 field, as many per month as the latent model's
     lcfg = gen.diffusion[gen.modes[0]].net.cfg
+    if not isinstance(lcfg, SpaceTimeConfig):
+        print("pixel-space comparison: only for space-time denoisers (this generator's is the earlier design)")
+        return
     factor = nlat // lcfg.latent_shape[1]
     pcfg = SpaceTimeConfig(latent_shape=(1, nlat, nlon), window=lcfg.window, patch=lcfg.patch * factor,
                            d_model=lcfg.d_model, n_layers=lcfg.n_layers, n_heads=lcfg.n_heads,
