@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from climviz.nn.checkpoint import CheckpointError
 from climviz.nn.spacetime_denoiser import ARCHITECTURE as SPACETIME, SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
 
@@ -24,7 +25,10 @@ def denoiser_config(d: dict, architecture: str | None = None):
         return SpaceTimeConfig.from_dict(d) if architecture is None else SpaceTimeConfig(**d)
     if kind == TEMPORAL:
         return DenoiserConfig.from_dict(d) if architecture is None else DenoiserConfig(**d)
-    raise ValueError(f"unknown denoiser architecture {kind!r}; known: {list(ARCHITECTURES)}")
+    message = f"unknown denoiser architecture {kind!r}; known: {list(ARCHITECTURES)}"
+    if architecture is None:  # read from a checkpoint: name the file
+        raise CheckpointError(f"{getattr(d, 'source', 'config')}: {message}")
+    raise ValueError(message)
 
 
 def denoiser_class(cfg):

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from climviz.nn.checkpoint import CheckpointError, config_from_dict
+from climviz.nn.checkpoint import CheckpointError, Config, config_from_dict
 from climviz.nn.temporal_denoiser import timestep_embedding
 
 ARCHITECTURE = "spacetime"
@@ -62,8 +62,9 @@ class SpaceTimeConfig:
     def from_dict(cls, d: dict) -> SpaceTimeConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
         if not isinstance(d, dict) or d.get("architecture") != ARCHITECTURE:
-            raise CheckpointError(f"not a {ARCHITECTURE!r} denoiser config: {d!r:.200}")
-        return config_from_dict(_NumbersOnly, {k: v for k, v in d.items() if k != "architecture"}, limits={
+            raise CheckpointError(f"{getattr(d, 'source', 'config')}: not a {ARCHITECTURE!r} denoiser config")
+        numbers = Config({k: v for k, v in d.items() if k != "architecture"}, getattr(d, "source", "config"))
+        return config_from_dict(_NumbersOnly, numbers, limits={
             "latent_shape": (1, 1024), "window": (1, 2400), "patch": (1, 64), "d_model": (1, 4096),
             "n_layers": (1, 64), "n_heads": (1, 256), "mlp_ratio": (0.1, 16.0), "time_kernel": (1, 63),
             "cond_kernel": (1, 255)}).full()
@@ -102,8 +103,11 @@ class _NumbersOnly:
     def full(self) -> SpaceTimeConfig:
         cfg = SpaceTimeConfig(**asdict(self))
         cfg.latent_shape = tuple(cfg.latent_shape)
-        cfg.check()
         return cfg
+
+    def check(self) -> None:
+        """The full config's relations (``ValueError``, turned into a CheckpointError by the loader)."""
+        self.full().check()
 
 
 class TemporalConv(nn.Module):

@@ -50,9 +50,18 @@ def test_members_differ_with_a_spread_like_the_true_ensemble(generated, truth):
     assert 0.6 < spread_gen / spread_true < 1.5
 
 
-def test_pinatubo_cooling_is_carried(generated):
-    """Global mean of 1992 minus 1990, ensemble mean: the forced volcanic dip (about -0.3 K)."""
-    g = area_mean(generated).mean("member")
-    year = g["time"].dt.year
-    dip = float(g.where(year == 1992, drop=True).mean() - g.where(year == 1990, drop=True).mean())
-    assert dip < -0.1
+def _dip(series):
+    """1992 minus 1990 of a ``(time,)`` series (the year after Pinatubo against the year before)."""
+    year = series["time"].dt.year
+    return float(series.where(year == 1992, drop=True).mean() - series.where(year == 1990, drop=True).mean())
+
+
+def test_pinatubo_cooling_is_carried(generated, truth):
+    """Global mean of 1992 minus 1990: the forced volcanic dip of the two-box model is -0.16 K
+    (te.forced_response), and the true members 26-29 show it too."""
+    gen = _dip(area_mean(generated).mean("member"))
+    true = _dip(area_mean(truth.sel(member=slice(26, 29))).mean("member"))
+    assert true < -0.1                 # the truth has a dip to carry (it could be hidden by ENSO)
+    # the generated mean keeps most of it: within 0.1 K of the 4 true members' mean, whose own
+    # sampling error in a 2-year difference is about 0.05 K
+    assert gen < -0.04 and abs(gen - true) < 0.1
