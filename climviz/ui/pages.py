@@ -497,10 +497,11 @@ def explorer_page(state: EnsembleExplorer | None = None):
         pn.bind(_map, state.param.members, state.param.member, state.param.year, state.param.month,
                 state.param.anomaly), sizing_mode="fixed")
     plume_pane = pn.pane.HoloViews(
-        pn.bind(_plume, state.param.members, state.param.region, state.param.smoothing), sizing_mode="fixed")
+        pn.bind(_plume, state.param.members, state.param.region, state.param.smoothing), sizing_mode="fixed",
+        linked_axes=False)   # K and anomaly plots share dimension names; linked, one squashes the other
     observed_pane = pn.pane.HoloViews(
         pn.bind(lambda members: observed_global_view(state.observed_comparison(), state.eruptions()),
-                state.param.members), sizing_mode="fixed")
+                state.param.members), sizing_mode="fixed", linked_axes=False)
     observed_note = pn.pane.Markdown(
         "The black line is **observed**: HadCRUT5 global annual mean near-surface temperature "
         "(Met Office Hadley Centre / CRU; Morice et al. 2021; Open Government Licence v3.0), with its 95% "

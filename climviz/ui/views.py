@@ -143,7 +143,7 @@ def observed_global_view(ds: xr.Dataset, eruptions: list[tuple[str, float]], *, 
         color=COND, line_width=1.8)
     ylim = _ylim(syn.values, ds["observed_low"].values, ds["observed_high"].values)
     return hv.Overlay([band, *lines, mean, obs, *eruption_marks(eruptions, ylim[0])]).opts(
-        title="Global annual mean, anomaly vs 1961-1990: SYNTHETIC members and OBSERVED HadCRUT5",
+        title="Global mean vs 1961-1990: SYNTHETIC and OBSERVED",
         xlabel="year", ylabel="anomaly (K)", width=width, height=height, legend_position="top_left",
         show_grid=True, ylim=ylim)
 
