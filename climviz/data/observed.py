@@ -35,7 +35,7 @@ FILES = Path(__file__).with_name("observed_files")
 ONI_FILE = FILES / "noaa_nino34_oni_1871-2022.csv"
 HADCRUT_FILE = FILES / "HadCRUT.5.0.1.0.analysis.summary_series.global.annual.csv"
 
-NINO34_LABEL = "observed (NOAA Nino3.4, 1871-2022)"
+NINO34_LABEL = "observed (NOAA, 1871-2022)"
 HADCRUT_LABEL = "observed (HadCRUT5 global mean, 1850-2022)"
 NINO34_SOURCE = "NOAA monthly Nino3.4 SST anomalies (ONI series), public domain"
 HADCRUT_SOURCE = (

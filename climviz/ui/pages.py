@@ -300,8 +300,8 @@ def _ensemble_views(state: EnsembleGeneration) -> pn.Column:
                 psd[a["observed"]["label"]], acf[a["observed"]["label"]] = a["observed"]["psd"], a["observed"]["acf"]
             items.append(pn.pane.HoloViews(nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"),
                                                      width=820)))
-            items.append(pn.Row(pn.pane.HoloViews(spectrum_view(psd, width=420)),
-                                pn.pane.HoloViews(acf_view(acf, width=400))))
+            items.append(pn.Row(pn.pane.HoloViews(spectrum_view(psd, width=420), linked_axes=False),
+                                pn.pane.HoloViews(acf_view(acf, width=400), linked_axes=False)))
         eof_maps = []
         for key, title in (("eof_gen", "generated"), ("eof_ref", "true")):
             ds = a.get(key)

@@ -233,9 +233,9 @@ def spectrum_view(psd: dict[str, xr.DataArray], *, width: int = 420, height: int
         period = 1.0 / s["frequency"].values[keep]
         layers.append(hv.Curve((period, s.values[keep]), "period (years)", "power (K² year)", label=name).opts(
             **_enso_curve_style(name)))
-    return hv.Overlay(layers).opts(title="Nino3.4 power spectrum (multitaper, whole period)", logx=True,
+    return hv.Overlay(layers).opts(title="Nino3.4 spectrum (multitaper)", logx=True,
                                    logy=True, width=width, height=height, show_grid=True,
-                                   legend_position="bottom_right", invert_xaxis=True)
+                                   legend_position="bottom_left", invert_xaxis=True)
 
 
 def acf_view(acfs: dict[str, xr.DataArray], *, width: int = 420, height: int = 300):
@@ -244,7 +244,8 @@ def acf_view(acfs: dict[str, xr.DataArray], *, width: int = 420, height: int = 3
         **_enso_curve_style(name)) for name, a in acfs.items()]
     zero = hv.HLine(0.0).opts(color="black", line_width=0.8)
     return hv.Overlay([*layers, zero]).opts(title="Nino3.4 autocorrelation", width=width, height=height,
-                                            show_grid=True, legend_position="top_right")
+                                            show_grid=True, legend_position="top_right",
+                                            ylim=(-0.6, 1.05))
 
 
 def bars_view(counts: xr.DataArray, *, title: str = "Rank histogram", width: int = 420, height: int = 280):

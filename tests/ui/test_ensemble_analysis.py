@@ -30,7 +30,7 @@ def test_spectrum_spans_the_whole_period_and_acf_starts_at_one(analysis):
 
 def test_observed_reference_is_the_noaa_series_through_the_same_functions(analysis):
     obs = observed_enso()
-    assert obs is analysis["observed"] and obs["label"] == "observed (NOAA Nino3.4, 1871-2022)"
+    assert obs is analysis["observed"] and obs["label"] == "observed (NOAA, 1871-2022)"
     assert obs["psd"]["frequency"].size == 1816 // 2 + 1
     # the real ENSO: lag-1 autocorrelation ~0.9 and a spectral peak between 2 and 7 years
     assert 0.85 < float(obs["acf"].sel(lag=1)) < 0.97
