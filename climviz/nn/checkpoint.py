@@ -216,6 +216,10 @@ def _check_value(name: str, value, tp, limits: tuple, where: str):
         if not limits[0] <= value <= limits[1]:
             raise CheckpointError(f"{where}: {name} = {value} is outside [{limits[0]:g}, {limits[1]:g}]")
         return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise CheckpointError(f"{where}: {name} must be a string, got {value!r}")
+        return value
     container = origin or tp
     if container in (list, tuple):
         if not isinstance(value, (list, tuple)):

@@ -19,7 +19,7 @@ cycles) and keeps the latent's spatial detail:
   period (the ``year`` argument is accepted and ignored).
 
 Cost per token and block is about ``12 d^2 + 2 T d`` multiply-adds
-(``bench/bench_ensemble.py`` prints the total for a request).
+(``bench/bench_ensemble.py`` counts the total for a request).
 
 Inputs as :class:`climviz.nn.temporal_denoiser.TemporalDenoiser`:
 ``x, cond [B, T, C, h, w]``, ``t [B]``, ``month [B, T]`` (0..11),
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from climviz.nn.checkpoint import CheckpointError, Config, config_from_dict
+from climviz.nn.checkpoint import CheckpointError, config_from_dict
 from climviz.nn.temporal_denoiser import timestep_embedding
 
 ARCHITECTURE = "spacetime"
@@ -63,11 +63,10 @@ class SpaceTimeConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
         if not isinstance(d, dict) or d.get("architecture") != ARCHITECTURE:
             raise CheckpointError(f"{getattr(d, 'source', 'config')}: not a {ARCHITECTURE!r} denoiser config")
-        numbers = Config({k: v for k, v in d.items() if k != "architecture"}, getattr(d, "source", "config"))
-        return config_from_dict(_NumbersOnly, numbers, limits={
+        return config_from_dict(cls, d, limits={
             "latent_shape": (1, 1024), "window": (1, 2400), "patch": (1, 64), "d_model": (1, 4096),
             "n_layers": (1, 64), "n_heads": (1, 256), "mlp_ratio": (0.1, 16.0), "time_kernel": (1, 63),
-            "cond_kernel": (1, 255)}).full()
+            "cond_kernel": (1, 255)})
 
     def check(self) -> None:
         c, h, w = self.latent_shape
@@ -84,30 +83,6 @@ class SpaceTimeConfig:
     def n_patches(self) -> int:
         _, h, w = self.latent_shape
         return (h // self.patch) * (w // self.patch)
-
-
-@dataclass
-class _NumbersOnly:
-    """The numeric fields of :class:`SpaceTimeConfig`, for the checked loader (which checks numbers only)."""
-
-    latent_shape: tuple[int, int, int]
-    window: int
-    patch: int
-    d_model: int
-    n_layers: int
-    n_heads: int
-    mlp_ratio: float
-    time_kernel: int
-    cond_kernel: int
-
-    def full(self) -> SpaceTimeConfig:
-        cfg = SpaceTimeConfig(**asdict(self))
-        cfg.latent_shape = tuple(cfg.latent_shape)
-        return cfg
-
-    def check(self) -> None:
-        """The full config's relations (``ValueError``, turned into a CheckpointError by the loader)."""
-        self.full().check()
 
 
 class TemporalConv(nn.Module):
@@ -241,15 +216,3 @@ class SpaceTimeDenoiser(nn.Module):
         for blk in self.blocks:
             h = blk(h, emb, c, bias)
         return self.unpatchify(self.head(self.norm_out(h)))
-
-    def macs_per_window(self, n: int) -> int:
-        """Multiply-adds of one forward pass over a window of ``n`` months (matmuls and convolutions)."""
-        cfg = self.cfg
-        d, p = cfg.d_model, cfg.n_patches
-        pdim = cfg.latent_shape[0] * cfg.patch**2
-        tokens = n * p
-        hidden = int(d * cfg.mlp_ratio)
-        per_block = tokens * (2 * 4 * d * d + 2 * d * hidden + d * d + cfg.time_kernel * d)  # projections, MLP, cond
-        per_block += tokens * 2 * d * (n + p)                                                  # attention scores, values
-        embed = tokens * (3 * d * pdim + 2 * cfg.cond_kernel * d + 4 * d * d)
-        return int(cfg.n_layers * per_block + embed)

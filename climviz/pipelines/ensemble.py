@@ -24,14 +24,11 @@ from climviz.diffusion.samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, make_samp
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.denoisers import denoiser_class, denoiser_config, uses_calendar_year
-from climviz.nn.vae import VAE, VAEConfig
+from climviz.nn.vae import VAE, VAE_BATCH, VAEConfig
 from climviz.pipelines.generator_layout import check_generator_layout
 from climviz.pipelines.limits import check_memory
 
 MODES = ("transformer", "autoregressive")
-# Frames per VAE call. Small batches keep a convolution's activations in the CPU's caches:
-# decoding 1200 48x96 frames took 6.4 s in batches of 256 and 2.6 s in batches of 16 (2 threads).
-VAE_BATCH = 16
 Progress = Callable[[int, int], None]
 
 

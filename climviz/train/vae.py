@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from climviz.nn.vae import VAE, VAEConfig, vae_loss
+from climviz.nn.vae import VAE, VAE_BATCH, VAEConfig, vae_loss
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
 from climviz.train.distributed import shard
 
@@ -53,7 +53,7 @@ def train_vae(
 
 
 @torch.no_grad()
-def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = 16, device=None) -> np.ndarray:
+def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = VAE_BATCH, device=None) -> np.ndarray:
     """Posterior means ``mu`` of ``frames [N, H, W]`` -> ``[N, C, h, w]`` float32."""
     device = device or next(model.parameters()).device
     out = []
