@@ -12,7 +12,7 @@ ORIGIN  ?= localhost:$(PORT)
 # the browser connects. bench/bench_app.py --browser serves with these flags too.
 SERVE_FLAGS := --warm --reuse-sessions
 
-.PHONY: serve test venv clean-venv
+.PHONY: serve test venv clean-venv format
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +26,16 @@ venv: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/panel serve app.py $(SERVE_FLAGS) --port $(PORT) --allow-websocket-origin=$(ORIGIN) $(ARGS)
 
+# Lint and format are part of the test command (configuration in pyproject.toml).
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Rewrites the code in the checked style: run before committing.
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

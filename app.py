@@ -28,7 +28,8 @@ tabs = pn.Tabs(
     ("Ensemble generator", ensemble_page(ensemble)),
     ("Downscaling", deferred(downscaling_page, downscaling)),
     ("Explore the embedded ensemble", deferred(explorer_tab)),
-    dynamic=True, sizing_mode="stretch_width",
+    dynamic=True,
+    sizing_mode="stretch_width",
 )
 template = pn.template.BootstrapTemplate(
     title="climviz: generative emulators of climate simulations",

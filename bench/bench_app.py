@@ -59,10 +59,12 @@ def app_sessions(root: Path, n: int = 3) -> None:
         session = generate_session(app)
         built = time.perf_counter() - t
         with set_curdoc(session.document):
-            pn.state._on_load(None)        # what `panel serve` runs when the browser says the page loaded
-        print(f"app.py session {k + 1} (server side)      {built:7.2f} s built, "
-              f"{time.perf_counter() - t - built:5.2f} s drawn after load"
-              + ("   (prepares the shared data)" if k == 0 else ""))
+            pn.state._on_load(None)  # what `panel serve` runs when the browser says the page loaded
+        print(
+            f"app.py session {k + 1} (server side)      {built:7.2f} s built, "
+            f"{time.perf_counter() - t - built:5.2f} s drawn after load"
+            + ("   (prepares the shared data)" if k == 0 else "")
+        )
 
 
 def in_process(root: Path) -> None:
@@ -76,20 +78,25 @@ def in_process(root: Path) -> None:
     from climviz.ui.generation import EnsembleGeneration
     from climviz.ui.pages import downscaling_page, ensemble_page
     from climviz.ui.sources import load_downscalers, load_generator
+
     print(f"imports                         {time.perf_counter() - t:7.2f} s")
     t = time.perf_counter()
     gen, note = load_generator(root)
     td, base, dnote = load_downscalers(root)
-    print(f"load models                     {time.perf_counter() - t:7.2f} s   {note or 'ensemble ok'} "
-          f"{dnote or '/ downscalers ok'}")
+    print(
+        f"load models                     {time.perf_counter() - t:7.2f} s   {note or 'ensemble ok'} "
+        f"{dnote or '/ downscalers ok'}"
+    )
     app_sessions(root)
     state = EnsembleGeneration(gen, note)
     t = time.perf_counter()
     ensemble_page(state).get_root()
     print(f"ensemble tab first render (server side) {time.perf_counter() - t:7.2f} s")
     if gen is not None:
-        req = (f"{state.n_members} members x {state.n_months()} months x {state.steps} steps "
-               f"({state.mode}, {state.start_year}-{state.end_year}, {gen.device})")
+        req = (
+            f"{state.n_members} members x {state.n_months()} months x {state.steps} steps "
+            f"({state.mode}, {state.start_year}-{state.end_year}, {gen.device})"
+        )
         t = time.perf_counter()
         state.start()
         state.job.join()
@@ -105,15 +112,17 @@ def in_process(root: Path) -> None:
         print(f"downscaling tab first render    {time.perf_counter() - t:7.2f} s")
         t = time.perf_counter()
         ds.run()
-        print(f"downscaling job                 {time.perf_counter() - t:7.2f} s   {ds.status} {ds.error} "
-              f"(incl. simulating the case the first time)")
+        print(
+            f"downscaling job                 {time.perf_counter() - t:7.2f} s   {ds.status} {ds.error} "
+            f"(incl. simulating the case the first time)"
+        )
         for r in ds.timings():
             print(f"   {r['model']:8s} {r['stage']:10s} {r['seconds']:7.2f} s")
     pn.state.kill_all_servers()
 
 
-GOALS = {"first": 5.0, "later": 2.0, "burst": 20.0}   # seconds: first page, each later page, 10 pages at once
-RUNNING = "Bokeh app running at"                       # what `panel serve` prints once it listens
+GOALS = {"first": 5.0, "later": 2.0, "burst": 20.0}  # seconds: first page, each later page, 10 pages at once
+RUNNING = "Bokeh app running at"  # what `panel serve` prints once it listens
 
 
 def serve_flags() -> list[str]:
@@ -158,16 +167,32 @@ async def _browser_timings(root: Path, later: int, burst: int) -> None:
     url = f"http://127.0.0.1:{port}/app"
     env = {**os.environ, "CLIMVIZ_MODEL_DIR": str(root), "OMP_NUM_THREADS": "1"}
     flags = serve_flags()
-    print(f"serving: panel serve app.py {' '.join(flags)} (SERVE_FLAGS of the Makefile); {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"serving: panel serve app.py {' '.join(flags)} (SERVE_FLAGS of the Makefile); {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)   # before the clock starts
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)  # before the clock starts
         t0 = time.perf_counter()
         drain = None
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "panel", "serve", "app.py", *flags, "--port", str(port), "--address", "127.0.0.1",
-            "--allow-websocket-origin", f"127.0.0.1:{port}", cwd=REPO, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "app.py",
+            *flags,
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             while RUNNING not in (line := (await proc.stderr.readline()).decode()):
                 if not line:
@@ -178,7 +203,7 @@ async def _browser_timings(root: Path, later: int, burst: int) -> None:
             ctx = await b.new_context(viewport={"width": 1500, "height": 1100})
             page = await ctx.new_page()
             button, usable = await _interactive(page, url, 300)
-            lag = time.perf_counter() - t_run - usable            # from 'running' to the request
+            lag = time.perf_counter() - t_run - usable  # from 'running' to the request
             first = [(button + lag, usable + lag)]
             await page.close()
             times = []
@@ -187,15 +212,17 @@ async def _browser_timings(root: Path, later: int, burst: int) -> None:
                 times.append(await _interactive(page, url, 300))
                 await page.close()
             users = [await b.new_context(viewport={"width": 1500, "height": 1100}) for _ in range(burst)]
-            pages = [await u.new_page() for u in users]     # one browser profile each, as separate users
+            pages = [await u.new_page() for u in users]  # one browser profile each, as separate users
             t = time.perf_counter()
             together = await asyncio.gather(*[_interactive(pg, url, 300) for pg in pages])
             print(f"{'goal (seconds)':38s} {'Generate clickable':17s}   {'server answers':17s}")
             print(_verdict("(a) first page, from 'running'", first, max, GOALS["first"]))
             print(_verdict(f"(b) later pages, median of {later}", times, statistics.median, GOALS["later"]))
             print(_verdict(f"(c) {burst} pages at once, the last", together, max, GOALS["burst"]))
-            print(f"    ({burst} at once: median {statistics.median(u for _, u in together):.2f} s to answer, "
-                  f"all answered {time.perf_counter() - t:.2f} s after the first request)")
+            print(
+                f"    ({burst} at once: median {statistics.median(u for _, u in together):.2f} s to answer, "
+                f"all answered {time.perf_counter() - t:.2f} s after the first request)"
+            )
             for u in users[1:]:
                 await u.close()
             page = pages[0]

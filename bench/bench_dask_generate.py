@@ -49,8 +49,13 @@ def _cond(nlat: int, nlon: int, start: int, months: int) -> xr.DataArray:
     rng = np.random.default_rng(0)
     base = np.broadcast_to(288 - 30 * np.sin(np.deg2rad(lat))[:, None] ** 2, (nlat, nlon))
     values = (base[None] + rng.standard_normal((months, nlat, nlon))).astype(np.float32)
-    return xr.DataArray(values, dims=("time", "lat", "lon"), coords={"time": times, "lat": lat, "lon": lon},
-                        name="tas", attrs={"units": "K"})
+    return xr.DataArray(
+        values,
+        dims=("time", "lat", "lon"),
+        coords={"time": times, "lat": lat, "lon": lon},
+        name="tas",
+        attrs={"units": "K"},
+    )
 
 
 def untrained_generator(nlat: int, nlon: int):
@@ -69,9 +74,13 @@ def untrained_generator(nlat: int, nlon: int):
     f = vae.cfg.downsampling
     net = TemporalDenoiser(DenoiserConfig(latent_shape=(4, nlat // f, nlon // f)))
     stats = {"z_mean": np.zeros((4, nlat // f, nlon // f)), "z_std": [1.0] * 4, "res_std": [0.1] * 4}
-    norm = MonthlyNormalizer(np.full((12, nlat, nlon), 280, np.float32), np.ones((12, nlat, nlon), np.float32))
+    norm = MonthlyNormalizer(
+        np.full((12, nlat, nlon), 280, np.float32), np.ones((12, nlat, nlon), np.float32)
+    )
     lat, lon = global_grid(nlat, nlon)
-    diffusion = {"transformer": LatentDiffusion(net, CosineSchedule(1000), stats, "transformer", name="untrained")}
+    diffusion = {
+        "transformer": LatentDiffusion(net, CosineSchedule(1000), stats, "transformer", name="untrained")
+    }
     return EnsembleGenerator(vae, norm, diffusion, lat, lon, device="cpu")
 
 
@@ -92,10 +101,18 @@ def _throughput(args) -> None:
     gen = EnsembleGenerator.from_checkpoint(args.model_dir, device="cpu")
     cond = _cond(len(gen.lat), len(gen.lon), 1986, args.months)
     model = str(Path(args.model_dir).absolute())
-    request = {"n_members": args.members, "steps": args.steps, "mode": "transformer", "seed": 0,
-               "sampler": "ddim", "members_per_task": args.members_per_task}
-    print(f"request: {args.members} members x {args.months} months x {args.steps} DDIM steps, "
-          f"{args.members_per_task} members per task, grid {len(gen.lat)}x{len(gen.lon)}, shipped models")
+    request = {
+        "n_members": args.members,
+        "steps": args.steps,
+        "mode": "transformer",
+        "seed": 0,
+        "sampler": "ddim",
+        "members_per_task": args.members_per_task,
+    }
+    print(
+        f"request: {args.members} members x {args.months} months x {args.steps} DDIM steps, "
+        f"{args.members_per_task} members per task, grid {len(gen.lat)}x{len(gen.lon)}, shipped models"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(w) for w in args.workers.split(",")]:
             with connect("local", n, dashboard_address=":0") as client:
@@ -106,9 +123,11 @@ def _throughput(args) -> None:
                     generate_to_zarr(model, cond, Path(tmp) / f"w{n}-{r}.zarr", client=client, **request)
                     times.append(time.perf_counter() - t0)
             t = statistics.median(times)
-            print(f"workers={n}: median {t:.2f} s over {args.repeats} runs "
-                  f"(min {min(times):.2f}, max {max(times):.2f}) -> {args.members / t:.2f} members/s, "
-                  f"{args.members * args.months / t:.1f} member-months/s")
+            print(
+                f"workers={n}: median {t:.2f} s over {args.repeats} runs "
+                f"(min {min(times):.2f}, max {max(times):.2f}) -> {args.members / t:.2f} members/s, "
+                f"{args.members * args.months / t:.1f} member-months/s"
+            )
 
 
 def _memory(args) -> None:
@@ -118,21 +137,33 @@ def _memory(args) -> None:
     nlat, nlon = parse_grid(args.grid)
     months = 12 * args.years
     cond = _cond(nlat, nlon, 1850, months)
-    print(f"memory: {months} months on {nlat}x{nlon}, untrained shipped architecture, time_chunk "
-          f"{args.time_chunk}, vae_batch {args.vae_batch}, 2 DDIM steps, one worker process")
+    print(
+        f"memory: {months} months on {nlat}x{nlon}, untrained shipped architecture, time_chunk "
+        f"{args.time_chunk}, vae_batch {args.vae_batch}, 2 DDIM steps, one worker process"
+    )
     runs = [(1, cond.isel(time=slice(0, 12)), "fixed cost: torch + model, 1 member x 12 months")]
     runs += [(int(k), cond, f"members_per_task={k}") for k in args.members_per_task.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         for i, (k, c, label) in enumerate(runs):
-            with connect("local", 1, dashboard_address=":0", memory_limit=0) as client:   # a fresh worker
+            with connect("local", 1, dashboard_address=":0", memory_limit=0) as client:  # a fresh worker
                 t0 = time.perf_counter()
-                job = submit_generation(UntrainedFactory(nlat, nlon), c, Path(tmp) / f"m{i}.zarr", k, steps=2,
-                                        members_per_task=k, client=client, time_chunk=args.time_chunk,
-                                        vae_batch=args.vae_batch)
+                job = submit_generation(
+                    UntrainedFactory(nlat, nlon),
+                    c,
+                    Path(tmp) / f"m{i}.zarr",
+                    k,
+                    steps=2,
+                    members_per_task=k,
+                    client=client,
+                    time_chunk=args.time_chunk,
+                    vae_batch=args.vae_batch,
+                )
                 job.result()
                 wall = time.perf_counter() - t0
-            print(f"{label}: worker peak RSS {max(job.peak_rss.values()) / 2**30:.2f} GiB, {wall:.0f} s",
-                  flush=True)
+            print(
+                f"{label}: worker peak RSS {max(job.peak_rss.values()) / 2**30:.2f} GiB, {wall:.0f} s",
+                flush=True,
+            )
 
 
 def _sampler_memory(args) -> None:
@@ -142,8 +173,10 @@ def _sampler_memory(args) -> None:
 
     nlat, nlon = (int(v) for v in args.grid.split("x"))
     for k in [int(v) for v in args.members_per_task.split(",")]:
-        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-                f"from bench_dask_generate import sampler_peak; sampler_peak({k}, {12 * args.years}, {nlat}, {nlon})")
+        code = (
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from bench_dask_generate import sampler_peak; sampler_peak({k}, {12 * args.years}, {nlat}, {nlon})"
+        )
         subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -158,11 +191,20 @@ def sampler_peak(k: int, months: int, nlat: int, nlon: int) -> None:
     ld = untrained_generator(nlat, nlon).diffusion["transformer"]
     z_c = torch.zeros(months, *ld.net.cfg.latent_shape)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    ld.sample_residual(z_c, np.arange(months) % 12, 1850 + np.arange(months) / 12, k, steps=2,
-                       generator=member_generators(0, range(k)))
+    ld.sample_residual(
+        z_c,
+        np.arange(months) % 12,
+        1850 + np.arange(months) / 12,
+        k,
+        steps=2,
+        generator=member_generators(0, range(k)),
+    )
     added = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
-    print(f"sampler only, {k} member(s) x {months} months: adds {added:.2f} GiB to the peak "
-          f"(process before: {before / 2**20:.2f} GiB)", flush=True)
+    print(
+        f"sampler only, {k} member(s) x {months} months: adds {added:.2f} GiB to the peak "
+        f"(process before: {before / 2**20:.2f} GiB)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -181,8 +223,10 @@ def main() -> None:
     ap.add_argument("--time-chunk", type=int, default=120)
     ap.add_argument("--vae-batch", type=int, default=64)
     args = ap.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          "workers are single-thread processes")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        "workers are single-thread processes"
+    )
     if args.memory and args.sampler_only:
         _sampler_memory(args)
     elif args.memory:

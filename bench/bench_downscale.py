@@ -34,8 +34,12 @@ def _untrained(grid):
     from climviz.train.taudiff import grid_dict
 
     nlat, nlon = grid
-    g = grid_dict(gaussian_latitudes(nlat // 4), regular_longitudes(nlon // 4), gaussian_latitudes(nlat),
-                  regular_longitudes(nlon))
+    g = grid_dict(
+        gaussian_latitudes(nlat // 4),
+        regular_longitudes(nlon // 4),
+        gaussian_latitudes(nlat),
+        regular_longitudes(nlon),
+    )
     norm = {"variables": ["u", "v"], "mean": [0.0, 0.0], "std": [10.0, 10.0]}
     simvp = SimVP(SimVPConfig(coarse_shape=(nlat // 4, nlon // 4)))
     res = FrameDiffusion(CAUUNet(residual_config()), CosineSchedule(1000), [1.0, 1.0])
@@ -49,8 +53,10 @@ def _coarse(model, n):
 
     rng = np.random.default_rng(0)
     lat, lon = model.coarse_lat, model.coarse_lon
-    data = {v: (("time", "lat", "lon"), rng.normal(0, 10, (n, lat.size, lon.size)).astype(np.float32))
-            for v in ("u", "v")}
+    data = {
+        v: (("time", "lat", "lon"), rng.normal(0, 10, (n, lat.size, lon.size)).astype(np.float32))
+        for v in ("u", "v")
+    }
     return xr.Dataset(data, coords={"time": np.arange(n), "lat": lat, "lon": lon})
 
 
@@ -80,15 +86,36 @@ def _train_cost(taudiff, baseline, repeats):
     hh, ww = m.cfg.fine_shape
     rows = []
     bs = DEFAULT_SETTINGS["mean"].batch_size
-    rows.append(("mean (SimVP-TAU)", bs, step_time(m, lambda b: (torch.randn(b, t, 2, h, w),), bs),
-                 DEFAULT_SETTINGS["mean"].steps))
-    for name, net, stage in (("residual (CAU-UNet)", taudiff.residual.net, "residual"),
-                             ("baseline (CAU-UNet)", baseline.diffusion.net, "baseline")):
+    rows.append(
+        (
+            "mean (SimVP-TAU)",
+            bs,
+            step_time(m, lambda b: (torch.randn(b, t, 2, h, w),), bs),
+            DEFAULT_SETTINGS["mean"].steps,
+        )
+    )
+    for name, net, stage in (
+        ("residual (CAU-UNet)", taudiff.residual.net, "residual"),
+        ("baseline (CAU-UNet)", baseline.diffusion.net, "baseline"),
+    ):
         bs = DEFAULT_SETTINGS[stage].batch_size
         cc = net.cfg.cond_channels
-        rows.append((name, bs, step_time(net, lambda b, cc=cc: (torch.randn(b, 2, hh, ww), torch.randint(0, 1000, (b,)),
-                                                                 torch.randn(b, cc, hh, ww)), bs),
-                     DEFAULT_SETTINGS[stage].steps))
+        rows.append(
+            (
+                name,
+                bs,
+                step_time(
+                    net,
+                    lambda b, cc=cc: (
+                        torch.randn(b, 2, hh, ww),
+                        torch.randint(0, 1000, (b,)),
+                        torch.randn(b, cc, hh, ww),
+                    ),
+                    bs,
+                ),
+                DEFAULT_SETTINGS[stage].steps,
+            )
+        )
     print(f"\ntraining cost per optimiser step ({hh}x{ww} fine grid):")
     for name, bs, s, steps in rows:
         print(f"  {name:22s} batch {bs:3d}: {s:7.3f} s/step -> {steps} steps ~ {s * steps / 3600:.2f} h")
@@ -107,7 +134,9 @@ def main(argv=None) -> int:
     p.add_argument("--days", type=float, default=1.0, help="simulated days per run (default 1)")
     p.add_argument("--interval-hours", type=float, default=6.0)
     p.add_argument("--steps", type=int, default=20, help="TAUDiff sampler steps")
-    p.add_argument("--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)")
+    p.add_argument(
+        "--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)"
+    )
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--samples", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
@@ -118,9 +147,14 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     base_steps = args.baseline_steps or args.steps
     model_dir = Path(args.model_dir)
-    base_dir = Path(args.baseline_dir) if args.baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
+    base_dir = (
+        Path(args.baseline_dir) if args.baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
+    )
     if (model_dir / "mean").is_dir() and (base_dir / "config.json").is_file():
-        taudiff, baseline = Downscaler.from_checkpoint(model_dir), BaselineDownscaler.from_checkpoint(base_dir)
+        taudiff, baseline = (
+            Downscaler.from_checkpoint(model_dir),
+            BaselineDownscaler.from_checkpoint(base_dir),
+        )
         weights = f"trained checkpoints {model_dir} and {base_dir}"
     else:
         taudiff, baseline = _untrained(parse_grid(args.grid))
@@ -130,10 +164,12 @@ def main(argv=None) -> int:
     coarse = _coarse(taudiff, n)
     dev = taudiff.device
     print(f"weights: {weights}")
-    print(f"device: {dev}, torch threads {torch.get_num_threads()}, fine grid {taudiff.lat.size}x{taudiff.lon.size}, "
-          f"{n} frames = {args.days:g} day(s), {args.samples} sample(s), sampler {args.sampler}, "
-          f"TAUDiff {args.steps} steps, baseline {base_steps} steps, {args.repeats} repeats (+1 warm-up)")
-    taudiff.downscale(coarse.isel(time=slice(0, 1)), steps=1)   # warm-up
+    print(
+        f"device: {dev}, torch threads {torch.get_num_threads()}, fine grid {taudiff.lat.size}x{taudiff.lon.size}, "
+        f"{n} frames = {args.days:g} day(s), {args.samples} sample(s), sampler {args.sampler}, "
+        f"TAUDiff {args.steps} steps, baseline {base_steps} steps, {args.repeats} repeats (+1 warm-up)"
+    )
+    taudiff.downscale(coarse.isel(time=slice(0, 1)), steps=1)  # warm-up
     baseline.downscale(coarse.isel(time=slice(0, 1)), steps=1)
     rows = {"mean": [], "diff": [], "td": [], "base": []}
     for _ in range(args.repeats):
@@ -146,10 +182,14 @@ def main(argv=None) -> int:
         baseline.downscale(coarse, n_samples=args.samples, steps=base_steps, sampler=args.sampler)
         rows["base"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) / args.days for k, v in rows.items()}
-    print(f"TAUDiff   per simulated day: {med['td']:8.3f} s  (mean model {med['mean']:.3f} s, "
-          f"residual diffusion {med['diff']:.3f} s)")
+    print(
+        f"TAUDiff   per simulated day: {med['td']:8.3f} s  (mean model {med['mean']:.3f} s, "
+        f"residual diffusion {med['diff']:.3f} s)"
+    )
     print(f"baseline  per simulated day: {med['base']:8.3f} s")
-    print(f"per simulated year: TAUDiff {med['td'] * 365 / 60:.1f} min, baseline {med['base'] * 365 / 60:.1f} min")
+    print(
+        f"per simulated year: TAUDiff {med['td'] * 365 / 60:.1f} min, baseline {med['base'] * 365 / 60:.1f} min"
+    )
     print(f"speed-up baseline / TAUDiff: {med['base'] / med['td']:.2f}x (paper: ~19x on an H100)")
     if args.train_cost:
         _train_cost(taudiff, baseline, args.repeats)

@@ -31,7 +31,7 @@ from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diffusion.samplers import make_sampler, sample
 from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.pipelines.ensemble import EnsembleGenerator
-from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS
+from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -72,10 +72,14 @@ def main() -> None:
     years = args.months // 12
     cond = toy_ensemble(members=[25], start=1986, end=1986 + years - 1, grid=(nlat, nlon)).isel(member=0)
     rate = matmul_rate()
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{args.threads} thread(s), device cpu; 1024^3 float32 matmul: {rate / 1e9:.0f} GFLOP/s")
-    print(f"task: {args.members} members x {cond.sizes['time']} months x {args.steps} steps ({args.sampler}), "
-          "encoding and decoding included")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), device cpu; 1024^3 float32 matmul: {rate / 1e9:.0f} GFLOP/s"
+    )
+    print(
+        f"task: {args.members} members x {cond.sizes['time']} months x {args.steps} steps ({args.sampler}), "
+        "encoding and decoding included"
+    )
 
     def run(mode):
         return gen.generate(cond, args.members, args.steps, mode, seed=0, sampler=args.sampler)
@@ -83,24 +87,38 @@ def main() -> None:
     latent = {}
     for mode in gen.modes:
         run(mode)  # warm-up
-        t = _median_time(lambda: run(mode), args.repeats)
-        flops = counted_flops(lambda: run(mode))
+        t = _median_time(lambda mode=mode: run(mode), args.repeats)
+        flops = counted_flops(lambda mode=mode: run(mode))
         latent[mode] = (t, flops)
-        print(f"generate[{mode}]: median {t:.2f} s over {args.repeats} runs; {flops / 1e9:.1f} GFLOP done, "
-              f"{flops / t / 1e9:.1f} GFLOP/s = {flops / t / rate:.0%} of the matmul rate")
+        print(
+            f"generate[{mode}]: median {t:.2f} s over {args.repeats} runs; {flops / 1e9:.1f} GFLOP done, "
+            f"{flops / t / 1e9:.1f} GFLOP/s = {flops / t / rate:.0%} of the matmul rate"
+        )
     z = torch.zeros(args.members * cond.sizes["time"], *gen.diffusion[gen.modes[0]].net.cfg.latent_shape)
     t_dec = _median_time(lambda: gen.decode(z), args.repeats)
-    print(f"of which decoding {len(z)} frames: median {t_dec:.2f} s, {counted_flops(lambda: gen.decode(z)) / 1e9:.1f} GFLOP")
+    print(
+        f"of which decoding {len(z)} frames: median {t_dec:.2f} s, {counted_flops(lambda: gen.decode(z)) / 1e9:.1f} GFLOP"
+    )
 
     # the same family in pixel space: patch tokens of the 48x96 field, as many per month as the latent model's
     lcfg = gen.diffusion[gen.modes[0]].net.cfg
     if not isinstance(lcfg, SpaceTimeConfig):
-        print("pixel-space comparison: only for space-time denoisers (this generator's is the earlier design)")
+        print(
+            "pixel-space comparison: only for space-time denoisers (this generator's is the earlier design)"
+        )
         return
     factor = nlat // lcfg.latent_shape[1]
-    pcfg = SpaceTimeConfig(latent_shape=(1, nlat, nlon), window=lcfg.window, patch=lcfg.patch * factor,
-                           d_model=lcfg.d_model, n_layers=lcfg.n_layers, n_heads=lcfg.n_heads,
-                           mlp_ratio=lcfg.mlp_ratio, time_kernel=lcfg.time_kernel, cond_kernel=lcfg.cond_kernel)
+    pcfg = SpaceTimeConfig(
+        latent_shape=(1, nlat, nlon),
+        window=lcfg.window,
+        patch=lcfg.patch * factor,
+        d_model=lcfg.d_model,
+        n_layers=lcfg.n_layers,
+        n_heads=lcfg.n_heads,
+        mlp_ratio=lcfg.mlp_ratio,
+        time_kernel=lcfg.time_kernel,
+        cond_kernel=lcfg.cond_kernel,
+    )
     pix = SpaceTimeDenoiser(pcfg).eval()
     n, w = args.members, min(lcfg.window, cond.sizes["time"])
     cond_px = torch.zeros(n, w, 1, nlat, nlon)
@@ -108,18 +126,25 @@ def main() -> None:
 
     @torch.no_grad()
     def pixel_run():
-        sample(lambda x, tt: pix(x, tt, cond_px, month), (n, w, 1, nlat, nlon),
-               make_sampler(args.sampler, gen.diffusion[gen.modes[0]].schedule, args.steps),
-               generator=torch.Generator().manual_seed(0))
+        sample(
+            lambda x, tt: pix(x, tt, cond_px, month),
+            (n, w, 1, nlat, nlon),
+            make_sampler(args.sampler, gen.diffusion[gen.modes[0]].schedule, args.steps),
+            generator=torch.Generator().manual_seed(0),
+        )
 
     pixel_run()
     t_pix = _median_time(pixel_run, args.repeats)
     f_pix = counted_flops(pixel_run)
     t_lat, f_lat = latent[gen.modes[0]]
-    print(f"pixel-space denoiser of the same family ({pcfg.n_patches} patches of {pcfg.patch}x{pcfg.patch} cells, "
-          f"untrained, no decoding): median {t_pix:.2f} s, {f_pix / 1e9:.1f} GFLOP")
-    print(f"pixel / latent, same run ({gen.modes[0]} mode; above 1 means latent space is cheaper): "
-          f"wall time {t_pix / t_lat:.2f}, FLOPs {f_pix / f_lat:.2f}")
+    print(
+        f"pixel-space denoiser of the same family ({pcfg.n_patches} patches of {pcfg.patch}x{pcfg.patch} cells, "
+        f"untrained, no decoding): median {t_pix:.2f} s, {f_pix / 1e9:.1f} GFLOP"
+    )
+    print(
+        f"pixel / latent, same run ({gen.modes[0]} mode; above 1 means latent space is cheaper): "
+        f"wall time {t_pix / t_lat:.2f}, FLOPs {f_pix / f_lat:.2f}"
+    )
 
 
 if __name__ == "__main__":

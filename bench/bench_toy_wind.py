@@ -44,8 +44,10 @@ def main() -> None:
     print(f"grid {nlat}x{nlon}  lmax=mmax={model.lmax}  dt={dt:.1f} s  threads={args.threads}")
     print(f"solver step:       {1e3 * per_step:8.1f} ms")
     print(f"output frame:      {1e3 * per_frame:8.1f} ms (u, v, vort to grid)")
-    print(f"simulated day:     {steps_per_day * per_step + frames_per_day * per_frame:8.1f} s "
-          f"({steps_per_day:.0f} steps)")
+    print(
+        f"simulated day:     {steps_per_day * per_step + frames_per_day * per_frame:8.1f} s "
+        f"({steps_per_day:.0f} steps)"
+    )
 
 
 if __name__ == "__main__":

@@ -44,12 +44,20 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 OVER_CAP = {"Members to generate": 50, "Sampler steps": 200, "Start year": 1980, "End year": 1999}
-REFUSAL = "over this server's cap"      # the polite refusal of CLIMVIZ_MAX_WORK (climviz.ui.generation)
-WAITING = "Waiting for a free slot"     # what a session queued behind CLIMVIZ_MAX_JOBS is told (climviz.ui.task)
-BUSY = "The server is busy"             # the refusal beyond CLIMVIZ_MAX_QUEUE (climviz.ui.jobs)
+REFUSAL = "over this server's cap"  # the polite refusal of CLIMVIZ_MAX_WORK (climviz.ui.generation)
+WAITING = "Waiting for a free slot"  # what a session queued behind CLIMVIZ_MAX_JOBS is told (climviz.ui.task)
+BUSY = "The server is busy"  # the refusal beyond CLIMVIZ_MAX_QUEUE (climviz.ui.jobs)
 
 
 def _free_port() -> int:
@@ -82,17 +90,35 @@ class RssSampler(threading.Thread):
 
 def start_server(port: int, env: dict, log, token_expiration: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
-         "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1",
-         "--session-token-expiration", str(token_expiration)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "app.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+            "--num-procs",
+            "1",
+            "--session-token-expiration",
+            str(token_expiration),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(480):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"panel serve exited with {proc.returncode}; see {log.name}")
+                raise RuntimeError(f"panel serve exited with {proc.returncode}; see {log.name}") from None
             time.sleep(0.25)
     raise RuntimeError("panel serve did not start listening in 120 s")
 
@@ -105,11 +131,18 @@ async def _fill(page, values: dict) -> None:
     await page.wait_for_timeout(300)
 
 
-async def session(i: int, browser, url: str, small: dict, over_cap: bool, go: asyncio.Event, ready: list,
-                  timeout: float) -> dict:
+async def session(
+    i: int, browser, url: str, small: dict, over_cap: bool, go: asyncio.Event, ready: list, timeout: float
+) -> dict:
     """One user: open the page, set a request, wait for everyone, click Generate, watch the outcome."""
-    rec = {"session": i, "request": "over cap" if over_cap else "small", "outcome": "?", "waited": False,
-           "seconds": None, "message": ""}
+    rec = {
+        "session": i,
+        "request": "over cap" if over_cap else "small",
+        "outcome": "?",
+        "waited": False,
+        "seconds": None,
+        "message": "",
+    }
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -130,7 +163,7 @@ async def session(i: int, browser, url: str, small: dict, over_cap: bool, go: as
     print(f"session {i}: page ready after {rec['page_load_s']} s", file=sys.stderr)
     await go.wait()
     t0 = time.perf_counter()
-    try:   # a starved page keeps re-laying out: give the click as long as the session
+    try:  # a starved page keeps re-laying out: give the click as long as the session
         await button.click(timeout=timeout * 1000)
     except Exception as err:
         rec.update(outcome="click failed", message=f"{type(err).__name__}: {str(err).splitlines()[0]}")
@@ -173,10 +206,22 @@ async def drive(url: str, n: int, small: dict, refuse_every: int, timeout: float
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         go, ready = asyncio.Event(), []
-        tasks = [asyncio.create_task(session(i, browser, url, small,
-                                             refuse_every > 0 and i % refuse_every == refuse_every - 1,
-                                             go, ready, timeout)) for i in range(n)]
-        while len(ready) < n:          # every page loaded and filled in (or failed to): click together
+        tasks = [
+            asyncio.create_task(
+                session(
+                    i,
+                    browser,
+                    url,
+                    small,
+                    refuse_every > 0 and i % refuse_every == refuse_every - 1,
+                    go,
+                    ready,
+                    timeout,
+                )
+            )
+            for i in range(n)
+        ]
+        while len(ready) < n:  # every page loaded and filled in (or failed to): click together
             await asyncio.sleep(0.2)
         go.set()
         records = await asyncio.gather(*tasks)
@@ -193,11 +238,15 @@ def server_answers(url: str, timeout: float = 120.0) -> bool:
 
 
 def table(records: list[dict], summary: dict) -> str:
-    lines = ["| session | request | outcome | told to wait | s after click | page load s |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| session | request | outcome | told to wait | s after click | page load s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in records:
-        lines.append(f"| {r['session']} | {r['request']} | {r['outcome']} | {'yes' if r['waited'] else 'no'} | "
-                     f"{r['seconds']} | {r.get('page_load_s', '-')} |")
+        lines.append(
+            f"| {r['session']} | {r['request']} | {r['outcome']} | {'yes' if r['waited'] else 'no'} | "
+            f"{r['seconds']} | {r.get('page_load_s', '-')} |"
+        )
     lines += ["", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary.items()]
     return "\n".join(lines)
@@ -209,24 +258,40 @@ def main() -> int:
     ap.add_argument("--max-jobs", type=int, default=2, help="CLIMVIZ_MAX_JOBS of the server (default 2)")
     ap.add_argument("--max-queue", type=int, default=2, help="CLIMVIZ_MAX_QUEUE of the server (default 2)")
     ap.add_argument("--members", type=int, default=4, help="members of the small request (default 4)")
-    ap.add_argument("--steps", type=int, default=100,
-                    help="sampler steps of the small request (default 100: long enough for jobs to overlap)")
-    ap.add_argument("--refuse-every", type=int, default=4,
-                    help="every k-th session asks for an over-cap request (0: none; default 4)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help="sampler steps of the small request (default 100: long enough for jobs to overlap)",
+    )
+    ap.add_argument(
+        "--refuse-every",
+        type=int,
+        default=4,
+        help="every k-th session asks for an over-cap request (0: none; default 4)",
+    )
     ap.add_argument("--model-dir", default=None, help="CLIMVIZ_MODEL_DIR (default: the app's, models/)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per session (default 600)")
-    ap.add_argument("--token-expiration", type=int, default=300,
-                    help="panel serve --session-token-expiration in s (Bokeh's default 300: a page whose "
-                         "server-side render takes longer never connects)")
+    ap.add_argument(
+        "--token-expiration",
+        type=int,
+        default=300,
+        help="panel serve --session-token-expiration in s (Bokeh's default 300: a page whose "
+        "server-side render takes longer never connects)",
+    )
     ap.add_argument("--json", default=None, help="write the records and summary here")
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))   # so the server is stopped
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so the server is stopped
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing", file=sys.stderr)
         return 1
     port = _free_port()
-    env = {**os.environ, "CLIMVIZ_MAX_JOBS": str(args.max_jobs), "CLIMVIZ_MAX_QUEUE": str(args.max_queue),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "CLIMVIZ_MAX_JOBS": str(args.max_jobs),
+        "CLIMVIZ_MAX_QUEUE": str(args.max_queue),
+        "OMP_NUM_THREADS": "1",
+    }
     if args.model_dir:
         env["CLIMVIZ_MODEL_DIR"] = str(Path(args.model_dir).resolve())
     log = tempfile.NamedTemporaryFile("w", prefix="climviz-load-", suffix=".log", delete=False)
@@ -236,12 +301,16 @@ def main() -> int:
     sampler = RssSampler(server.pid)
     sampler.start()
     try:
-        t = time.perf_counter()     # one session rendered server-side first: models and caches load once
+        t = time.perf_counter()  # one session rendered server-side first: models and caches load once
         warm = server_answers(url, timeout=args.timeout)
         cold_s = time.perf_counter() - t
         print(f"cold first page (server side): {cold_s:.0f} s, {'ok' if warm else 'FAILED'}", file=sys.stderr)
-        small = {"Members to generate": args.members, "Sampler steps": args.steps, "Start year": 1990,
-                 "End year": 1991}
+        small = {
+            "Members to generate": args.members,
+            "Sampler steps": args.steps,
+            "Start year": 1990,
+            "End year": 1991,
+        }
         records = asyncio.run(drive(url, args.sessions, small, args.refuse_every, args.timeout))
         alive = server.poll() is None
         answers = alive and server_answers(url)
@@ -264,14 +333,15 @@ def main() -> int:
         "small request": f"{args.members} members x 24 months (1990-1991) x {args.steps} steps",
         "small requests completed": f"{count('outcome', 'completed')} of {len(asked)}",
         "small requests refused as server busy, message visible": f"{count('outcome', 'busy (message visible)')} "
-                                                                  f"of {len(asked)}",
+        f"of {len(asked)}",
         "over-cap requests refused, message visible": f"{count('outcome', 'refused (message visible)')} of "
-                                                      f"{len(records) - len(asked)}",
+        f"{len(records) - len(asked)}",
         "sessions told to wait for a free slot": count("waited", True),
         "failed / timed out / page failed": f"{count('outcome', 'failed')} / {count('outcome', 'timed out')} / "
-                                            f"{count('outcome', 'page failed')}",
-        "slowest completed (s after click)": max([r["seconds"] for r in asked if r["outcome"] == "completed"],
-                                                 default="-"),
+        f"{count('outcome', 'page failed')}",
+        "slowest completed (s after click)": max(
+            [r["seconds"] for r in asked if r["outcome"] == "completed"], default="-"
+        ),
         "server alive and answering after": "yes" if answers else ("alive, not answering" if alive else "no"),
         "server peak RSS": f"{peak / 2**20:.0f} MiB",
         "wall time": f"{time.perf_counter() - t_start:.0f} s",
@@ -284,8 +354,9 @@ def main() -> int:
             print(f"session {r['session']}: {r['message']} {r.get('page_errors', '')}")
     if args.json:
         Path(args.json).write_text(json.dumps({"records": records, "summary": summary}, indent=1))
-    ok = answers and all(r["outcome"] in ("completed", "refused (message visible)", "busy (message visible)")
-                         for r in records)
+    ok = answers and all(
+        r["outcome"] in ("completed", "refused (message visible)", "busy (message visible)") for r in records
+    )
     return 0 if ok else 1
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from climviz.cli_progress import progress_printer
-from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
+from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,8 +75,14 @@ def _print_regridding(data, model_dir) -> None:
 def _settings(args: argparse.Namespace):
     from climviz.train.common import LoopSettings
 
-    return LoopSettings(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+    return LoopSettings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+    )
 
 
 def _train_vae(args: argparse.Namespace) -> int:
@@ -85,10 +91,17 @@ def _train_vae(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_vae
 
     cfg = VAEConfig(channels=[int(c) for c in args.channels.split(",")], latent_channels=args.latent_channels)
-    out = train_ensemble_vae(args.data, Path(args.model_dir) / "vae", members=parse_members(args.members),
-                             settings=_settings(args), vae_config=cfg, beta=args.beta,
-                             resume=not args.restart, progress=_train_progress("vae"),
-                             grid=parse_grid(args.grid) if args.grid else None)
+    out = train_ensemble_vae(
+        args.data,
+        Path(args.model_dir) / "vae",
+        members=parse_members(args.members),
+        settings=_settings(args),
+        vae_config=cfg,
+        beta=args.beta,
+        resume=not args.restart,
+        progress=_train_progress("vae"),
+        grid=parse_grid(args.grid) if args.grid else None,
+    )
     _print_regridding(args.data, out)
     print(out)
     return 0
@@ -98,8 +111,18 @@ def _train_ldm(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_ldm
 
     arch = {"architecture": args.architecture, "window": args.window}
-    arch.update({k: v for k, v in (("d_model", args.d_model), ("n_layers", args.layers),
-                                   ("n_heads", args.heads), ("patch", args.patch)) if v is not None})
+    arch.update(
+        {
+            k: v
+            for k, v in (
+                ("d_model", args.d_model),
+                ("n_layers", args.layers),
+                ("n_heads", args.heads),
+                ("patch", args.patch),
+            )
+            if v is not None
+        }
+    )
     if args.architecture != "spacetime" and "patch" in arch:
         raise ValueError("--patch applies to --architecture spacetime only")
     period = None
@@ -109,9 +132,17 @@ def _train_ldm(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--period must look like 1850-1975, got {args.period!r}") from None
         period = (a, b)
-    out = train_ensemble_ldm(args.data, args.model_dir, mode=args.mode, members=parse_members(args.members),
-                             settings=_settings(args), resume=not args.restart, architecture=arch,
-                             period=period, progress=_train_progress(f"ldm-{args.mode}"))
+    out = train_ensemble_ldm(
+        args.data,
+        args.model_dir,
+        mode=args.mode,
+        members=parse_members(args.members),
+        settings=_settings(args),
+        resume=not args.restart,
+        architecture=arch,
+        period=period,
+        progress=_train_progress(f"ldm-{args.mode}"),
+    )
     _print_regridding(args.data, out)
     print(out)
     return 0
@@ -142,9 +173,20 @@ def _generate_distributed(args: argparse.Namespace) -> int:
     attrs = {"conditioning_source": source, **{k: v for k, v in cond.attrs.items() if k == "regridding"}}
     with connect(args.scheduler, args.workers) as client:
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
-        out = generate_to_zarr(args.model_dir, cond.load(), args.output, args.members, args.steps, args.mode,
-                               args.seed, args.sampler, args.members_per_task, client,
-                               attrs=attrs, progress=progress_printer("members"))
+        out = generate_to_zarr(
+            args.model_dir,
+            cond.load(),
+            args.output,
+            args.members,
+            args.steps,
+            args.mode,
+            args.seed,
+            args.sampler,
+            args.members_per_task,
+            client,
+            attrs=attrs,
+            progress=progress_printer("members"),
+        )
     print(out)
     return 0
 
@@ -158,9 +200,18 @@ def _generate(args: argparse.Namespace) -> int:
     check_output_path(args.output)  # a bad suffix or directory fails now, not after the sampling
     gen = EnsembleGenerator.from_checkpoint(args.model_dir)
     cond = _open_cond(args, (gen.lat, gen.lon)).load()
-    out = gen.generate(cond, n_members=args.members, steps=args.steps, mode=args.mode, seed=args.seed,
-                       sampler=args.sampler, progress=progress_printer("network evaluations"))
-    out.attrs["conditioning_source"] = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
+    out = gen.generate(
+        cond,
+        n_members=args.members,
+        steps=args.steps,
+        mode=args.mode,
+        seed=args.seed,
+        sampler=args.sampler,
+        progress=progress_printer("network evaluations"),
+    )
+    out.attrs["conditioning_source"] = f"{args.cond}" + (
+        f" member {args.member}" if args.member is not None else ""
+    )
     write_dataset(out, args.output)
     print(args.output)
     return 0
@@ -175,11 +226,22 @@ def _evaluate_ensemble(args: argparse.Namespace) -> int:
 
     gen = EnsembleGenerator.from_checkpoint(args.model_dir)
     result = run_evaluation(
-        gen, args.data, cond_member=args.cond_member, truth_members=parse_members(args.truth_members),
-        ideal_members=parse_members(args.ideal_members), n_members=args.members, steps=args.steps,
-        modes=[args.mode] if args.mode else None, start=args.start, end=args.end, seed=args.seed,
-        sampler=args.sampler, out_dir=args.output, progress=progress_printer("network evaluations"),
-        n_resamples=args.resamples)
+        gen,
+        args.data,
+        cond_member=args.cond_member,
+        truth_members=parse_members(args.truth_members),
+        ideal_members=parse_members(args.ideal_members),
+        n_members=args.members,
+        steps=args.steps,
+        modes=[args.mode] if args.mode else None,
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        sampler=args.sampler,
+        out_dir=args.output,
+        progress=progress_printer("network evaluations"),
+        n_resamples=args.resamples,
+    )
     table = markdown_table(result)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     (Path(args.output) / "ensemble_scores.md").write_text(table + "\n")
@@ -190,7 +252,9 @@ def _evaluate_ensemble(args: argparse.Namespace) -> int:
 
 def _add_loop_args(p: argparse.ArgumentParser, steps: int, batch: int, lr: float) -> None:
     p.add_argument("--data", required=True, help="training ensemble (NetCDF/Zarr path or glob)")
-    p.add_argument("--model-dir", default="models/ensemble", help="generator directory (default models/ensemble)")
+    p.add_argument(
+        "--model-dir", default="models/ensemble", help="generator directory (default models/ensemble)"
+    )
     p.add_argument("--members", default=None, help="training members, e.g. 0-24 (default: all)")
     p.add_argument("--steps", type=int, default=steps, help=f"optimiser steps (default {steps})")
     p.add_argument("--batch-size", type=int, default=batch, help=f"batch size (default {batch})")
@@ -245,22 +309,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", default="16,32,64", help="VAE widths per level (default 16,32,64)")
     p.add_argument("--latent-channels", type=int, default=4, help="latent channels (default 4)")
     p.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
-    p.add_argument("--grid", default=None, help="train on this NLATxNLON Gaussian grid, regridding the data "
-                   "(default: the data's own grid)")
+    p.add_argument(
+        "--grid",
+        default=None,
+        help="train on this NLATxNLON Gaussian grid, regridding the data (default: the data's own grid)",
+    )
     p.set_defaults(handler=_train_vae)
     p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
     _add_loop_args(p, 4000, 32, 5e-4)
-    p.add_argument("--mode", choices=["transformer", "autoregressive", "both"], default="both",
-                   help="how the network will sample; 'both' (default) trains one network for both modes")
-    p.add_argument("--architecture", choices=["spacetime", "temporal"], default="spacetime",
-                   help="spacetime (default: patch tokens, space-time attention, no calendar year) "
-                        "or temporal (one token a month, the earlier design)")
+    p.add_argument(
+        "--mode",
+        choices=["transformer", "autoregressive", "both"],
+        default="both",
+        help="how the network will sample; 'both' (default) trains one network for both modes",
+    )
+    p.add_argument(
+        "--architecture",
+        choices=["spacetime", "temporal"],
+        default="spacetime",
+        help="spacetime (default: patch tokens, space-time attention, no calendar year) "
+        "or temporal (one token a month, the earlier design)",
+    )
     p.add_argument("--window", type=int, default=120, help="months per training window (default 120)")
     p.add_argument("--period", default=None, help="train on these years only, e.g. 1850-1975")
     p.add_argument("--d-model", type=int, default=None, help="token width (default: the architecture's)")
     p.add_argument("--layers", type=int, default=None, help="blocks (default: the architecture's)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default: the architecture's)")
-    p.add_argument("--patch", type=int, default=None, help="spacetime: patch size in latent pixels (default 4)")
+    p.add_argument(
+        "--patch", type=int, default=None, help="spacetime: patch size in latent pixels (default 4)"
+    )
     p.set_defaults(handler=_train_ldm)
 
     p = sub.add_parser("generate", help="generate new ensemble members from a conditioning run")
@@ -270,16 +347,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default=None, help="first month, e.g. 1980-01")
     p.add_argument("--end", default=None, help="last month, e.g. 1999-12")
     p.add_argument("--members", type=int, default=5, help="members to generate (default 5)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})")
+    p.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})"
+    )
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
-    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
-                   help=f"default {DEFAULT_SAMPLER}: keeps the ensemble spread at few steps (README, Samplers)")
+    p.add_argument(
+        "--sampler",
+        choices=SAMPLER_NAMES,
+        default=DEFAULT_SAMPLER,
+        help=f"default {DEFAULT_SAMPLER}: keeps the ensemble spread at few steps (README, Samplers)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
-                   help="generate on Dask workers into one Zarr store (-o x.zarr): a scheduler address "
-                        "(tcp://host:8786) or 'local' for a LocalCluster on this machine")
-    p.add_argument("--workers", type=int, default=None, help="worker processes of a local cluster (default 1)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS|local",
+        help="generate on Dask workers into one Zarr store (-o x.zarr): a scheduler address "
+        "(tcp://host:8786) or 'local' for a LocalCluster on this machine",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes of a local cluster (default 1)"
+    )
     p.add_argument("--members-per-task", type=int, default=4, help="members per Dask task (default 4)")
     p.set_defaults(handler=_generate)
 
@@ -292,14 +381,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-members", default="26-29", help="held-out members scored against (default 26-29)")
     p.add_argument("--ideal-members", default="0-24", help="true members forming the ideal ensemble")
     p.add_argument("--members", type=int, default=10, help="generated (and ideal) ensemble size (default 10)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})")
-    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, help=f"default {DEFAULT_SAMPLER}")
+    p.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})"
+    )
+    p.add_argument(
+        "--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, help=f"default {DEFAULT_SAMPLER}"
+    )
     p.add_argument("--mode", choices=["transformer", "autoregressive"], default=None, help="default: both")
     p.add_argument("--start", default="1950-01", help="first month scored (default 1950-01)")
     p.add_argument("--end", default="2005-12", help="last month scored (default 2005-12)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resamples", type=int, default=200,
-                   help="draws of true members for the perfect-generator ranges (default 200; 0 skips them)")
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=200,
+        help="draws of true members for the perfect-generator ranges (default 200; 0 skips them)",
+    )
     p.add_argument("-o", "--output", default="eval/ensemble", help="directory for JSON and table")
     p.set_defaults(handler=_evaluate_ensemble)
 
@@ -329,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _sigterm_exits():
             return args.handler(args)
-    except (ValueError, OSError) as err:   # bad input, unreadable or unwritable paths: one line, no traceback
+    except (ValueError, OSError) as err:  # bad input, unreadable or unwritable paths: one line, no traceback
         print(f"climviz: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except MemoryError:

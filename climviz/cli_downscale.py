@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from climviz.cli_progress import progress_printer
-from climviz.sampler_names import SAMPLER_NAMES
+from climviz.vocabulary import SAMPLER_NAMES
 
 
 def _train_progress(label: str):
@@ -28,18 +28,35 @@ def _train_taudiff(args: argparse.Namespace) -> int:
     from climviz.train.common import LoopSettings
 
     if args.fold is not None and not (args.stage == "folds" and 1 <= args.fold <= args.crossfit):
-        raise ValueError(f"--fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K")
+        raise ValueError(
+            f"--fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K"
+        )
     stages = STAGES if args.stage == "all" else (args.stage,)
     settings = {}
     for s in stages:
         d = DEFAULT_SETTINGS[s]
         settings[s] = LoopSettings(
-            steps=args.steps or d.steps, batch_size=args.batch_size or d.batch_size, lr=args.lr or d.lr,
-            seed=args.seed, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
-    out = train_taudiff(args.data, args.model_dir, stage=args.stage, baseline_dir=args.baseline_dir,
-                        factor=args.factor, holdout=args.holdout, settings=settings, resume=not args.restart,
-                        progress=_train_progress(f"taudiff-{args.stage}"), crossfit=args.crossfit,
-                        fold=None if args.fold is None else args.fold - 1, folds_dir=args.folds_dir)
+            steps=args.steps or d.steps,
+            batch_size=args.batch_size or d.batch_size,
+            lr=args.lr or d.lr,
+            seed=args.seed,
+            checkpoint_every=args.checkpoint_every,
+            log_every=args.log_every,
+        )
+    out = train_taudiff(
+        args.data,
+        args.model_dir,
+        stage=args.stage,
+        baseline_dir=args.baseline_dir,
+        factor=args.factor,
+        holdout=args.holdout,
+        settings=settings,
+        resume=not args.restart,
+        progress=_train_progress(f"taudiff-{args.stage}"),
+        crossfit=args.crossfit,
+        fold=None if args.fold is None else args.fold - 1,
+        folds_dir=args.folds_dir,
+    )
     for path in out.values():
         print(path)
     return 0
@@ -50,7 +67,7 @@ def _downscale(args: argparse.Namespace) -> int:
     from climviz.pipelines.downscale import load_downscaler
     from climviz.pipelines.downscale_training import open_winds
 
-    check_output_path(args.output)                   # refuse a bad output before any work
+    check_output_path(args.output)  # refuse a bad output before any work
     model = load_downscaler(args.model_dir)
     ds = open_winds(args.input)
     if args.start or args.end:
@@ -60,8 +77,14 @@ def _downscale(args: argparse.Namespace) -> int:
         from climviz.data.coarsen import coarsen
 
         ds = coarsen(ds, args.factor)
-    out = model.downscale(ds, n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler,
-                          progress=progress_printer("network evaluations"))
+    out = model.downscale(
+        ds,
+        n_samples=args.samples,
+        steps=args.steps,
+        seed=args.seed,
+        sampler=args.sampler,
+        progress=progress_printer("network evaluations"),
+    )
     out.attrs["input_source"] = str(args.input) + (" (coarsened by climviz)" if args.coarsen else "")
     write_dataset(out, args.output)
     print(args.output)
@@ -74,9 +97,19 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
     from climviz.pipelines.downscale_eval import evaluate_downscale, markdown_table
 
     report = evaluate_downscale(
-        args.data, args.model_dir, baseline_dir=args.baseline_dir, n_samples=args.samples, steps=args.steps,
-        baseline_steps=args.baseline_steps, frames=args.frames, holdout=args.holdout, factor=args.factor,
-        seed=args.seed, progress=progress_printer("network evaluations"), figures=args.figures)
+        args.data,
+        args.model_dir,
+        baseline_dir=args.baseline_dir,
+        n_samples=args.samples,
+        steps=args.steps,
+        baseline_steps=args.baseline_steps,
+        frames=args.frames,
+        holdout=args.holdout,
+        factor=args.factor,
+        seed=args.seed,
+        progress=progress_printer("network evaluations"),
+        figures=args.figures,
+    )
     text = json.dumps(report, indent=1)
     if args.output:
         Path(args.output).write_text(text)
@@ -92,23 +125,43 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
 
     Each parser sets ``handler`` (``handler(args) -> int``), as the other commands do.
     """
-    p = train_sub.add_parser("taudiff", help="the TAUDiff downscaler (mean, residual) and its baseline",
-                             description="Train TAUDiff (SimVP-TAU mean model + CAU-UNet residual diffusion) "
-                             "and the end-to-end diffusion baseline on a fine u/v wind file. Coarse inputs are "
-                             "made by spherical band-limiting; the last --holdout of the time axis is not used.")
-    p.add_argument("--data", required=True, help="fine wind file (NetCDF/Zarr with u, v), e.g. from "
-                   "`climviz data toy-wind`")
+    p = train_sub.add_parser(
+        "taudiff",
+        help="the TAUDiff downscaler (mean, residual) and its baseline",
+        description="Train TAUDiff (SimVP-TAU mean model + CAU-UNet residual diffusion) "
+        "and the end-to-end diffusion baseline on a fine u/v wind file. Coarse inputs are "
+        "made by spherical band-limiting; the last --holdout of the time axis is not used.",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="fine wind file (NetCDF/Zarr with u, v), e.g. from `climviz data toy-wind`",
+    )
     p.add_argument("--model-dir", default="models/taudiff", help="TAUDiff directory (default models/taudiff)")
     p.add_argument("--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline)")
-    p.add_argument("--stage", choices=["mean", "folds", "residual", "baseline", "all"], default="all",
-                   help="what to train (residual needs a trained mean stage, or the folds stage with "
-                   "--crossfit; default all)")
-    p.add_argument("--crossfit", type=int, default=0, metavar="K",
-                   help="train the residual stage on out-of-fold mean predictions from K fold mean models "
-                   "(the folds stage), so that it learns residuals as large as on unseen data; 0: on the "
-                   "mean model's own fit (default 0)")
-    p.add_argument("--fold", type=int, default=None, metavar="I",
-                   help="with --stage folds: train only fold I of K (1..K), e.g. one per process")
+    p.add_argument(
+        "--stage",
+        choices=["mean", "folds", "residual", "baseline", "all"],
+        default="all",
+        help="what to train (residual needs a trained mean stage, or the folds stage with "
+        "--crossfit; default all)",
+    )
+    p.add_argument(
+        "--crossfit",
+        type=int,
+        default=0,
+        metavar="K",
+        help="train the residual stage on out-of-fold mean predictions from K fold mean models "
+        "(the folds stage), so that it learns residuals as large as on unseen data; 0: on the "
+        "mean model's own fit (default 0)",
+    )
+    p.add_argument(
+        "--fold",
+        type=int,
+        default=None,
+        metavar="I",
+        help="with --stage folds: train only fold I of K (1..K), e.g. one per process",
+    )
     p.add_argument("--folds-dir", default=None, help="fold models (default <model-dir>/mean-folds)")
     p.add_argument("--factor", type=int, default=4, help="coarsening factor (default 4)")
     p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
@@ -121,8 +174,11 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
     p.set_defaults(handler=_train_taudiff)
 
-    p = top_sub.add_parser("downscale", help="downscale coarse u/v wind with TAUDiff or the baseline",
-                           description="Downscale coarse u, v (time, lat, lon) to the fine grid, with samples.")
+    p = top_sub.add_parser(
+        "downscale",
+        help="downscale coarse u/v wind with TAUDiff or the baseline",
+        description="Downscale coarse u, v (time, lat, lon) to the fine grid, with samples.",
+    )
     p.add_argument("--model-dir", default="models/taudiff", help="TAUDiff or baseline directory")
     p.add_argument("--input", required=True, help="coarse wind file (or a fine one with --coarsen)")
     p.add_argument("--coarsen", action="store_true", help="coarsen the (fine) input first, as in training")
@@ -136,15 +192,22 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     p.set_defaults(handler=_downscale)
 
-    p = evaluate_sub.add_parser("downscale", help="spectra, vorticity, RMSE and CRPS on held-out time",
-                                description="Evaluate TAUDiff (and the baseline) against the truth on the "
-                                "held-out end of a fine wind file; prints a markdown table.")
+    p = evaluate_sub.add_parser(
+        "downscale",
+        help="spectra, vorticity, RMSE and CRPS on held-out time",
+        description="Evaluate TAUDiff (and the baseline) against the truth on the "
+        "held-out end of a fine wind file; prints a markdown table.",
+    )
     p.add_argument("--data", required=True, help="fine wind file the models were trained on")
     p.add_argument("--model-dir", default="models/taudiff")
-    p.add_argument("--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline if present)")
+    p.add_argument(
+        "--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline if present)"
+    )
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--steps", type=int, default=20, help="TAUDiff sampler steps")
-    p.add_argument("--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)")
+    p.add_argument(
+        "--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)"
+    )
     p.add_argument("--frames", type=int, default=32, help="held-out frames to evaluate (default 32)")
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--factor", type=int, default=4)

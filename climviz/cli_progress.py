@@ -14,7 +14,9 @@ def progress_printer(label: str):
 
     def progress(done: int, total: int) -> None:
         if tty:
-            print(f"{label}: {done}/{total}", end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
+            print(
+                f"{label}: {done}/{total}", end="\n" if done >= total else "\r", file=sys.stderr, flush=True
+            )
             return
         tenth = (10 * done) // max(1, total)
         if tenth > last[0] or done >= total:

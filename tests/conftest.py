@@ -36,4 +36,6 @@ def pytest_unconfigure(config):
             f"climviz: {n} browser test{'s' if n > 1 else ''} SKIPPED (headless Chromium missing at "
             "/usr/bin/chromium): run `apt-get install chromium`, then `make test` again "
             "(CLIMVIZ_REQUIRE_BROWSER=1 turns a missing browser into a failure; `bash .ci/run` does both).",
-            yellow=True, bold=True)
+            yellow=True,
+            bold=True,
+        )

@@ -4,7 +4,6 @@ import shutil
 import subprocess
 import sys
 
-
 from climviz.cli import main
 
 
@@ -26,17 +25,60 @@ def test_bad_arguments_give_one_clear_line_and_no_file(tmp_path, capsys):
     target = tmp_path / "x.nc"
     assert main(["data", "toy-ensemble", "-o", str(target), "--grid", "96by192"]) == 2
     assert "NLATxNLON" in capsys.readouterr().err
-    assert main(["data", "toy-ensemble", "-o", str(tmp_path / "x.csv"), "--members", "1",
-                 "--start", "1990", "--end", "1990", "--grid", "8x16"]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "toy-ensemble",
+                "-o",
+                str(tmp_path / "x.csv"),
+                "--members",
+                "1",
+                "--start",
+                "1990",
+                "--end",
+                "1990",
+                "--grid",
+                "8x16",
+            ]
+        )
+        == 2
+    )
     assert ".nc" in capsys.readouterr().err
-    assert main(["data", "toy-ensemble", "-o", str(target), "--members", "1", "--start", "1800",
-                 "--end", "1801", "--grid", "8x16"]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "toy-ensemble",
+                "-o",
+                str(target),
+                "--members",
+                "1",
+                "--start",
+                "1800",
+                "--end",
+                "1801",
+                "--grid",
+                "8x16",
+            ]
+        )
+        == 2
+    )
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_missing_checkpoint_is_reported(tmp_path, capsys):
-    rc = main(["generate", "--model-dir", str(tmp_path / "nothing"), "--cond", str(tmp_path / "c.nc"),
-               "-o", str(tmp_path / "o.nc")])
+    rc = main(
+        [
+            "generate",
+            "--model-dir",
+            str(tmp_path / "nothing"),
+            "--cond",
+            str(tmp_path / "c.nc"),
+            "-o",
+            str(tmp_path / "o.nc"),
+        ]
+    )
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
 

@@ -35,8 +35,11 @@ def _kernel_available() -> None:
     try:
         KernelSpecManager().get_kernel_spec("python3")
     except NoSuchKernel:
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"],
+            check=True,
+            capture_output=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -49,15 +52,15 @@ def notebook_env(tiny_model_root, tmp_path_factory) -> dict[str, str]:
     _kernel_available()
     return {
         "CLIMVIZ_MODEL_DIR": str(tiny_model_root),
-        "OMP_NUM_THREADS": "1",            # the kernel's torch: one thread (shared small machines)
+        "OMP_NUM_THREADS": "1",  # the kernel's torch: one thread (shared small machines)
         "CLIMVIZ_NB_MEMBERS": "3",
         "CLIMVIZ_NB_STEPS": "2",
         "CLIMVIZ_NB_START": str(START),
         "CLIMVIZ_NB_END": str(END),
-        "CLIMVIZ_NB_FRAMES": "4",           # 03: one mean-model window
+        "CLIMVIZ_NB_FRAMES": "4",  # 03: one mean-model window
         "CLIMVIZ_NB_SAMPLES": "2",
         "CLIMVIZ_NB_SPINUP_DAYS": "0.5",
-        "CLIMVIZ_NB_GRID": ENSEMBLE_GRID,   # 04: the user's file
+        "CLIMVIZ_NB_GRID": ENSEMBLE_GRID,  # 04: the user's file
         "CLIMVIZ_NB_FILE_MEMBERS": "5",
         "CLIMVIZ_NB_TRAIN_STEPS": "4",
         "CLIMVIZ_NB_WORK_DIR": str(tmp_path_factory.mktemp("nb_work")),
@@ -66,8 +69,12 @@ def notebook_env(tiny_model_root, tmp_path_factory) -> dict[str, str]:
 
 def test_notebooks_are_found_and_stored_without_outputs():
     names = [p.name for p in NOTEBOOKS]
-    assert names == ["01_generate_an_ensemble.ipynb", "02_enso_and_volcanoes.ipynb",
-                     "03_downscaling_with_taudiff.ipynb", "04_bring_your_own_data.ipynb"]
+    assert names == [
+        "01_generate_an_ensemble.ipynb",
+        "02_enso_and_volcanoes.ipynb",
+        "03_downscaling_with_taudiff.ipynb",
+        "04_bring_your_own_data.ipynb",
+    ]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -85,8 +92,9 @@ def test_notebook_runs_top_to_bottom(path, notebook_env, monkeypatch):
     for key, value in notebook_env.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+    )
     client.execute()  # raises CellExecutionError naming the cell that failed
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -19,19 +19,73 @@ WIND_GRID = (32, 64)
 
 
 def toy_ensemble_file(path: Path, *, members=4, start=1990, end=1993, grid=ENSEMBLE_GRID, seed=0) -> Path:
-    assert main(["data", "toy-ensemble", "-o", str(path), "--members", str(members), "--start", str(start),
-                 "--end", str(end), "--grid", f"{grid[0]}x{grid[1]}", "--seed", str(seed)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "toy-ensemble",
+                "-o",
+                str(path),
+                "--members",
+                str(members),
+                "--start",
+                str(start),
+                "--end",
+                str(end),
+                "--grid",
+                f"{grid[0]}x{grid[1]}",
+                "--seed",
+                str(seed),
+            ]
+        )
+        == 0
+    )
     return path
 
 
-def train_ensemble(data: Path, out: Path, *, members="0-2", steps=4, checkpoint_every=2, channels="4,8,8",
-                   d_model=32) -> Path:
+def train_ensemble(
+    data: Path, out: Path, *, members="0-2", steps=4, checkpoint_every=2, channels="4,8,8", d_model=32
+) -> Path:
     """VAE + one space-time denoiser for both sampling modes in ``out`` (the CLI's layout)."""
-    common = ["--data", str(data), "--model-dir", str(out), "--members", members, "--steps", str(steps),
-              "--batch-size", "4", "--checkpoint-every", str(checkpoint_every), "--log-every", str(checkpoint_every)]
+    common = [
+        "--data",
+        str(data),
+        "--model-dir",
+        str(out),
+        "--members",
+        members,
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "4",
+        "--checkpoint-every",
+        str(checkpoint_every),
+        "--log-every",
+        str(checkpoint_every),
+    ]
     assert main(["train", "vae", *common, "--channels", channels, "--latent-channels", "2"]) == 0
-    assert main(["train", "ldm", *common, "--mode", "both", "--d-model", str(d_model), "--layers", "1",
-                 "--heads", "2", "--window", "12", "--patch", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ldm",
+                *common,
+                "--mode",
+                "both",
+                "--d-model",
+                str(d_model),
+                "--layers",
+                "1",
+                "--heads",
+                "2",
+                "--window",
+                "12",
+                "--patch",
+                "2",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -46,11 +100,18 @@ def train_downscaler(root: Path, grid=WIND_GRID) -> Path:
     wind = toy_wind(grid=grid, days=2, seed=0, spinup_days=1)
     unet = dict(base=8, growth=4, mults=(1, 2), emb_dim=16)
     d = root / "taudiff"
-    train_taudiff(wind, d, stage="all",
-                  simvp_config=SimVPConfig(frames=4, coarse_shape=(grid[0] // 4, grid[1] // 4), hid_s=8, hid_t=16,
-                                           n_t=1),
-                  residual_unet=residual_config(**unet), baseline_unet=baseline_config(**unet),
-                  settings=LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100), device="cpu")
+    train_taudiff(
+        wind,
+        d,
+        stage="all",
+        simvp_config=SimVPConfig(
+            frames=4, coarse_shape=(grid[0] // 4, grid[1] // 4), hid_s=8, hid_t=16, n_t=1
+        ),
+        residual_unet=residual_config(**unet),
+        baseline_unet=baseline_config(**unet),
+        settings=LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100),
+        device="cpu",
+    )
     return d
 
 

@@ -65,7 +65,17 @@ def fixture_from_wheel(wheel: Path, workdir: Path) -> Path:
 def download_wheel(workdir: Path) -> Path:
     """``pip download --no-deps pyogrio`` into ``workdir`` (build time only)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "pyogrio", "-d", str(workdir)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "pyogrio",
+            "-d",
+            str(workdir),
+        ],
         check=True,
     )
     wheels = sorted(glob.glob(str(workdir / "pyogrio-*.whl")))
@@ -237,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--wheel", type=Path, help="a pyogrio wheel already on disk")
     group.add_argument("--source", type=Path, help="naturalearth_lowres.shp already extracted")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

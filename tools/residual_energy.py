@@ -70,10 +70,12 @@ def main() -> int:
     print("| degrees | " + " | ".join(cases) + " |")
     print("|---" * (len(cases) + 1) + "|")
     for lo, hi in BANDS:
-        cells = [f"{spectra[k][lo:hi + 1].sum() / truth[k][lo:hi + 1].sum():.3f}" for k in cases]
+        cells = [f"{spectra[k][lo : hi + 1].sum() / truth[k][lo : hi + 1].sum():.3f}" for k in cases]
         print(f"| {lo}-{hi} | " + " | ".join(cells) + " |")
     stds = {k: residual_std(v, lat) for k, v in cases.items()}
-    print("| residual std u, v (m/s) | " + " | ".join(f"{s[0]:.2f}, {s[1]:.2f}" for s in stds.values()) + " |")
+    print(
+        "| residual std u, v (m/s) | " + " | ".join(f"{s[0]:.2f}, {s[1]:.2f}" for s in stds.values()) + " |"
+    )
     return 0
 
 

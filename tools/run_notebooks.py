@@ -28,10 +28,11 @@ def main() -> int:
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
         try:
-            nbclient.NotebookClient(nb, kernel_name="python3", timeout=1800,
-                                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+            nbclient.NotebookClient(
+                nb, kernel_name="python3", timeout=1800, resources={"metadata": {"path": str(NOTEBOOKS)}}
+            ).execute()
             outcome = "ok"
-        except Exception as err:       # report and go on with the next notebook
+        except Exception as err:  # report and go on with the next notebook
             failed += 1
             outcome = f"FAILED: {type(err).__name__}: {str(err).strip().splitlines()[-1]}"
         print(f"{path.name}: {time.perf_counter() - t:.0f} s, {outcome}", flush=True)

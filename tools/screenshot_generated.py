@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 from playwright.sync_api import sync_playwright
-
 from screenshot import CHROMIUM, FLAGS  # tools/screenshot.py: the one place the browser flags live
 
 
@@ -18,7 +17,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
     ap.add_argument("output")
-    ap.add_argument("--tab", action="append", default=[], help="inner tab to open and shoot as OUTPUT-<tab>.png")
+    ap.add_argument(
+        "--tab", action="append", default=[], help="inner tab to open and shoot as OUTPUT-<tab>.png"
+    )
     ap.add_argument("--page", default=None, help="top tab to open first: Downscaling runs Downscale")
     args = ap.parse_args()
     with sync_playwright() as p:
@@ -40,7 +41,9 @@ def main() -> None:
         for tab in args.tab:
             page.get_by_text(tab, exact=True).first.click()
             page.wait_for_timeout(5000)
-            page.screenshot(path=args.output.replace(".png", f"-{tab.split()[0].lower()}.png"), full_page=True)
+            page.screenshot(
+                path=args.output.replace(".png", f"-{tab.split()[0].lower()}.png"), full_page=True
+            )
         browser.close()
 
 

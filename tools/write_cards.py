@@ -19,9 +19,9 @@ DESCRIPTIONS = {
     "ldm": "Residual latent diffusion model (time-attention over monthly latent tokens), v-prediction, cosine schedule.",
     "taudiff-mean": "TAUDiff mean model: SimVP with Temporal Attention Units, coarse u/v frames -> fine mean u/v frames.",
     "taudiff-residual": "TAUDiff residual diffusion: CAU-UNet (channel attention), v-prediction on (fine - mean), "
-                        "conditioned on the mean and the interpolated coarse input.",
+    "conditioned on the mean and the interpolated coarse input.",
     "taudiff-baseline": "End-to-end diffusion baseline: CAU-UNet on the whole fine u/v field, conditioned on the "
-                        "interpolated coarse input only.",
+    "interpolated coarse input only.",
 }
 TAUDIFF_SCORES = {"taudiff-mean": "mean model", "taudiff-residual": "TAUDiff", "taudiff-baseline": "baseline"}
 
@@ -36,21 +36,34 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
     title = f"{directory.parent.name}/{directory.name}"
     lines = [f"# {title}", "", DESCRIPTIONS.get(kind, kind), ""]
     if kind == "ldm":
-        lines += [f"Sequence mode: **{cfg['mode']}**; window {cfg['denoiser']['window']} months; "
-                  f"{cfg['schedule']['num_train_steps']} diffusion training steps.", ""]
+        lines += [
+            f"Sequence mode: **{cfg['mode']}**; window {cfg['denoiser']['window']} months; "
+            f"{cfg['schedule']['num_train_steps']} diffusion training steps.",
+            "",
+        ]
     if kind.startswith("taudiff"):
         g = cfg["grid"]
-        lines += [f"Coarse {len(g['coarse_lat'])}x{len(g['coarse_lon'])} -> fine {len(g['fine_lat'])}x"
-                  f"{len(g['fine_lon'])} (factor {cfg.get('coarsen_factor')}); coarse inputs by "
-                  f"{cfg.get('coarsen')}.", ""]
-        where = [f"| training period | {cfg.get('train_period')} |", f"| held out | {cfg.get('heldout_period')} |"]
+        lines += [
+            f"Coarse {len(g['coarse_lat'])}x{len(g['coarse_lon'])} -> fine {len(g['fine_lat'])}x"
+            f"{len(g['fine_lon'])} (factor {cfg.get('coarsen_factor')}); coarse inputs by "
+            f"{cfg.get('coarsen')}.",
+            "",
+        ]
+        where = [
+            f"| training period | {cfg.get('train_period')} |",
+            f"| held out | {cfg.get('heldout_period')} |",
+        ]
     else:
         where = [f"| members used | {cfg.get('train_members')} |", f"| period | {cfg.get('period')} |"]
     planned = cfg.get("settings", {}).get("steps")
-    stopped = (f" of a {planned}-step learning-rate schedule (stopped early: CPU time)"
-               if planned and planned != cfg.get("trained_steps") else "")
+    stopped = (
+        f" of a {planned}-step learning-rate schedule (stopped early: CPU time)"
+        if planned and planned != cfg.get("trained_steps")
+        else ""
+    )
     lines += [
-        "| | |", "|---|---|",
+        "| | |",
+        "|---|---|",
         f"| training data | `{cfg.get('data')}` (synthetic: {cfg.get('data_synthetic')}) |",
         *where,
         f"| optimiser steps | {cfg.get('trained_steps')}{stopped} (batch {cfg.get('settings', {}).get('batch_size')}) |",
@@ -62,28 +75,46 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
     if scores and kind in TAUDIFF_SCORES:
         m = scores["methods"][TAUDIFF_SCORES[kind]] if TAUDIFF_SCORES[kind] in scores["methods"] else None
         if m is not None:
-            lines += [f"| KE spectrum ratio in [0.8, 1.25], degrees {m['ke_ratio']['degrees']} | "
-                      f"{m['ke_ratio']['fraction_in_band']:.0%} |",
-                      f"| vortex count / truth | {_fmt(m['vortex_ratio'])} |",
-                      f"| RMSE of the (sample) mean, vector wind | {_fmt(m['rmse_vector'])} m/s |"]
+            lines += [
+                f"| KE spectrum ratio in [0.8, 1.25], degrees {m['ke_ratio']['degrees']} | "
+                f"{m['ke_ratio']['fraction_in_band']:.0%} |",
+                f"| vortex count / truth | {_fmt(m['vortex_ratio'])} |",
+                f"| RMSE of the (sample) mean, vector wind | {_fmt(m['rmse_vector'])} m/s |",
+            ]
             if "crps_u" in m:
                 lines.append(f"| CRPS of u | {_fmt(m['crps_u'])} m/s |")
-            lines.append(f"| evaluation | {scores['frames']} held-out frames from {scores['heldout_start'][:16]}, "
-                         f"{scores['n_samples']} samples (`climviz evaluate downscale`) |")
+            lines.append(
+                f"| evaluation | {scores['frames']} held-out frames from {scores['heldout_start'][:16]}, "
+                f"{scores['n_samples']} samples (`climviz evaluate downscale`) |"
+            )
     elif scores:
         if kind == "vae":
-            lines += [f"| held-out RMSE, global | {_fmt(scores['vae_rmse_global_K'])} K |",
-                      f"| held-out RMSE, Nino3.4 | {_fmt(scores['vae_rmse_nino34_K'])} K |"]
+            lines += [
+                f"| held-out RMSE, global | {_fmt(scores['vae_rmse_global_K'])} K |",
+                f"| held-out RMSE, Nino3.4 | {_fmt(scores['vae_rmse_nino34_K'])} K |",
+            ]
         elif cfg.get("mode") in scores.get("modes", {}):
             m = scores["modes"][cfg["mode"]]
-            for key in ("spread_ratio", "crps_over_ideal", "nino34_std_ratio", "enso_eof_pattern_correlation",
-                        "pinatubo_composite_abs_diff_K"):
+            for key in (
+                "spread_ratio",
+                "crps_over_ideal",
+                "nino34_std_ratio",
+                "enso_eof_pattern_correlation",
+                "pinatubo_composite_abs_diff_K",
+            ):
                 lines.append(f"| {key} | {_fmt(m[key])} |")
-        lines.append(f"| evaluation | conditioned on member {scores['cond_member']}, scored against held-out "
-                     f"members {scores['truth_members']}, {scores['period'][0]} .. {scores['period'][1]}, "
-                     f"{scores['n_members']} members, {scores['steps']} {scores['sampler']} steps |")
-    stats = {"vae": ", normalisation statistics", "ldm": ", latent statistics"}.get(kind, ", normalisation, grid")
-    lines += ["", f"Files: `model.safetensors` (weights), `config.json` (hyper-parameters{stats}, provenance)."]
+        lines.append(
+            f"| evaluation | conditioned on member {scores['cond_member']}, scored against held-out "
+            f"members {scores['truth_members']}, {scores['period'][0]} .. {scores['period'][1]}, "
+            f"{scores['n_members']} members, {scores['steps']} {scores['sampler']} steps |"
+        )
+    stats = {"vae": ", normalisation statistics", "ldm": ", latent statistics"}.get(
+        kind, ", normalisation, grid"
+    )
+    lines += [
+        "",
+        f"Files: `model.safetensors` (weights), `config.json` (hyper-parameters{stats}, provenance).",
+    ]
     if retrain:
         lines += ["", "Retrain (on a GPU for full resolution, see the README):", "", f"    {retrain}"]
     return "\n".join(lines) + "\n"
@@ -91,8 +122,11 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("root", help="model directory holding checkpoint subdirectories (models/ensemble, "
-                    "models/taudiff) or one checkpoint (models/taudiff-baseline)")
+    ap.add_argument(
+        "root",
+        help="model directory holding checkpoint subdirectories (models/ensemble, "
+        "models/taudiff) or one checkpoint (models/taudiff-baseline)",
+    )
     ap.add_argument("--scores", default=None)
     ap.add_argument("--retrain", action="append", default=[], help="NAME=COMMAND per subdirectory")
     args = ap.parse_args()

@@ -25,27 +25,67 @@ class DataError(ValueError):
 
 
 # Dimension names recognised as the ensemble axis (lower case).
-MEMBER_NAMES = ("member", "realization", "realisation", "ensemble", "ens", "number",
-                "member_id", "ensemble_member")
+MEMBER_NAMES = (
+    "member",
+    "realization",
+    "realisation",
+    "ensemble",
+    "ens",
+    "number",
+    "member_id",
+    "ensemble_member",
+)
 _ROLE_NAMES = {LAT: ("lat", "latitude"), LON: ("lon", "longitude"), TIME: ("time",)}
 _CF_KEYS = {LAT: ("latitude", "Y"), LON: ("longitude", "X"), TIME: ("time", "T")}
-_KELVIN = {"k", "kelvin", "degk", "deg_k", "degreek", "degree_k", "degrees_k",
-           "degree_kelvin", "degrees_kelvin"}
-_CELSIUS = {"c", "degc", "deg_c", "degreec", "degree_c", "degrees_c", "celsius",
-            "degree_celsius", "degrees_celsius"}
+_KELVIN = {
+    "k",
+    "kelvin",
+    "degk",
+    "deg_k",
+    "degreek",
+    "degree_k",
+    "degrees_k",
+    "degree_kelvin",
+    "degrees_kelvin",
+}
+_CELSIUS = {
+    "c",
+    "degc",
+    "deg_c",
+    "degreec",
+    "degree_c",
+    "degrees_c",
+    "celsius",
+    "degree_celsius",
+    "degrees_celsius",
+}
 _PLAUSIBLE_K = (100.0, 400.0)  # any near-surface or atmospheric temperature, in K
 # Attributes that describe the stored (packed, pre-conversion) values, not the result.
-_STALE_ATTRS = ("_FillValue", "missing_value", "scale_factor", "add_offset",
-                "actual_range", "valid_range", "valid_min", "valid_max")
+_STALE_ATTRS = (
+    "_FillValue",
+    "missing_value",
+    "scale_factor",
+    "add_offset",
+    "actual_range",
+    "valid_range",
+    "valid_min",
+    "valid_max",
+)
 # Sizes no real data set reaches: a file claiming more is refused before anything is read
 # (a 10**9-member header costs 10**9 index values and Dask chunks otherwise).
-MAX_DIM_SIZE = 10**7        # points along one dimension
-MAX_VALUES = 10**12         # values in one variable (4 TB of float32)
+MAX_DIM_SIZE = 10**7  # points along one dimension
+MAX_VALUES = 10**12  # values in one variable (4 TB of float32)
 
 
-def canonicalize(obj: xr.Dataset | xr.DataArray, var: str | None = None, units: str | None = "K",
-                 *, source: str | None = None, require_global: bool = False,
-                 check_values: bool = True) -> xr.DataArray:
+def canonicalize(
+    obj: xr.Dataset | xr.DataArray,
+    var: str | None = None,
+    units: str | None = "K",
+    *,
+    source: str | None = None,
+    require_global: bool = False,
+    check_values: bool = True,
+) -> xr.DataArray:
     """Put an in-memory (or lazily opened) Dataset/DataArray in canonical form.
 
     Finds the variable, the member/time/lat/lon dims (by name, then by CF
@@ -105,12 +145,15 @@ def _check_sizes(sizes, where: str) -> None:
     """Refuse dimension sizes beyond :data:`MAX_DIM_SIZE` or :data:`MAX_VALUES` values in all."""
     big = {str(d): int(n) for d, n in sizes.items() if n > MAX_DIM_SIZE}
     if big:
-        raise DataError(f"implausible size in {where}: dimensions {big} exceed {MAX_DIM_SIZE:,} points; "
-                        f"the file header is corrupt or not gridded data")
+        raise DataError(
+            f"implausible size in {where}: dimensions {big} exceed {MAX_DIM_SIZE:,} points; "
+            f"the file header is corrupt or not gridded data"
+        )
     total = int(np.prod([int(n) for n in sizes.values()], dtype=object))
     if total > MAX_VALUES:
-        raise DataError(f"implausible size in {where}: {total:,} values (over {MAX_VALUES:,}); "
-                        f"select a subset first")
+        raise DataError(
+            f"implausible size in {where}: {total:,} values (over {MAX_VALUES:,}); select a subset first"
+        )
 
 
 # ----------------------------------------------------------------------------- canonical form
@@ -128,7 +171,8 @@ def _decode(ds: xr.Dataset, where: str) -> xr.Dataset:
     raw = any(
         any(k in v.attrs for k in ("_FillValue", "missing_value", "scale_factor", "add_offset"))
         or (v.dtype.kind in "iuf" and " since " in str(v.attrs.get("units", "")))
-        for v in ds.variables.values())
+        for v in ds.variables.values()
+    )
     if not raw:
         return ds
     try:
@@ -153,8 +197,10 @@ def _select_variable(ds: xr.Dataset, var: str | None, where: str) -> xr.DataArra
         return ds[plain[0]]  # the dimension check then says what is missing
     listing = ", ".join(f"{v}{tuple(ds[v].dims)}" for v in names) or "none"
     which = "several" if candidates else "no"
-    raise DataError(f"{which} data variables with (time, lat, lon) dims in {where}: "
-                    f"{candidates or listing}; pass var= to choose")
+    raise DataError(
+        f"{which} data variables with (time, lat, lon) dims in {where}: "
+        f"{candidates or listing}; pass var= to choose"
+    )
 
 
 def _find_role(da: xr.DataArray, role: str, where: str) -> tuple[str | None, str | None] | None:
@@ -169,14 +215,17 @@ def _find_role(da: xr.DataArray, role: str, where: str) -> tuple[str | None, str
             return (c, None) if c in da.dims else None
         v = da.coords[c]
         if v.ndim >= 2:
-            raise DataError(f"unsupported grid in {where}: {role} coordinate {c!r} is "
-                            f"{v.ndim}-D {v.dims} (curvilinear); regrid to a regular "
-                            f"latitude-longitude grid first")
+            raise DataError(
+                f"unsupported grid in {where}: {role} coordinate {c!r} is "
+                f"{v.ndim}-D {v.dims} (curvilinear); regrid to a regular "
+                f"latitude-longitude grid first"
+            )
         if role != TIME and c not in by_name:
             u = str(v.attrs.get("units", "degrees"))
             if not u.lower().startswith("deg"):
-                raise DataError(f"unsupported grid in {where}: {c!r} is a projected "
-                                f"coordinate (units {u!r}), not {role}")
+                raise DataError(
+                    f"unsupported grid in {where}: {c!r} is a projected coordinate (units {u!r}), not {role}"
+                )
         if v.ndim == 0:
             return (None, c) if role == TIME else None
         return (v.dims[0], c)
@@ -188,13 +237,16 @@ def _canonical_dims(da: xr.DataArray, where: str) -> xr.DataArray:
     found = {r: _find_role(da, r, where) for r in (TIME, LAT, LON)}
     missing = [r for r, f in found.items() if f is None]
     if missing:
-        raise DataError(f"variable {name!r} in {where} has no {' or '.join(missing)} dimension; "
-                        f"found dims {tuple(da.dims)}")
+        raise DataError(
+            f"variable {name!r} in {where} has no {' or '.join(missing)} dimension; "
+            f"found dims {tuple(da.dims)}"
+        )
     if found[TIME][0] is None:  # a single time as a scalar coord
         da = da.expand_dims(found[TIME][1])
         found[TIME] = (found[TIME][1], found[TIME][1])
     members = [d for d in da.dims if str(d).lower() in MEMBER_NAMES] or [
-        d for d in da.dims if d in da.coords and da[d].attrs.get("standard_name") == "realization"]
+        d for d in da.dims if d in da.coords and da[d].attrs.get("standard_name") == "realization"
+    ]
     if len(members) > 1:
         raise DataError(f"variable {name!r} in {where} has several member dims {members}")
     for role, (dim, coord) in found.items():
@@ -213,8 +265,10 @@ def _canonical_dims(da: xr.DataArray, where: str) -> xr.DataArray:
     extra = [d for d in da.dims if d not in CANONICAL_DIMS]
     big = [f"{d}({da.sizes[d]})" for d in extra if da.sizes[d] > 1]
     if big:
-        raise DataError(f"variable {name!r} in {where} has extra dimensions {big} besides "
-                        f"member/time/lat/lon; select one value of each first")
+        raise DataError(
+            f"variable {name!r} in {where} has extra dimensions {big} besides "
+            f"member/time/lat/lon; select one value of each first"
+        )
     da = da.squeeze(extra, drop=False)
     if MEMBER not in da.dims:
         scalar = [c for c in da.coords if str(c).lower() in MEMBER_NAMES and da[c].ndim == 0]
@@ -228,19 +282,34 @@ def _as_cftime(values: np.ndarray, where: str, steps: list[str]) -> np.ndarray:
         if np.isnat(values).any():
             raise DataError(f"missing (NaT) time values in {where}")
         steps.append("datetime64 time to cftime proleptic_gregorian")
-        return np.array([cftime.DatetimeProlepticGregorian(t.year, t.month, t.day, t.hour,
-                                                           t.minute, t.second, t.microsecond)
-                         for t in pd.DatetimeIndex(values)], dtype=object)
+        return np.array(
+            [
+                cftime.DatetimeProlepticGregorian(
+                    t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond
+                )
+                for t in pd.DatetimeIndex(values)
+            ],
+            dtype=object,
+        )
     if values.dtype.kind != "O" or not all(isinstance(t, cftime.datetime) for t in values):
-        raise DataError(f"time in {where} is not a date (dtype {values.dtype}); "
-                        f"it needs CF units like 'days since 1850-01-01'")
+        raise DataError(
+            f"time in {where} is not a date (dtype {values.dtype}); "
+            f"it needs CF units like 'days since 1850-01-01'"
+        )
     cal = values[0].calendar
     if cal in ("standard", "gregorian") and all(
-            t >= cftime.datetime(1582, 10, 15, calendar=cal) for t in values):
+        t >= cftime.datetime(1582, 10, 15, calendar=cal) for t in values
+    ):
         steps.append(f"calendar {cal} (dates after 1582) relabelled {CALENDAR}")
-        return np.array([cftime.DatetimeProlepticGregorian(t.year, t.month, t.day, t.hour,
-                                                           t.minute, t.second, t.microsecond)
-                         for t in values], dtype=object)
+        return np.array(
+            [
+                cftime.DatetimeProlepticGregorian(
+                    t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond
+                )
+                for t in values
+            ],
+            dtype=object,
+        )
     return values
 
 
@@ -270,8 +339,9 @@ def _coord_values(da: xr.DataArray, dim: str, where: str) -> np.ndarray:
 def _canonical_lat(da: xr.DataArray, where: str, steps: list[str]) -> xr.DataArray:
     lat = _coord_values(da, LAT, where)
     if lat.min() < -90 - 1e-6 or lat.max() > 90 + 1e-6:
-        raise DataError(f"unsupported grid in {where}: latitudes outside [-90, 90] "
-                        f"({lat.min():g} to {lat.max():g})")
+        raise DataError(
+            f"unsupported grid in {where}: latitudes outside [-90, 90] ({lat.min():g} to {lat.max():g})"
+        )
     order = np.argsort(lat, kind="stable")
     if np.any(np.diff(lat[order]) <= 0):
         raise DataError(f"duplicate latitude values in {where}")
@@ -301,11 +371,15 @@ def _canonical_lon(da: xr.DataArray, where: str, steps: list[str], require_globa
     step = gaps.min()
     off = ~np.isclose(gaps, step, rtol=1e-3, atol=1e-6)
     if off.sum() > 1 or (off.sum() == 1 and srt.size < 2):
-        raise DataError(f"unsupported grid in {where}: longitudes are not evenly spaced "
-                        f"(spacings {np.unique(np.round(gaps, 4)).tolist()})")
+        raise DataError(
+            f"unsupported grid in {where}: longitudes are not evenly spaced "
+            f"(spacings {np.unique(np.round(gaps, 4)).tolist()})"
+        )
     if require_global and off.any():
-        raise DataError(f"unsupported grid in {where}: longitudes cover {srt.size * step:g} of "
-                        f"360 degrees; a global grid is required")
+        raise DataError(
+            f"unsupported grid in {where}: longitudes cover {srt.size * step:g} of "
+            f"360 degrees; a global grid is required"
+        )
     if not np.array_equal(wrapped, lon):
         steps.append("longitude wrapped to [0, 360)")
     attrs = {"standard_name": "longitude", "units": "degrees_east", "axis": "X"}
@@ -331,12 +405,15 @@ def _convert_units(da: xr.DataArray, units: str | None, where: str, steps: list[
         raise ValueError(f"units must be 'K', 'degC' or None, got {units!r}")
     raw = da.attrs.get("units")
     if raw is None:
-        raise DataError(f"variable {da.name!r} in {where} has no units attribute; "
-                        f"set attrs['units'] to 'K' or 'degC'")
+        raise DataError(
+            f"variable {da.name!r} in {where} has no units attribute; set attrs['units'] to 'K' or 'degC'"
+        )
     kind = _unit_kind(raw)
     if kind is None:
-        raise DataError(f"unsupported units {raw!r} of variable {da.name!r} in {where}: "
-                        f"expected a temperature in K or degC")
+        raise DataError(
+            f"unsupported units {raw!r} of variable {da.name!r} in {where}: "
+            f"expected a temperature in K or degC"
+        )
     offset = {("C", "K"): 273.15, ("K", "C"): -273.15}.get((kind, target), 0.0)
     out = (da + offset if offset else da).astype(np.float32)
     if offset:
@@ -352,15 +429,22 @@ def _convert_units(da: xr.DataArray, units: str | None, where: str, steps: list[
 
 def _check_values(da: xr.DataArray, where: str, units: str | None) -> None:
     finite = np.isfinite(da)
-    stats = xr.Dataset({"n_valid": da.notnull().sum(), "n_inf": np.isinf(da).sum(),
-                        "lo": da.where(finite).min(), "hi": da.where(finite).max()})
+    stats = xr.Dataset(
+        {
+            "n_valid": da.notnull().sum(),
+            "n_inf": np.isinf(da).sum(),
+            "lo": da.where(finite).min(),
+            "hi": da.where(finite).max(),
+        }
+    )
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             stats = stats.compute()
     except Exception as err:
-        raise DataError(f"cannot read the values of {where}: the file may be corrupt or "
-                        f"truncated ({_reason(err)})") from err
+        raise DataError(
+            f"cannot read the values of {where}: the file may be corrupt or truncated ({_reason(err)})"
+        ) from err
     if int(stats.n_valid) == 0:
         raise DataError(f"variable {da.name!r} in {where} is all NaN (missing)")
     if int(stats.n_inf) > 0:
@@ -370,5 +454,7 @@ def _check_values(da: xr.DataArray, where: str, units: str | None) -> None:
     lo, hi = float(stats.lo), float(stats.hi)
     shift = 0.0 if _unit_kind(units) == "K" else 273.15
     if lo + shift < _PLAUSIBLE_K[0] or hi + shift > _PLAUSIBLE_K[1]:
-        raise DataError(f"implausible temperatures in {where}: {lo + shift:.6g} to "
-                        f"{hi + shift:.6g} K; check the units attribute and fill values")
+        raise DataError(
+            f"implausible temperatures in {where}: {lo + shift:.6g} to "
+            f"{hi + shift:.6g} K; check the units attribute and fill values"
+        )

@@ -151,9 +151,11 @@ def _filter_kernel(x, *, kind, out_shape, kind_out, lmax_keep, taper, vector, no
     if not north_first:
         x = x[..., ::-1, :]
     sht, isht = _transforms(nlat, nlon, kind, *out_shape, kind_out, lmax_keep, vector)
-    gain = torch.as_tensor(lowpass_gain(np.arange(lmax_keep), lmax_keep=lmax_keep, taper=taper)).reshape(-1, 1)
-    flat = x.reshape((-1,) + x.shape[len(lead):])
-    out = np.empty((flat.shape[0],) + x.shape[len(lead):-2] + tuple(out_shape))
+    gain = torch.as_tensor(lowpass_gain(np.arange(lmax_keep), lmax_keep=lmax_keep, taper=taper)).reshape(
+        -1, 1
+    )
+    flat = x.reshape((-1,) + x.shape[len(lead) :])
+    out = np.empty((flat.shape[0],) + x.shape[len(lead) : -2] + tuple(out_shape))
     for i in range(0, flat.shape[0], _BATCH):
         coeffs = sht(torch.from_numpy(np.ascontiguousarray(flat[i : i + _BATCH])))
         out[i : i + _BATCH] = isht(coeffs * gain).numpy()
@@ -175,8 +177,15 @@ def _apply(fields, lat, lon, lat_out, lon_out, kind, kind_out, *, lmax_keep, tap
         raise ValueError(f"lmax_keep={lmax_keep} must be in [1, {lmax_fine}] for a {nlat}x{nlon} {kind} grid")
     north_first = bool(np.asarray(lat)[0] > np.asarray(lat)[-1])
     tmp_lat, tmp_lon = f"__{lat_dim}_out", f"__{lon_dim}_out"
-    kernel_kw = dict(kind=kind, out_shape=(len(lat_out), len(lon_out)), kind_out=kind_out,
-                     lmax_keep=int(lmax_keep), taper=float(taper), vector=vector, north_first=north_first)
+    kernel_kw = dict(
+        kind=kind,
+        out_shape=(len(lat_out), len(lon_out)),
+        kind_out=kind_out,
+        lmax_keep=int(lmax_keep),
+        taper=float(taper),
+        vector=vector,
+        north_first=north_first,
+    )
 
     def kernel(*xs):
         if vector:
@@ -188,7 +197,8 @@ def _apply(fields, lat, lon, lat_out, lon_out, kind, kind_out, *, lmax_keep, tap
     if vector:
         fields = xr.broadcast(*fields)
     res = xr.apply_ufunc(
-        kernel, *fields,
+        kernel,
+        *fields,
         input_core_dims=[[lat_dim, lon_dim]] * len(fields),
         output_core_dims=[[tmp_lat, tmp_lon]] * len(fields),
         dask="parallelized",
@@ -200,8 +210,9 @@ def _apply(fields, lat, lon, lat_out, lon_out, kind, kind_out, *, lmax_keep, tap
     out = []
     for r, f in zip(res, fields):
         r = r.rename({tmp_lat: lat_dim, tmp_lon: lon_dim})
-        r = r.assign_coords({lat_dim: (lat_dim, lat_out, f[lat_dim].attrs),
-                             lon_dim: (lon_dim, lon_out, f[lon_dim].attrs)})
+        r = r.assign_coords(
+            {lat_dim: (lat_dim, lat_out, f[lat_dim].attrs), lon_dim: (lon_dim, lon_out, f[lon_dim].attrs)}
+        )
         out.append(r.astype(f.dtype) if np.issubdtype(f.dtype, np.floating) else r)
     return out
 
@@ -234,15 +245,23 @@ def _map(data, lat_out_fn, *, lmax_keep, taper, lat_dim, lon_dim, vector, histor
     for name, da in data.data_vars.items():
         if name not in new:
             new[name] = _apply([da], *args, **kw)[0] if _spatial(da, lat_dim, lon_dim) else da
-    keep = {k: c for k, c in data.coords.items()
-            if k not in (lat_dim, lon_dim) and lat_dim not in c.dims and lon_dim not in c.dims}
+    keep = {
+        k: c
+        for k, c in data.coords.items()
+        if k not in (lat_dim, lon_dim) and lat_dim not in c.dims and lon_dim not in c.dims
+    }
     out = xr.Dataset(new, coords=keep, attrs=dict(data.attrs))
     out.attrs["climviz_filter"] = note
     return out
 
 
 def spectral_lowpass(
-    field, *, lmax_keep: int, taper: float = 0.7, lat_dim: str = "lat", lon_dim: str = "lon",
+    field,
+    *,
+    lmax_keep: int,
+    taper: float = 0.7,
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
     vector: tuple[str, str] | None = ("u", "v"),
 ):
     """Isotropic spherical-harmonic low-pass on the same grid.
@@ -271,13 +290,27 @@ def spectral_lowpass(
         _check_lon(lon)
         return lat, lon, kind, kind, resolvable_degree(len(lat), len(lon), kind)
 
-    return _map(field, same, lmax_keep=lmax_keep, taper=taper, lat_dim=lat_dim, lon_dim=lon_dim,
-                vector=vector, history="spectral_lowpass")
+    return _map(
+        field,
+        same,
+        lmax_keep=lmax_keep,
+        taper=taper,
+        lat_dim=lat_dim,
+        lon_dim=lon_dim,
+        vector=vector,
+        history="spectral_lowpass",
+    )
 
 
 def coarsen(
-    data, factor: int = 4, *, lmax_keep: int | None = None, taper: float = 0.7,
-    lat_dim: str = "lat", lon_dim: str = "lon", vector: tuple[str, str] | None = ("u", "v"),
+    data,
+    factor: int = 4,
+    *,
+    lmax_keep: int | None = None,
+    taper: float = 0.7,
+    lat_dim: str = "lat",
+    lon_dim: str = "lon",
+    vector: tuple[str, str] | None = ("u", "v"),
 ):
     """Band-limit ``data`` and sample it exactly on a grid ``factor`` times coarser.
 
@@ -320,5 +353,13 @@ def coarsen(
         lat_c, lon_c, kind = coarse_grid(lat, lon, int(factor))
         return lat_c, lon_c, kind, kind, resolvable_degree(len(lat_c), len(lon_c), kind)
 
-    return _map(data, to_coarse, lmax_keep=lmax_keep, taper=taper, lat_dim=lat_dim, lon_dim=lon_dim,
-                vector=vector, history=f"coarsen(factor={int(factor)})")
+    return _map(
+        data,
+        to_coarse,
+        lmax_keep=lmax_keep,
+        taper=taper,
+        lat_dim=lat_dim,
+        lon_dim=lon_dim,
+        vector=vector,
+        history=f"coarsen(factor={int(factor)})",
+    )

@@ -58,26 +58,26 @@ import numpy as np
 from climviz.data.forcing import ERUPTIONS, Eruption
 
 ORIGIN_YEAR = 1850  # first month of every simulation (January 1850)
-LAST_YEAR = 2005    # last year of the historical forcing
+LAST_YEAR = 2005  # last year of the historical forcing
 
 
 @dataclass(frozen=True)
 class EBMParams:
     """Parameters of the forcing histories and the two-box model (units in comments)."""
 
-    heat_capacity: float = 7.3         # C, mixed layer + atmosphere, W yr m-2 K-1 (CMIP5 mean, Geoffroy 2013b)
-    deep_heat_capacity: float = 70.0   # C0, deep ocean, W yr m-2 K-1 (CMIP5 range ~50-170)
-    feedback: float = 0.95             # lambda, W m-2 K-1 (ECS = 5.35 ln2 / lambda = 3.9 K; CMIP5 2.1-4.7 K)
-    exchange: float = 0.5              # gamma, W m-2 K-1 (CMIP5 range ~0.5-1.0)
-    efficacy: float = 1.0              # eps, deep-ocean heat-uptake efficacy (1 = Held 2010)
-    co2_coeff: float = 5.35            # W m-2 per ln(C/C_ref) (Myhre et al. 1998)
-    co2_inf: float = 282.14            # ppm, asymptote of the exponential CO2 fit
-    co2_amp: float = 2.86              # ppm, amplitude of the fit at 1850
-    co2_tau: float = 44.0              # years, e-folding time of the fit
-    aod_forcing: float = -25.0         # W m-2 per unit AOD (Hansen et al. 2005)
-    aod_peak_months: float = 9.0       # months from the eruption to the AOD peak (fit to RCMIP ERF)
-    aod_shape: float = 4.0             # k, gamma-shape exponent of an AOD pulse (fit to RCMIP ERF)
-    substeps: int = 4                  # explicit sub-steps per month
+    heat_capacity: float = 7.3  # C, mixed layer + atmosphere, W yr m-2 K-1 (CMIP5 mean, Geoffroy 2013b)
+    deep_heat_capacity: float = 70.0  # C0, deep ocean, W yr m-2 K-1 (CMIP5 range ~50-170)
+    feedback: float = 0.95  # lambda, W m-2 K-1 (ECS = 5.35 ln2 / lambda = 3.9 K; CMIP5 2.1-4.7 K)
+    exchange: float = 0.5  # gamma, W m-2 K-1 (CMIP5 range ~0.5-1.0)
+    efficacy: float = 1.0  # eps, deep-ocean heat-uptake efficacy (1 = Held 2010)
+    co2_coeff: float = 5.35  # W m-2 per ln(C/C_ref) (Myhre et al. 1998)
+    co2_inf: float = 282.14  # ppm, asymptote of the exponential CO2 fit
+    co2_amp: float = 2.86  # ppm, amplitude of the fit at 1850
+    co2_tau: float = 44.0  # years, e-folding time of the fit
+    aod_forcing: float = -25.0  # W m-2 per unit AOD (Hansen et al. 2005)
+    aod_peak_months: float = 9.0  # months from the eruption to the AOD peak (fit to RCMIP ERF)
+    aod_shape: float = 4.0  # k, gamma-shape exponent of an AOD pulse (fit to RCMIP ERF)
+    substeps: int = 4  # explicit sub-steps per month
 
     def to_dict(self) -> dict:
         return asdict(self)

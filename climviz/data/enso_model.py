@@ -68,24 +68,24 @@ import numpy as np
 from climviz.data.regions import get_region
 
 IMPRINT_GLOBAL_MEAN = 0.1  # K of global mean per K of Nino3.4 (Trenberth et al. 2002)
-REMOTE_LAG_MONTHS = 4      # Indian/Atlantic warming lags the index (Klein et al. 1999)
+REMOTE_LAG_MONTHS = 4  # Indian/Atlantic warming lags the index (Klein et al. 1999)
 
 
 @dataclass(frozen=True)
 class RechargeOscillatorParams:
     """Parameters of the recharge oscillator, rates per year (units in comments)."""
 
-    growth: float = -0.2          # R0, annual-mean growth rate of T, 1/yr
+    growth: float = -0.2  # R0, annual-mean growth rate of T, 1/yr
     growth_seasonal: float = 1.5  # Ra, amplitude of the seasonal growth rate, 1/yr
-    growth_peak: float = 0.7      # t_R, time of year of largest growth (0.7 = mid-September)
-    damping_h: float = 1.2        # eps, damping of h, 1/yr
-    coupling_th: float = 1.45     # F1, thermocline feedback on T, 1/yr
-    coupling_ht: float = 1.45     # F2, recharge/discharge of h by T, 1/yr
-    noise_t: float = 1.0          # sigma_T, K / sqrt(yr)
-    noise_h: float = 0.3          # sigma_h, K / sqrt(yr)
-    noise_state: float = 0.15     # B, state dependence of the T noise, 1/K (Levine & Jin 2010)
-    substeps: int = 8             # Euler-Maruyama steps per month
-    spinup_years: int = 30        # discarded before January 1850
+    growth_peak: float = 0.7  # t_R, time of year of largest growth (0.7 = mid-September)
+    damping_h: float = 1.2  # eps, damping of h, 1/yr
+    coupling_th: float = 1.45  # F1, thermocline feedback on T, 1/yr
+    coupling_ht: float = 1.45  # F2, recharge/discharge of h by T, 1/yr
+    noise_t: float = 1.0  # sigma_T, K / sqrt(yr)
+    noise_h: float = 0.3  # sigma_h, K / sqrt(yr)
+    noise_state: float = 0.15  # B, state dependence of the T noise, 1/K (Levine & Jin 2010)
+    substeps: int = 8  # Euler-Maruyama steps per month
+    spinup_years: int = 30  # discarded before January 1850
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,7 +123,9 @@ def recharge_oscillator(
     kick_h = (p.noise_h * sq * xi[..., 1]).tolist()
     # growth rate at each sub-step (time of year only), same for every year
     frac = (np.arange(12 * m) + 0.5) * dt
-    r_year = (p.growth + p.growth_seasonal * np.cos(2 * np.pi * (frac - p.growth_peak))).reshape(12, m).tolist()
+    r_year = (
+        (p.growth + p.growth_seasonal * np.cos(2 * np.pi * (frac - p.growth_peak))).reshape(12, m).tolist()
+    )
     f1, f2, eps = p.coupling_th, p.coupling_ht, p.damping_h
     t = h = 0.0
     out_t = np.empty(total)
@@ -141,7 +143,9 @@ def recharge_oscillator(
     return out_t[n_spin:], out_h[n_spin:]
 
 
-def _gauss(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, slat: float, slon: float) -> np.ndarray:
+def _gauss(
+    lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, slat: float, slon: float
+) -> np.ndarray:
     """Gaussian blob ``[nlat, nlon]`` centred at (lat0, lon0) deg with e-folding widths; periodic in lon."""
     dlon = (lon[None, :] - lon0 + 180.0) % 360.0 - 180.0
     return np.exp(-(((lat[:, None] - lat0) / slat) ** 2) - (dlon / slon) ** 2)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Eruption:
-    name: str        # common name
-    year: int        # eruption year
-    month: int       # eruption month (1-12)
-    lat: float       # volcano latitude, degrees north
+    name: str  # common name
+    year: int  # eruption year
+    month: int  # eruption month (1-12)
+    lat: float  # volcano latitude, degrees north
     peak_aod: float  # approximate peak global-mean stratospheric AOD
 
 

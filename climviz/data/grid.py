@@ -58,7 +58,9 @@ def grid_mismatch(lat, lon, ref_lat, ref_lon, atol: float = 1e-3) -> str:
     if same_shape and np.allclose(lat, ref_lat, atol=atol) and np.allclose(lon, ref_lon, atol=atol):
         return ""
     article = "an" if str(lat.size)[0] == "8" or lat.size in (11, 18) else "a"
-    return f"{article} {lat.size}x{lon.size} grid" + (" with other latitudes or longitudes" if same_shape else "")
+    return f"{article} {lat.size}x{lon.size} grid" + (
+        " with other latitudes or longitudes" if same_shape else ""
+    )
 
 
 def cell_area_weights(lat: np.ndarray) -> np.ndarray:

@@ -79,7 +79,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(final)
-    tmp = final.with_name(f"{_partial_prefix(final)}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
+    tmp = final.with_name(
+        f"{_partial_prefix(final)}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}"
+    )
     try:
         yield tmp
         if final.exists() and (final.is_dir() or tmp.is_dir()) and not final.is_symlink():
@@ -102,7 +104,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:       # someone else's process
+    except PermissionError:  # someone else's process
         return True
     return True
 

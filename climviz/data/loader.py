@@ -30,7 +30,6 @@ from climviz.data.grid import CANONICAL_DIMS, LAT, LON, MEMBER, TIME
 from climviz.data.regrid import regrid
 from climviz.data.truncation import check_not_truncated
 
-
 _ZARR_MARKERS = (".zgroup", ".zmetadata", ".zarray", "zarr.json")
 
 Source = str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset | xr.DataArray
@@ -39,9 +38,17 @@ Source = str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset | xr.DataA
 # ----------------------------------------------------------------------------- public API
 
 
-def open_ensemble(source: Source, *, var: str | None = None, member: Any = None,
-                  chunks: dict | str | None = None, units: str | None = "K",
-                  require_global: bool = False, check_values: bool = True, grid=None) -> xr.DataArray:
+def open_ensemble(
+    source: Source,
+    *,
+    var: str | None = None,
+    member: Any = None,
+    chunks: dict | str | None = None,
+    units: str | None = "K",
+    require_global: bool = False,
+    check_values: bool = True,
+    grid=None,
+) -> xr.DataArray:
     """Open a CF ensemble and return it in canonical form.
 
     Parameters
@@ -107,9 +114,17 @@ def open_ensemble(source: Source, *, var: str | None = None, member: Any = None,
     return da if grid is None else regrid(da, grid[0], grid[1], where=where)
 
 
-def open_run(source: Source, *, var: str | None = None, member: Any = None,
-             chunks: dict | str | None = None, units: str | None = "K",
-             require_global: bool = False, check_values: bool = True, grid=None) -> xr.DataArray:
+def open_run(
+    source: Source,
+    *,
+    var: str | None = None,
+    member: Any = None,
+    chunks: dict | str | None = None,
+    units: str | None = "K",
+    require_global: bool = False,
+    check_values: bool = True,
+    grid=None,
+) -> xr.DataArray:
     """Open one conditioning run: dims ``(time, lat, lon)``, ``member`` as a scalar coord.
 
     ``source`` holds one run (no member dim, or length 1), or an ensemble
@@ -119,12 +134,22 @@ def open_run(source: Source, *, var: str | None = None, member: Any = None,
     """
     if member is not None and np.ndim(member) != 0:
         raise DataError(f"open_run takes one member, got {member!r}")
-    da = open_ensemble(source, var=var, member=member, chunks=chunks, units=units,
-                       require_global=require_global, check_values=check_values, grid=grid)
+    da = open_ensemble(
+        source,
+        var=var,
+        member=member,
+        chunks=chunks,
+        units=units,
+        require_global=require_global,
+        check_values=check_values,
+        grid=grid,
+    )
     if da.sizes[MEMBER] != 1:
         labels = da[MEMBER].values.tolist()
-        raise DataError(f"{da.attrs.get('source_file', 'the data')} holds {len(labels)} members "
-                        f"{labels}; choose the conditioning run with member=")
+        raise DataError(
+            f"{da.attrs.get('source_file', 'the data')} holds {len(labels)} members "
+            f"{labels}; choose the conditioning run with member="
+        )
     return da.isel({MEMBER: 0})
 
 
@@ -149,8 +174,14 @@ def _resolve_paths(source) -> list[Path]:
 def _peek_sizes(path: Path, engine: str | None, where: str) -> None:
     """Dimension sizes from the header alone (no index, no Dask graph), checked."""
     try:
-        with xr.open_dataset(path, engine=engine, decode_cf=False, decode_times=False,
-                             decode_timedelta=False, create_default_indexes=False) as ds:
+        with xr.open_dataset(
+            path,
+            engine=engine,
+            decode_cf=False,
+            decode_times=False,
+            decode_timedelta=False,
+            create_default_indexes=False,
+        ) as ds:
             sizes = dict(ds.sizes)
     except Exception:
         return  # unreadable: the real open below says why
@@ -165,8 +196,9 @@ def _open_one(path: Path, chunks) -> xr.Dataset:
         raise DataError(f"{path} is a directory but not a Zarr store")
     if not is_zarr:
         check_not_truncated(path)
-    kwargs = dict(engine="zarr" if is_zarr else None, chunks={} if chunks is None else chunks,
-                  decode_timedelta=False)
+    kwargs = dict(
+        engine="zarr" if is_zarr else None, chunks={} if chunks is None else chunks, decode_timedelta=False
+    )
     with warnings.catch_warnings():  # a Zarr store without consolidated metadata is fine
         warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated")
         _peek_sizes(path, kwargs["engine"], str(path))
@@ -178,8 +210,9 @@ def _open_one(path: Path, chunks) -> xr.Dataset:
                 xr.open_dataset(path, **kwargs, decode_times=False).close()
             except Exception:
                 kind = "Zarr store" if is_zarr else "NetCDF file"
-                raise DataError(f"cannot read {path}: not a readable {kind}, or it is corrupt "
-                                f"or truncated {reason}") from err
+                raise DataError(
+                    f"cannot read {path}: not a readable {kind}, or it is corrupt or truncated {reason}"
+                ) from err
             raise DataError(f"cannot decode the times in {path} {reason}") from err
 
 
@@ -199,11 +232,16 @@ def _combine(arrays: list[xr.DataArray], paths: list[Path]) -> xr.DataArray:
     if len(calendars) > 1:
         raise DataError(f"the files use different calendars {sorted(calendars)}")
     for i, (a, p) in enumerate(zip(arrays, paths)):
-        same = (a.sizes[LAT], a.sizes[LON]) == (ref.sizes[LAT], ref.sizes[LON]) and np.allclose(
-            a[LAT], ref[LAT], atol=1e-4) and np.allclose(a[LON], ref[LON], atol=1e-4)
+        same = (
+            (a.sizes[LAT], a.sizes[LON]) == (ref.sizes[LAT], ref.sizes[LON])
+            and np.allclose(a[LAT], ref[LAT], atol=1e-4)
+            and np.allclose(a[LON], ref[LON], atol=1e-4)
+        )
         if not same:
-            raise DataError(f"the grid of {p} ({a.sizes[LAT]}x{a.sizes[LON]}) differs from "
-                            f"that of {paths[0]} ({ref.sizes[LAT]}x{ref.sizes[LON]})")
+            raise DataError(
+                f"the grid of {p} ({a.sizes[LAT]}x{a.sizes[LON]}) differs from "
+                f"that of {paths[0]} ({ref.sizes[LAT]}x{ref.sizes[LON]})"
+            )
         arrays[i] = a.assign_coords({LAT: ref[LAT], LON: ref[LON]})
     groups: list[list[int]] = []  # files with identical time axes
     for i, a in enumerate(arrays):
@@ -229,11 +267,14 @@ def _combine(arrays: list[xr.DataArray], paths: list[Path]) -> xr.DataArray:
             raise DataError(
                 f"the files neither share one time axis nor cover disjoint time ranges: "
                 f"{pa[0].name} ({a[TIME].values[0]} to {a[TIME].values[-1]}) overlaps "
-                f"{pb[0].name} ({b[TIME].values[0]} to {b[TIME].values[-1]})")
+                f"{pb[0].name} ({b[TIME].values[0]} to {b[TIME].values[-1]})"
+            )
         if not np.array_equal(a[MEMBER].values, b[MEMBER].values):
-            raise DataError(f"{pa[0].name} and {pb[0].name} follow each other in time but hold "
-                            f"different members ({a[MEMBER].values.tolist()} vs "
-                            f"{b[MEMBER].values.tolist()})")
+            raise DataError(
+                f"{pa[0].name} and {pb[0].name} follow each other in time but hold "
+                f"different members ({a[MEMBER].values.tolist()} vs "
+                f"{b[MEMBER].values.tolist()})"
+            )
     out = xr.concat([b for b, _ in blocks], dim=TIME, **opts) if len(blocks) > 1 else blocks[0][0]
     out = out.transpose(*CANONICAL_DIMS)
     out.attrs = dict(ref.attrs)
@@ -253,9 +294,8 @@ def _select_members(da: xr.DataArray, member, where: str) -> xr.DataArray:
         return da.sel({MEMBER: wanted})
     n = labels.size
     positional = labels.dtype.kind not in "iuf" and all(
-        isinstance(w, (int, np.integer)) and -n <= w < n for w in wanted)
+        isinstance(w, (int, np.integer)) and -n <= w < n for w in wanted
+    )
     if wanted and positional:
         return da.isel({MEMBER: wanted})
     raise DataError(f"member {member!r} not found in {where}; available members: {labels.tolist()}")
-
-

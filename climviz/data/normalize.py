@@ -72,7 +72,9 @@ class MonthlyNormalizer:
         mean = np.asarray(d["mean"], np.float32)
         std = np.asarray(d["std"], np.float32)
         if mean.ndim != 3 or mean.shape[0] != 12 or mean.shape != std.shape:
-            raise ValueError(f"normalisation statistics must both be [12, H, W], got {mean.shape}, {std.shape}")
+            raise ValueError(
+                f"normalisation statistics must both be [12, H, W], got {mean.shape}, {std.shape}"
+            )
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise ValueError("normalisation statistics must be finite with positive std")
         return cls(mean, std)

@@ -81,9 +81,18 @@ def nino34_observed() -> xr.DataArray:
     keep = np.isfinite(anom)
     time = [cftime.DatetimeProlepticGregorian(int(y), int(m), 15) for y, m in zip(year[keep], month[keep])]
     return xr.DataArray(
-        anom[keep], dims="time", coords={"time": time}, name="nino34",
-        attrs={"units": "K", "long_name": "Nino3.4 SST anomaly", "source": NINO34_SOURCE,
-               "observed": "yes", "synthetic": "no", "label": NINO34_LABEL},
+        anom[keep],
+        dims="time",
+        coords={"time": time},
+        name="nino34",
+        attrs={
+            "units": "K",
+            "long_name": "Nino3.4 SST anomaly",
+            "source": NINO34_SOURCE,
+            "observed": "yes",
+            "synthetic": "no",
+            "label": NINO34_LABEL,
+        },
     )
 
 
@@ -95,11 +104,20 @@ def hadcrut5_global_annual() -> xr.Dataset:
     """
     header, data = _read_csv(HADCRUT_FILE)
     year = data[:, 0].astype(int)
-    attrs = {"units": "K", "source": HADCRUT_SOURCE, "observed": "yes", "synthetic": "no",
-             "reference_period": "1961-1990", "label": HADCRUT_LABEL}
+    attrs = {
+        "units": "K",
+        "source": HADCRUT_SOURCE,
+        "observed": "yes",
+        "synthetic": "no",
+        "reference_period": "1961-1990",
+        "label": HADCRUT_LABEL,
+    }
     return xr.Dataset(
-        {"anomaly": ("year", data[:, 1], {"long_name": "global mean temperature anomaly", "units": "K"}),
-         "lower": ("year", data[:, 2], {"long_name": "2.5% confidence limit", "units": "K"}),
-         "upper": ("year", data[:, 3], {"long_name": "97.5% confidence limit", "units": "K"})},
-        coords={"year": year}, attrs=attrs,
+        {
+            "anomaly": ("year", data[:, 1], {"long_name": "global mean temperature anomaly", "units": "K"}),
+            "lower": ("year", data[:, 2], {"long_name": "2.5% confidence limit", "units": "K"}),
+            "upper": ("year", data[:, 3], {"long_name": "97.5% confidence limit", "units": "K"}),
+        },
+        coords={"year": year},
+        attrs=attrs,
     )

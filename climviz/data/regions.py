@@ -80,7 +80,7 @@ class Region:
         lon_min: float,
         lon_max: float,
         description: str = "",
-    ) -> "Region":
+    ) -> Region:
         """Build a region from longitudes in either ``-180..180`` or ``0..360``.
 
         After normalising both longitudes to ``[0, 360)``, an eastern edge of 0 becomes
@@ -177,7 +177,9 @@ class Region:
             if ilon.size and not self.is_global_lon:
                 ilon = ilon[np.argsort(lon360[ilon], kind="stable")]
         if ilat.size == 0 or ilon.size == 0:
-            raise ValueError(f"region {self.name!r} ({self._box_text()}) selects no points on {_grid_text(lat, lon)}")
+            raise ValueError(
+                f"region {self.name!r} ({self._box_text()}) selects no points on {_grid_text(lat, lon)}"
+            )
         out = da.isel({lat_dim: ilat, lon_dim: ilon})
         if monotonic_lon and self.wraps:
             vals = np.mod(out[lon_dim].values.astype(float), 360.0)
@@ -221,7 +223,7 @@ def _key(name: str) -> str:
 _BY_KEY = {_key(k): v for k, v in REGIONS.items()}
 
 
-def get_region(spec: "Region | str | tuple[float, float, float, float] | list[float]") -> Region:
+def get_region(spec: Region | str | tuple[float, float, float, float] | list[float]) -> Region:
     """Resolve a region specification.
 
     Parameters

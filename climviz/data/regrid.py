@@ -38,9 +38,12 @@ from climviz.data.coarsen import resolvable_degree
 from climviz.data.grid import LAT, LON, gaussian_latitudes, grid_mismatch
 
 GAUSSIAN, POLES, CENTRED = "legendre-gauss", "equiangular", "regular"
-_LABELS = {GAUSSIAN: "Gaussian {n}", POLES: "regular {n} (equiangular, poles included)",
-           CENTRED: "regular {n} (equiangular, cell-centred, no poles)"}
-_TOL = 1e-3   # degrees, for recognising a grid
+_LABELS = {
+    GAUSSIAN: "Gaussian {n}",
+    POLES: "regular {n} (equiangular, poles included)",
+    CENTRED: "regular {n} (equiangular, cell-centred, no poles)",
+}
+_TOL = 1e-3  # degrees, for recognising a grid
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class GlobalGrid:
 
     lat: tuple
     lon: tuple
-    kind: str   # GAUSSIAN, POLES or CENTRED
+    kind: str  # GAUSSIAN, POLES or CENTRED
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -74,23 +77,33 @@ def global_grid_of(lat, lon, where: str = "the data") -> GlobalGrid:
     gaps = np.diff(np.append(lon, lon[0] + 360.0))
     if not np.allclose(gaps, 360.0 / lon.size, atol=_TOL, rtol=0):
         if np.allclose(gaps[:-1], gaps[0], atol=_TOL, rtol=0):
-            raise DataError(f"{why}: longitudes {lon[0]:g} to {lon[-1]:g} cover {lon.size * gaps[0]:g} of 360 "
-                            f"degrees (a regional grid, missing the periodic longitude)")
-        raise DataError(f"{why}: longitudes are not evenly spaced (spacings "
-                        f"{np.unique(np.round(gaps, 4)).tolist()[:6]})")
+            raise DataError(
+                f"{why}: longitudes {lon[0]:g} to {lon[-1]:g} cover {lon.size * gaps[0]:g} of 360 "
+                f"degrees (a regional grid, missing the periodic longitude)"
+            )
+        raise DataError(
+            f"{why}: longitudes are not evenly spaced (spacings {np.unique(np.round(gaps, 4)).tolist()[:6]})"
+        )
     n = lat.size
-    candidates = {GAUSSIAN: gaussian_latitudes(n), POLES: np.linspace(-90.0, 90.0, n),
-                  CENTRED: -90.0 + (np.arange(n) + 0.5) * 180.0 / n}
+    candidates = {
+        GAUSSIAN: gaussian_latitudes(n),
+        POLES: np.linspace(-90.0, 90.0, n),
+        CENTRED: -90.0 + (np.arange(n) + 0.5) * 180.0 / n,
+    }
     for kind, ref in candidates.items():
         if np.allclose(lat, ref, atol=_TOL, rtol=0):
             return GlobalGrid(tuple(lat), tuple(lon), kind)
     step = np.diff(lat)
     if np.allclose(step, step[0], atol=_TOL, rtol=0):
         if lat[0] - step[0] > -90.0 + _TOL or lat[-1] + step[0] < 90.0 - _TOL:
-            raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) do not reach the "
-                            f"poles (a regional grid)")
-        raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) neither include both "
-                        f"poles nor sit half a step from them")
+            raise DataError(
+                f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) do not reach the "
+                f"poles (a regional grid)"
+            )
+        raise DataError(
+            f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} (step {step[0]:g}) neither include both "
+            f"poles nor sit half a step from them"
+        )
     raise DataError(f"{why}: latitudes {lat[0]:g} to {lat[-1]:g} are unevenly spaced and not Gaussian")
 
 
@@ -107,7 +120,7 @@ def quadrature_weights(grid: GlobalGrid) -> np.ndarray:
         from torch_harmonics.quadrature import clenshaw_curtiss_weights
 
         return clenshaw_curtiss_weights(n, -1.0, 1.0)[1].numpy()
-    theta = (2 * np.arange(n) + 1) * np.pi / (2 * n)   # Fejer's first rule (Waldvogel 2006, Eq. 2.4)
+    theta = (2 * np.arange(n) + 1) * np.pi / (2 * n)  # Fejer's first rule (Waldvogel 2006, Eq. 2.4)
     j = np.arange(1, n // 2 + 1)
     return (2.0 / n) * (1.0 - 2.0 * (np.cos(2 * np.outer(theta, j)) / (4 * j**2 - 1)).sum(1))
 
@@ -128,19 +141,21 @@ def _operator(src: GlobalGrid, dst: GlobalGrid, degrees: int) -> np.ndarray:
     w = quadrature_weights(src)
     sw = np.sqrt(w)
     p_src, p_dst = _legendre(src, degrees), _legendre(dst, degrees)
-    mean = w / w.sum()                                   # degree 0: the quadrature mean, kept exactly
+    mean = w / w.sum()  # degree 0: the quadrature mean, kept exactly
     out = np.empty((degrees, dst.shape[0], src.shape[0]))
     for m in range(degrees):
-        first = max(m, 1)                                # m = 0: l = 0 is the mean, fitted apart
-        basis = p_src[m, first:degrees].T                # [nlat_src, n_l]
-        fit = np.linalg.pinv(sw[:, None] * basis, rcond=1e-12) * sw    # weighted least squares [n_l, nlat_src]
+        first = max(m, 1)  # m = 0: l = 0 is the mean, fitted apart
+        basis = p_src[m, first:degrees].T  # [nlat_src, n_l]
+        fit = np.linalg.pinv(sw[:, None] * basis, rcond=1e-12) * sw  # weighted least squares [n_l, nlat_src]
         out[m] = p_dst[m, first:degrees].T @ fit
         if m == 0:
             out[0] = out[0] @ (np.eye(src.shape[0]) - np.outer(np.ones(src.shape[0]), mean)) + mean
     return out
 
 
-def regrid_values(values: np.ndarray, src: GlobalGrid, dst: GlobalGrid, degrees: int | None = None) -> np.ndarray:
+def regrid_values(
+    values: np.ndarray, src: GlobalGrid, dst: GlobalGrid, degrees: int | None = None
+) -> np.ndarray:
     """Regrid ``values [..., nlat_src, nlon_src]`` (ascending lat, lon as in ``src``) to ``[..., nlat_dst, nlon_dst]``.
 
     ``degrees`` (default: what both grids resolve) is the band limit: ``l < degrees``.
@@ -148,7 +163,7 @@ def regrid_values(values: np.ndarray, src: GlobalGrid, dst: GlobalGrid, degrees:
     """
     degrees = degrees or common_band_limit(src, dst)
     orders = np.arange(degrees)
-    shift_src = np.exp(-1j * orders * np.deg2rad(src.lon[0]))   # samples start at lon[0], not 0
+    shift_src = np.exp(-1j * orders * np.deg2rad(src.lon[0]))  # samples start at lon[0], not 0
     shift_dst = np.exp(1j * orders * np.deg2rad(dst.lon[0]))
     f = np.fft.rfft(np.asarray(values, dtype=np.float64), axis=-1, norm="forward")[..., :degrees] * shift_src
     g = np.einsum("mts,...sm->...tm", _operator(src, dst, degrees), f) * shift_dst
@@ -162,8 +177,10 @@ def common_band_limit(src: GlobalGrid, dst: GlobalGrid) -> int:
 
 def regridding_note(src: GlobalGrid, dst: GlobalGrid, degrees: int) -> str:
     """The one line telling the user what was done (page, CLI, ``attrs["regridding"]``)."""
-    return (f"regridded from {src.describe()} to {dst.describe()} by spherical-harmonic transform, "
-            f"truncated at degree {degrees - 1} (T{degrees - 1})")
+    return (
+        f"regridded from {src.describe()} to {dst.describe()} by spherical-harmonic transform, "
+        f"truncated at degree {degrees - 1} (T{degrees - 1})"
+    )
 
 
 def regrid(da: xr.DataArray, lat, lon, *, where: str | None = None) -> xr.DataArray:
@@ -196,20 +213,30 @@ def regrid(da: xr.DataArray, lat, lon, *, where: str | None = None) -> xr.DataAr
     src = global_grid_of(da[LAT].values, da[LON].values, where)
     da = da.sortby(LAT).assign_coords({LON: np.mod(da[LON].values.astype(float), 360.0)}).sortby(LON)
     if da.chunks is None and bool(da.isnull().any()):
-        raise DataError(f"{where} has {int(da.isnull().sum())} missing (NaN) values; regridding needs "
-                        f"complete fields")
+        raise DataError(
+            f"{where} has {int(da.isnull().sum())} missing (NaN) values; regridding needs complete fields"
+        )
     degrees = common_band_limit(src, dst)
     if da.chunks is not None:
         da = da.chunk({LAT: -1, LON: -1})
     out = xr.apply_ufunc(
-        lambda v: regrid_values(v, src, dst, degrees).astype(np.float32), da,
-        input_core_dims=[[LAT, LON]], output_core_dims=[[LAT, LON]], exclude_dims={LAT, LON},
-        dask="parallelized", output_dtypes=[np.float32],
-        dask_gufunc_kwargs={"output_sizes": {LAT: dst.shape[0], LON: dst.shape[1]}}, keep_attrs=True)
-    out = out.assign_coords({LAT: (LAT, np.asarray(dst.lat), da[LAT].attrs),
-                             LON: (LON, np.asarray(dst.lon), da[LON].attrs)})
+        lambda v: regrid_values(v, src, dst, degrees).astype(np.float32),
+        da,
+        input_core_dims=[[LAT, LON]],
+        output_core_dims=[[LAT, LON]],
+        exclude_dims={LAT, LON},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        dask_gufunc_kwargs={"output_sizes": {LAT: dst.shape[0], LON: dst.shape[1]}},
+        keep_attrs=True,
+    )
+    out = out.assign_coords(
+        {LAT: (LAT, np.asarray(dst.lat), da[LAT].attrs), LON: (LON, np.asarray(dst.lon), da[LON].attrs)}
+    )
     out = out.transpose(*da.dims)
     note = regridding_note(src, dst, degrees)
     out.attrs["regridding"] = note
-    out.attrs["history"] = f"{out.attrs['history']}\nclimviz {note}" if out.attrs.get("history") else f"climviz {note}"
+    out.attrs["history"] = (
+        f"{out.attrs['history']}\nclimviz {note}" if out.attrs.get("history") else f"climviz {note}"
+    )
     return out

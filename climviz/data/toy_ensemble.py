@@ -86,14 +86,14 @@ EARTH_RADIUS_KM = 6371.0
 class NoiseParams:
     """Parameters of the spatially correlated red noise (units in comments)."""
 
-    length_km: float = 1500.0     # e-folding distance of the spatial correlation, km
-    lmax: int = 24                # degrees 0..lmax-1 (capped by the grid); misses ~3e-4 of the variance
-    lag1_ocean: float = 0.6       # monthly lag-1 autocorrelation over ocean
-    lag1_land: float = 0.2        # monthly lag-1 autocorrelation over land
-    sd_ocean: float = 0.35        # K, over tropical ocean
-    sd_ocean_polar: float = 0.9   # K, added x sin(lat)^2 over ocean
-    sd_land: float = 0.6          # K, over tropical land
-    sd_land_polar: float = 1.7    # K, added x sin(lat)^2 over land
+    length_km: float = 1500.0  # e-folding distance of the spatial correlation, km
+    lmax: int = 24  # degrees 0..lmax-1 (capped by the grid); misses ~3e-4 of the variance
+    lag1_ocean: float = 0.6  # monthly lag-1 autocorrelation over ocean
+    lag1_land: float = 0.2  # monthly lag-1 autocorrelation over land
+    sd_ocean: float = 0.35  # K, over tropical ocean
+    sd_ocean_polar: float = 0.9  # K, added x sin(lat)^2 over ocean
+    sd_land: float = 0.6  # K, over tropical land
+    sd_land_polar: float = 1.7  # K, added x sin(lat)^2 over land
     sd_land_winter: float = 0.35  # relative winter increase (summer decrease) over land
 
 
@@ -149,7 +149,9 @@ def climatology(lat: np.ndarray, lon: np.ndarray, land: np.ndarray) -> np.ndarra
     return annual[None] * np.ones_like(cyc) - hemi[None] * cyc
 
 
-def noise_sd(lat: np.ndarray, lon: np.ndarray, land: np.ndarray, params: NoiseParams = NoiseParams()) -> np.ndarray:
+def noise_sd(
+    lat: np.ndarray, lon: np.ndarray, land: np.ndarray, params: NoiseParams = NoiseParams()
+) -> np.ndarray:
     """Standard deviation of the noise in K, shape ``[12, nlat, nlon]`` (see :class:`NoiseParams`).
 
     Ocean ``sd_ocean + sd_ocean_polar s^2``; land ``(sd_land + sd_land_polar s^2)
@@ -203,11 +205,11 @@ def synthesis_matrix(lat: np.ndarray, nlon: int, params: NoiseParams = NoisePara
 class _Static:
     lat: np.ndarray
     lon: np.ndarray
-    land: np.ndarray         # [nlat, nlon]
-    patterns: np.ndarray     # [17, nlat*nlon] f32: 12 month climatologies, co2, volc, enso direct/lagged/winter
-    sd_ocean: np.ndarray     # [12, nlat*nlon] f32, noise sd x sqrt(1 - land)
-    sd_land: np.ndarray      # [12, nlat*nlon] f32, noise sd x sqrt(land)
-    forced: dict             # global response arrays from 1850 to LAST_YEAR
+    land: np.ndarray  # [nlat, nlon]
+    patterns: np.ndarray  # [17, nlat*nlon] f32: 12 month climatologies, co2, volc, enso direct/lagged/winter
+    sd_ocean: np.ndarray  # [12, nlat*nlon] f32, noise sd x sqrt(1 - land)
+    sd_land: np.ndarray  # [12, nlat*nlon] f32, noise sd x sqrt(land)
+    forced: dict  # global response arrays from 1850 to LAST_YEAR
 
 
 @functools.lru_cache(maxsize=8)
@@ -310,7 +312,10 @@ def _unit_noise(rng, n0: int, n1: int, grid, params: NoiseParams) -> list[np.nda
     y = np.matmul(c, synth).reshape(mmax, n1 - n0, 2, 2, nlat)  # [m, t, proc, re/im, lat]
     spec = np.ascontiguousarray(y.transpose(2, 1, 4, 0, 3)).view(np.complex64)[..., 0]  # [proc, t, lat, m]
     # irfft zero-pads wavenumbers mmax .. nlon/2; the imaginary part of m = 0 is ignored
-    return [fft.irfft(sp, n=nlon, axis=-1, norm="forward", workers=2).astype(np.float32, copy=False) for sp in spec]
+    return [
+        fft.irfft(sp, n=nlon, axis=-1, norm="forward", workers=2).astype(np.float32, copy=False)
+        for sp in spec
+    ]
 
 
 def unit_noise(
@@ -408,7 +413,9 @@ def time_axis(start: int, end: int) -> tuple[list, np.ndarray]:
     """Mid-month cftime stamps (day 15) for years ``start..end`` and bounds ``[time, 2]`` in days since 1850-01-01."""
     import cftime
 
-    stamps = [cftime.datetime(y, m, 15, calendar=CALENDAR) for y in range(start, end + 1) for m in range(1, 13)]
+    stamps = [
+        cftime.datetime(y, m, 15, calendar=CALENDAR) for y in range(start, end + 1) for m in range(1, 13)
+    ]
     edges = [cftime.datetime(y, m, 1, calendar=CALENDAR) for y in range(start, end + 1) for m in range(1, 13)]
     edges.append(cftime.datetime(end + 1, 1, 1, calendar=CALENDAR))
     e = np.asarray(cftime.date2num(edges, TIME_UNITS, calendar=CALENDAR), dtype=float)
@@ -535,7 +542,9 @@ def toy_ensemble(
     """
     ks = _member_list(members)
     nlat, nlon = _check_grid(grid)
-    data = np.stack([member_field(k, start=start, end=end, grid=(nlat, nlon), seed=seed, params=params) for k in ks])
+    data = np.stack(
+        [member_field(k, start=start, end=end, grid=(nlat, nlon), seed=seed, params=params) for k in ks]
+    )
     ds = _dataset(data, ks, int(start), int(end), (nlat, nlon), seed, params)
     da = ds["tas"]
     da.attrs.update({k: v for k, v in ds.attrs.items() if k in ("source", "synthetic", "comment", "seed")})

@@ -49,7 +49,13 @@ def _write_netcdf(path: Path, ds: xr.Dataset, fields, total: int, progress) -> N
         v.setncatts(MEMBER_ATTRS)
         v = nc.createVariable("time", "f8", ("time",))
         v.setncatts(
-            {"standard_name": "time", "axis": "T", "bounds": "time_bnds", "units": TIME_UNITS, "calendar": CALENDAR}
+            {
+                "standard_name": "time",
+                "axis": "T",
+                "bounds": "time_bnds",
+                "units": TIME_UNITS,
+                "calendar": CALENDAR,
+            }
         )
         v[:] = cftime.date2num(list(ds["time"].values), TIME_UNITS, calendar=CALENDAR)
         nc.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = ds["time_bnds"].values
@@ -59,8 +65,13 @@ def _write_netcdf(path: Path, ds: xr.Dataset, fields, total: int, progress) -> N
             v[:] = ds[name].values
             nc.createVariable(f"{name}_bnds", "f8", (name, "bnds"))[:] = ds[f"{name}_bnds"].values
         tas = nc.createVariable(
-            "tas", "f4", ("member", "time", "lat", "lon"),
-            zlib=True, complevel=1, shuffle=True, chunksizes=(1, min(12, nt), nlat, nlon),
+            "tas",
+            "f4",
+            ("member", "time", "lat", "lon"),
+            zlib=True,
+            complevel=1,
+            shuffle=True,
+            chunksizes=(1, min(12, nt), nlat, nlon),
         )
         tas.setncatts(TAS_ATTRS)
         for i, (k, data) in enumerate(fields):
@@ -78,7 +89,9 @@ def _write_zarr(path: Path, ds: xr.Dataset, fields, total: int, progress) -> Non
         **{name: {"_FillValue": None} for name in ("lat", "lon", "lat_bnds", "lon_bnds", "time_bnds")},
     }
     for i, (k, data) in enumerate(fields):
-        one = ds.isel(member=[0]).assign_coords(member=("member", np.array([k], np.int32), dict(MEMBER_ATTRS)))
+        one = ds.isel(member=[0]).assign_coords(
+            member=("member", np.array([k], np.int32), dict(MEMBER_ATTRS))
+        )
         one["tas"] = (("member", "time", "lat", "lon"), data[None], dict(TAS_ATTRS))
         if i == 0:  # Zarr v2 with consolidated metadata, as climviz.data.io.write_dataset
             one.to_zarr(path, mode="w", encoding=enc, zarr_format=2, consolidated=True)

@@ -69,18 +69,18 @@ VAR_ATTRS = {
 class WindModelConfig:
     """Physical and numerical settings of the toy wind model (defaults: Earth)."""
 
-    jet_speed: float = 30.0            # m/s, peak of each relaxation jet
-    jet_lat: float = 45.0              # deg, jet axis latitude (N and S)
-    jet_width: float = 8.0             # deg, Gaussian half-width of each jet
-    jet_relax_days: float = 4.0        # zonal-mean vorticity relaxation time
-    drag_days: float = 20.0            # linear drag on eddy vorticity and all divergence
-    forcing_rms: float = 5e-11         # s-2, grid rms of the random vorticity forcing
-    forcing_lmin: int = 8              # lowest forced degree
-    forcing_lmax: int = 16             # highest forced degree (inclusive)
-    forcing_memory_hours: float = 24.0 # decorrelation time of the forcing
-    perturbation_rms: float = 1e-5     # s-1, grid rms of the initial eddy vorticity
-    mean_depth: float = 10e3           # m, mean fluid depth (external mode)
-    courant: float = 0.55              # (gravity-wave + 50 m/s) Courant number for dt
+    jet_speed: float = 30.0  # m/s, peak of each relaxation jet
+    jet_lat: float = 45.0  # deg, jet axis latitude (N and S)
+    jet_width: float = 8.0  # deg, Gaussian half-width of each jet
+    jet_relax_days: float = 4.0  # zonal-mean vorticity relaxation time
+    drag_days: float = 20.0  # linear drag on eddy vorticity and all divergence
+    forcing_rms: float = 5e-11  # s-2, grid rms of the random vorticity forcing
+    forcing_lmin: int = 8  # lowest forced degree
+    forcing_lmax: int = 16  # highest forced degree (inclusive)
+    forcing_memory_hours: float = 24.0  # decorrelation time of the forcing
+    perturbation_rms: float = 1e-5  # s-1, grid rms of the initial eddy vorticity
+    mean_depth: float = 10e3  # m, mean fluid depth (external mode)
+    courant: float = 0.55  # (gravity-wave + 50 m/s) Courant number for dt
 
 
 class ToyWindModel:
@@ -110,7 +110,9 @@ class ToyWindModel:
         self.lmax = s.lmax
         lat = s.lats.reshape(-1, 1)  # radians, north first
         phi0, w = math.radians(config.jet_lat), math.radians(config.jet_width)
-        ujet = config.jet_speed * (torch.exp(-(((lat - phi0) / w) ** 2)) + torch.exp(-(((lat + phi0) / w) ** 2)))
+        ujet = config.jet_speed * (
+            torch.exp(-(((lat - phi0) / w) ** 2)) + torch.exp(-(((lat + phi0) / w) ** 2))
+        )
         ujet = ujet.expand(nlat, nlon)
         self.zeta_jet = s.vrtdivspec(torch.stack((ujet, torch.zeros_like(ujet))))[0]
         band = (s.l >= config.forcing_lmin) & (s.l <= min(config.forcing_lmax, self.lmax - 1))
@@ -173,7 +175,9 @@ class ToyWindModel:
                 h[2] = h[1]
             state = state + dt * ((23.0 / 12.0) * h[0] - (16.0 / 12.0) * h[1] + (5.0 / 12.0) * h[2])
             state[1:] = s.hyperdiff * state[1:]  # implicit hyperdiffusion of vort, div
-            self.q = self.r * self.q + math.sqrt(1.0 - self.r**2) * self.config.forcing_rms * self._band_noise()
+            self.q = (
+                self.r * self.q + math.sqrt(1.0 - self.r**2) * self.config.forcing_rms * self._band_noise()
+            )
             self.nsteps += 1
         return state
 
@@ -186,7 +190,9 @@ class ToyWindModel:
         return tuple(np.ascontiguousarray(x.detach().numpy()[::-1], dtype=np.float32) for x in out)
 
 
-def time_step(nlat: int, interval_hours: float, config: WindModelConfig = WindModelConfig()) -> tuple[float, int]:
+def time_step(
+    nlat: int, interval_hours: float, config: WindModelConfig = WindModelConfig()
+) -> tuple[float, int]:
     """Time step (s) and steps per output interval for ``nlat`` Gaussian rows.
 
     ``dt`` keeps ``(sqrt(g H) + 50 m/s) * sqrt(L (L + 1)) / a * dt <= courant``
@@ -201,7 +207,9 @@ def time_step(nlat: int, interval_hours: float, config: WindModelConfig = WindMo
     return interval / nsub, nsub
 
 
-def _check(grid: tuple[int, int], days: float, interval_hours: float, spinup_days: float) -> tuple[int, int, int]:
+def _check(
+    grid: tuple[int, int], days: float, interval_hours: float, spinup_days: float
+) -> tuple[int, int, int]:
     nlat, nlon = grid
     if nlat < 32 or nlon != 2 * nlat:
         raise ValueError(f"toy wind needs a Gaussian grid NLATx(2*NLAT) with NLAT >= 32, got {nlat}x{nlon}")
@@ -236,7 +244,9 @@ def _simulate(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield blocks ``(hours [T], u, v, vort [T, lat, lon])`` of about ``block_hours``."""
     with _torch_threads(threads):
-        yield from _simulate_blocks(grid, days, seed, interval_hours, spinup_days, config, progress, block_hours)
+        yield from _simulate_blocks(
+            grid, days, seed, interval_hours, spinup_days, config, progress, block_hours
+        )
 
 
 def _simulate_blocks(grid, days, seed, interval_hours, spinup_days, config, progress, block_hours):
@@ -313,10 +323,21 @@ def _coords(nlat: int, nlon: int) -> tuple[xr.DataArray, xr.DataArray]:
     cost, _ = legendre_gauss_weights(nlat, -1, 1)
     lat = np.rad2deg(np.arcsin(cost.double().numpy()))  # ascending
     lon = np.rad2deg(_precompute_longitudes(nlon).double().numpy())
-    lat_da = xr.DataArray(lat, dims="lat", attrs={
-        "standard_name": "latitude", "long_name": "latitude (Gaussian)", "units": "degrees_north", "axis": "Y"})
-    lon_da = xr.DataArray(lon, dims="lon", attrs={
-        "standard_name": "longitude", "long_name": "longitude", "units": "degrees_east", "axis": "X"})
+    lat_da = xr.DataArray(
+        lat,
+        dims="lat",
+        attrs={
+            "standard_name": "latitude",
+            "long_name": "latitude (Gaussian)",
+            "units": "degrees_north",
+            "axis": "Y",
+        },
+    )
+    lon_da = xr.DataArray(
+        lon,
+        dims="lon",
+        attrs={"standard_name": "longitude", "long_name": "longitude", "units": "degrees_east", "axis": "X"},
+    )
     return lat_da, lon_da
 
 

@@ -13,6 +13,7 @@ Both NetCDF flavours can hide a truncation from the reader:
 
 Raw superblock layout: https://docs.hdfgroup.org/hdf5/develop/_f_m_t3.html
 """
+
 from __future__ import annotations
 
 import warnings
@@ -36,8 +37,10 @@ def check_not_truncated(path: Path) -> None:
     end = hdf5_end_of_file(path)
     size = path.stat().st_size
     if end is not None and size < end:
-        raise DataError(f"{path} is truncated or corrupt: the file has {size} bytes but its "
-                        f"HDF5 header says it ends at byte {end}")
+        raise DataError(
+            f"{path} is truncated or corrupt: the file has {size} bytes but its "
+            f"HDF5 header says it ends at byte {end}"
+        )
 
 
 def _check_classic(path: Path, fh) -> None:
@@ -49,8 +52,10 @@ def _check_classic(path: Path, fh) -> None:
             warnings.simplefilter("ignore")
             netcdf_file(fh, "r", mmap=True).close()
     except Exception as err:
-        raise DataError(f"{path} is truncated or corrupt: the file is shorter than its "
-                        f"NetCDF header says ({_reason(err)})") from err
+        raise DataError(
+            f"{path} is truncated or corrupt: the file is shorter than its "
+            f"NetCDF header says ({_reason(err)})"
+        ) from err
 
 
 def hdf5_end_of_file(path: Path) -> int | None:
@@ -91,5 +96,5 @@ def _end_from_superblock(fh, start: int) -> int | None:
         return None
     if n_off not in (2, 4, 8) or len(addresses) < 3 * n_off:
         return None
-    end = int.from_bytes(addresses[2 * n_off:], "little")  # absolute: counts any user block
+    end = int.from_bytes(addresses[2 * n_off :], "little")  # absolute: counts any user block
     return None if end == (1 << (8 * n_off)) - 1 else end  # all ones: undefined

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import xarray as xr
 
@@ -14,8 +12,8 @@ from climviz.diagnostics.means import anomalies, area_mean, area_weights
 def nino34_index(
     da: xr.DataArray,
     *,
-    base: Optional[tuple[int, int]] = None,
-    smooth: Optional[int] = None,
+    base: tuple[int, int] | None = None,
+    smooth: int | None = None,
     time_dim: str = "time",
     lat_dim: str = "lat",
     lon_dim: str = "lon",
@@ -92,17 +90,29 @@ def nino34_anomalies(
     months = np.asarray(da[time_dim].dt.month.values)
     n = months.size
     design = np.column_stack([months[:, None] == np.arange(1, 13)[None, :], np.linspace(-1.0, 1.0, n)])
-    design = design[:, np.flatnonzero(design.any(0))].astype(float)     # drop calendar months not present
+    design = design[:, np.flatnonzero(design.any(0))].astype(float)  # drop calendar months not present
 
     def kern(y):
         flat = y.reshape(-1, n).T
         coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
         return (flat - design @ coef).T.reshape(y.shape)
 
-    out = xr.apply_ufunc(kern, da.astype(float), input_core_dims=[[time_dim]], output_core_dims=[[time_dim]],
-                         dask="parallelized", output_dtypes=[float])
-    return out.transpose(*da.dims).rename("nino34").assign_attrs(
-        units=da.attrs.get("units", ""), long_name="Nino3.4 anomaly (monthly climatology and linear trend removed)")
+    out = xr.apply_ufunc(
+        kern,
+        da.astype(float),
+        input_core_dims=[[time_dim]],
+        output_core_dims=[[time_dim]],
+        dask="parallelized",
+        output_dtypes=[float],
+    )
+    return (
+        out.transpose(*da.dims)
+        .rename("nino34")
+        .assign_attrs(
+            units=da.attrs.get("units", ""),
+            long_name="Nino3.4 anomaly (monthly climatology and linear trend removed)",
+        )
+    )
 
 
 def eofs(
@@ -112,7 +122,7 @@ def eofs(
     time_dim: str = "time",
     lat_dim: str = "lat",
     lon_dim: str = "lon",
-    region: "Region | str | tuple | None" = None,
+    region: Region | str | tuple | None = None,
 ) -> xr.Dataset:
     """Empirical orthogonal functions with ``sqrt(cos lat)`` weights (``eofs`` package).
 
@@ -187,13 +197,25 @@ def eofs(
     eof = eof * s[:, None, None]
     pc = pc * s[None, :]
     mode = np.arange(1, n + 1)
-    coords = {"mode": mode, time_dim: da[time_dim].values, lat_dim: da[lat_dim].values, lon_dim: da[lon_dim].values}
+    coords = {
+        "mode": mode,
+        time_dim: da[time_dim].values,
+        lat_dim: da[lat_dim].values,
+        lon_dim: da[lon_dim].values,
+    }
     return xr.Dataset(
         {
-            "eof": xr.DataArray(eof, dims=("mode", lat_dim, lon_dim),
-                                attrs={"units": da.attrs.get("units", ""), "long_name": "EOF as covariance map"}),
-            "pc": xr.DataArray(pc, dims=(time_dim, "mode"), attrs={"long_name": "principal component (unit variance)"}),
-            "variance_fraction": xr.DataArray(frac, dims=("mode",), attrs={"long_name": "fraction of variance"}),
+            "eof": xr.DataArray(
+                eof,
+                dims=("mode", lat_dim, lon_dim),
+                attrs={"units": da.attrs.get("units", ""), "long_name": "EOF as covariance map"},
+            ),
+            "pc": xr.DataArray(
+                pc, dims=(time_dim, "mode"), attrs={"long_name": "principal component (unit variance)"}
+            ),
+            "variance_fraction": xr.DataArray(
+                frac, dims=("mode",), attrs={"long_name": "fraction of variance"}
+            ),
         },
         coords={k: v for k, v in coords.items()},
         attrs={"weights": "sqrt(cos(lat))"},

@@ -6,8 +6,6 @@ left out of both numerator and denominator.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import xarray as xr
 
@@ -31,7 +29,7 @@ def area_weights(da: xr.DataArray, *, lat_dim: str = "lat") -> xr.DataArray:
 
 def area_mean(
     da: xr.DataArray,
-    region: "Region | str | tuple | None" = None,
+    region: Region | str | tuple | None = None,
     *,
     lat_dim: str = "lat",
     lon_dim: str = "lon",
@@ -67,15 +65,18 @@ def area_mean(
         if not m.any():
             # Region.select raises the informative error
             r.select(da, lat_dim=lat_dim, lon_dim=lon_dim)
-        w = w * xr.DataArray(m.astype(float), dims=(lat_dim, lon_dim),
-                             coords={lat_dim: da[lat_dim].values, lon_dim: da[lon_dim].values})
+        w = w * xr.DataArray(
+            m.astype(float),
+            dims=(lat_dim, lon_dim),
+            coords={lat_dim: da[lat_dim].values, lon_dim: da[lon_dim].values},
+        )
     # weighted() needs weights without NaN; it drops NaN data and renormalises
     out = da.weighted(w).mean(dim=(lat_dim, lon_dim), skipna=True)
     # all-NaN slices: weighted().mean gives NaN (0/0), which is what we want
     return out.assign_attrs(da.attrs)
 
 
-def _base_slice(da: xr.DataArray, base: Optional[tuple[int, int]], time_dim: str) -> xr.DataArray:
+def _base_slice(da: xr.DataArray, base: tuple[int, int] | None, time_dim: str) -> xr.DataArray:
     if base is None:
         return da
     start, end = int(base[0]), int(base[1])
@@ -92,7 +93,7 @@ def _base_slice(da: xr.DataArray, base: Optional[tuple[int, int]], time_dim: str
 def climatology(
     da: xr.DataArray,
     *,
-    base: Optional[tuple[int, int]] = None,
+    base: tuple[int, int] | None = None,
     time_dim: str = "time",
 ) -> xr.DataArray:
     """Monthly climatology: the mean of each calendar month over the base period.
@@ -124,7 +125,7 @@ def climatology(
 def anomalies(
     da: xr.DataArray,
     *,
-    base: Optional[tuple[int, int]] = None,
+    base: tuple[int, int] | None = None,
     time_dim: str = "time",
 ) -> xr.DataArray:
     """Departures from the monthly climatology of ``base`` (see :func:`climatology`).

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Optional, Sequence, Union
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import xarray as xr
 
-Dim = Union[Hashable, Sequence[Hashable], None]
+Dim = Hashable | Sequence[Hashable] | None
 
 
 def _dims(dim: Dim, da: xr.DataArray, member_dim: str) -> list:
@@ -19,7 +19,7 @@ def _dims(dim: Dim, da: xr.DataArray, member_dim: str) -> list:
     return dims
 
 
-def _wmean(x: xr.DataArray, dims: list, weights: Optional[xr.DataArray]) -> xr.DataArray:
+def _wmean(x: xr.DataArray, dims: list, weights: xr.DataArray | None) -> xr.DataArray:
     if not dims:
         return x
     if weights is None:
@@ -52,7 +52,7 @@ def crps_ensemble(
     *,
     member_dim: str = "member",
     dim: Dim = None,
-    weights: Optional[xr.DataArray] = None,
+    weights: xr.DataArray | None = None,
     estimator: str = "fair",
 ) -> xr.DataArray:
     """Continuous ranked probability score of an ensemble, fair (unbiased) by default.
@@ -96,9 +96,13 @@ def crps_ensemble(
     observation, forecast = xr.broadcast(observation, forecast, exclude=[member_dim])
     dims = _dims(dim, forecast, member_dim)
     per_point = xr.apply_ufunc(
-        _crps_kernel, observation, forecast,
-        input_core_dims=[[], [member_dim]], kwargs={"fair": estimator == "fair"},
-        dask="parallelized", output_dtypes=[float],
+        _crps_kernel,
+        observation,
+        forecast,
+        input_core_dims=[[], [member_dim]],
+        kwargs={"fair": estimator == "fair"},
+        dask="parallelized",
+        output_dtypes=[float],
     )
     return _wmean(per_point, dims, weights).rename("crps")
 
@@ -118,7 +122,7 @@ def rank_histogram(
     *,
     member_dim: str = "member",
     dim: Dim = None,
-    seed: "int | np.random.Generator | None" = 0,
+    seed: int | np.random.Generator | None = 0,
 ) -> xr.DataArray:
     """Talagrand rank histogram: how often the observation falls in each of the ``M + 1`` bins.
 
@@ -176,7 +180,7 @@ def spread_skill_ratio(
     *,
     member_dim: str = "member",
     dim: Dim = None,
-    weights: Optional[xr.DataArray] = None,
+    weights: xr.DataArray | None = None,
     finite_ensemble_correction: bool = True,
 ) -> xr.DataArray:
     """``sqrt((M+1)/M) * sqrt(mean ensemble variance) / RMSE(ensemble mean)``.
@@ -222,7 +226,7 @@ def spread_ratio(
     *,
     member_dim: str = "member",
     dim: Dim = None,
-    weights: Optional[xr.DataArray] = None,
+    weights: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Ratio of ensemble spreads, generated over reference.
 

@@ -8,7 +8,6 @@ NumPy/SciPy.
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import numpy as np
 import xarray as xr
@@ -121,7 +120,7 @@ def sh_power_spectrum(
     *,
     lat_dim: str = "lat",
     lon_dim: str = "lon",
-    lmax: Optional[int] = None,
+    lmax: int | None = None,
 ) -> xr.DataArray:
     """Angular power spectrum by spherical-harmonic degree ``l`` of global fields.
 
@@ -211,7 +210,7 @@ def ke_spectrum(
     *,
     lat_dim: str = "lat",
     lon_dim: str = "lon",
-    lmax: Optional[int] = None,
+    lmax: int | None = None,
 ) -> xr.DataArray:
     """Kinetic-energy spectrum ``0.5 * (P_l[u] + P_l[v])`` from the scalar spectra of the components.
 
@@ -244,13 +243,14 @@ def ke_spectrum(
     pv = sh_power_spectrum(v, lat_dim=lat_dim, lon_dim=lon_dim, lmax=lmax)
     out = 0.5 * (pu + pv)
     return out.rename("ke").assign_attrs(
-        pu.attrs, long_name="kinetic energy per spherical-harmonic degree",
+        pu.attrs,
+        long_name="kinetic energy per spherical-harmonic degree",
         normalisation="sum over degree = area-mean 0.5*(u^2+v^2)",
     )
 
 
 # --------------------------------------------------------------------------- FFT
-def _detrend_2d(x: np.ndarray, how: Optional[str]) -> np.ndarray:
+def _detrend_2d(x: np.ndarray, how: str | None) -> np.ndarray:
     """Remove the mean (``'constant'``) or a least-squares plane (``'linear'``) over the last two axes."""
     if how is None:
         return x
@@ -266,7 +266,7 @@ def _detrend_2d(x: np.ndarray, how: Optional[str]) -> np.ndarray:
     return (flat - a @ coef).T.reshape(x.shape)
 
 
-def _fft_radial_kernel(x: np.ndarray, dy: float, dx: float, detrend: Optional[str], window: Optional[str]):
+def _fft_radial_kernel(x: np.ndarray, dy: float, dx: float, detrend: str | None, window: str | None):
     """Radially binned 2-D power. x ``[..., ny, nx]``; returns (k ``[nk]``, power ``[..., nk]``)."""
     ny, nx = x.shape[-2:]
     x = _detrend_2d(np.asarray(x, dtype=float), detrend)
@@ -298,12 +298,12 @@ def _fft_radial_kernel(x: np.ndarray, dy: float, dx: float, detrend: Optional[st
 
 def fft_power_spectrum(
     da: xr.DataArray,
-    region: "Region | str | tuple | None" = None,
+    region: Region | str | tuple | None = None,
     *,
     lat_dim: str = "lat",
     lon_dim: str = "lon",
-    detrend: Optional[str] = "linear",
-    window: Optional[str] = "hann",
+    detrend: str | None = "linear",
+    window: str | None = "hann",
 ) -> xr.DataArray:
     """Radially averaged (isotropic) 2-D FFT power spectrum over a lat/lon box.
 
@@ -355,14 +355,25 @@ def fft_power_spectrum(
     dy = EARTH_RADIUS_KM * np.deg2rad(dlat)
     k, power = _fft_radial_kernel(da.values, dy, dx, detrend, window)
     coords = {d: da[d] for d in other if d in da.coords}
-    coords.update(wavenumber=("wavenumber", k, {"units": "km-1", "long_name": "cycles per km"}),
-                  wavelength=("wavenumber", 1.0 / k, {"units": "km"}))
+    coords.update(
+        wavenumber=("wavenumber", k, {"units": "km-1", "long_name": "cycles per km"}),
+        wavelength=("wavenumber", 1.0 / k, {"units": "km"}),
+    )
     units = da.attrs.get("units")
     return xr.DataArray(
-        power, dims=(*other, "wavenumber"), coords=coords, name="power",
-        attrs={"long_name": "radially binned 2-D FFT power", "units": f"({units})^2" if units else "",
-               "dk": float(k[0]) if k.size else np.nan, "dx_km": float(dx), "dy_km": float(dy),
-               "detrend": str(detrend), "window": str(window)},
+        power,
+        dims=(*other, "wavenumber"),
+        coords=coords,
+        name="power",
+        attrs={
+            "long_name": "radially binned 2-D FFT power",
+            "units": f"({units})^2" if units else "",
+            "dk": float(k[0]) if k.size else np.nan,
+            "dx_km": float(dx),
+            "dy_km": float(dy),
+            "detrend": str(detrend),
+            "window": str(window),
+        },
     )
 
 
@@ -373,7 +384,7 @@ def temporal_power_spectrum(
     dim: str = "time",
     fs: float = 12.0,
     method: str = "welch",
-    nperseg: Optional[int] = None,
+    nperseg: int | None = None,
     detrend: str = "linear",
 ) -> xr.DataArray:
     """Power spectral density along ``dim`` (SciPy ``welch`` or ``periodogram``).
@@ -424,24 +435,36 @@ def temporal_power_spectrum(
         freq = signal.periodogram(np.zeros(n), fs=fs, window="hann", detrend=detrend)[0]
     else:
         raise ValueError(f"method must be 'welch' or 'periodogram', got {method!r}")
-    return apply_spectrum(kern, da, dim, freq, long_name=f"power spectral density ({method})", fs=fs, method=method)
+    return apply_spectrum(
+        kern, da, dim, freq, long_name=f"power spectral density ({method})", fs=fs, method=method
+    )
 
 
-def apply_spectrum(kern, da: xr.DataArray, dim: str, freq: np.ndarray, *, long_name: str, **attrs) -> xr.DataArray:
+def apply_spectrum(
+    kern, da: xr.DataArray, dim: str, freq: np.ndarray, *, long_name: str, **attrs
+) -> xr.DataArray:
     """``kern(x [..., n]) -> [..., freq.size]`` over ``dim`` of ``da``, as a ``psd`` DataArray
     ``(..., frequency)`` with coords ``frequency`` (cycles per year) and ``period`` (years)."""
     out = xr.apply_ufunc(
-        kern, da, input_core_dims=[[dim]], output_core_dims=[["frequency"]],
-        dask="parallelized", output_dtypes=[float],
+        kern,
+        da,
+        input_core_dims=[[dim]],
+        output_core_dims=[["frequency"]],
+        dask="parallelized",
+        output_dtypes=[float],
         dask_gufunc_kwargs={"output_sizes": {"frequency": freq.size}},
     )
     with np.errstate(divide="ignore"):
         period = 1.0 / freq
     units = da.attrs.get("units")
-    return out.assign_coords(
-        frequency=("frequency", freq, {"units": "year-1", "long_name": "cycles per year"}),
-        period=("frequency", period, {"units": "year"}),
-    ).rename("psd").assign_attrs(long_name=long_name, units=f"({units})^2 year" if units else "year", **attrs)
+    return (
+        out.assign_coords(
+            frequency=("frequency", freq, {"units": "year-1", "long_name": "cycles per year"}),
+            period=("frequency", period, {"units": "year"}),
+        )
+        .rename("psd")
+        .assign_attrs(long_name=long_name, units=f"({units})^2 year" if units else "year", **attrs)
+    )
 
 
 def peak_period(

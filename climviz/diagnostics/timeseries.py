@@ -18,7 +18,7 @@ import xarray as xr
 
 from climviz.diagnostics.spectra import apply_spectrum
 
-BANDS = ((0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0))   # ENSO period bands (years)
+BANDS = ((0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0))  # ENSO period bands (years)
 
 
 def _multitaper_kernel(x: np.ndarray, nw: float, k: int, fs: float) -> np.ndarray:
@@ -31,7 +31,7 @@ def _multitaper_kernel(x: np.ndarray, nw: float, k: int, fs: float) -> np.ndarra
     from scipy.signal.windows import dpss
 
     n = x.shape[-1]
-    tapers = dpss(n, nw, Kmax=k, norm=2)                       # [k, N], sum w^2 = 1
+    tapers = dpss(n, nw, Kmax=k, norm=2)  # [k, N], sum w^2 = 1
     xc = x - x.mean(-1, keepdims=True)
     spec = np.abs(np.fft.rfft(xc[..., None, :] * tapers, axis=-1)) ** 2 / fs
     psd = spec.mean(-2)
@@ -83,9 +83,17 @@ def multitaper_spectrum(
         raise ValueError(f"multitaper_spectrum needs at least 4 samples and 1 taper (got {n}, {k})")
     freq = np.fft.rfftfreq(n, d=1.0 / fs)
     kern = functools.partial(_multitaper_kernel, nw=float(nw), k=k, fs=float(fs))
-    return apply_spectrum(kern, da.astype(float).assign_attrs(da.attrs), dim, freq,
-                          long_name=f"power spectral density (multitaper, NW={nw:g}, {k} tapers, {n} samples)",
-                          fs=fs, method="multitaper", nw=nw, tapers=k)
+    return apply_spectrum(
+        kern,
+        da.astype(float).assign_attrs(da.attrs),
+        dim,
+        freq,
+        long_name=f"power spectral density (multitaper, NW={nw:g}, {k} tapers, {n} samples)",
+        fs=fs,
+        method="multitaper",
+        nw=nw,
+        tapers=k,
+    )
 
 
 def band_variance(
@@ -130,7 +138,8 @@ def band_variance(
     out = xr.concat(parts, dim="band").assign_coords(band=labels)
     units = spectrum.attrs.get("units", "")
     return out.rename("band_variance").assign_attrs(
-        units=units.replace(" year", "") if units else "", long_name="variance in period band")
+        units=units.replace(" year", "") if units else "", long_name="variance in period band"
+    )
 
 
 def autocorrelation(da: xr.DataArray, max_lag: int = 36, *, dim: str = "time") -> xr.DataArray:
@@ -168,7 +177,13 @@ def autocovariance(da: xr.DataArray, max_lag: int = 36, *, dim: str = "time") ->
         f = np.fft.rfft(xc, n=2 * n, axis=-1)
         return np.fft.irfft(np.abs(f) ** 2, n=2 * n, axis=-1)[..., : max_lag + 1] / n
 
-    out = xr.apply_ufunc(kern, da.astype(float), input_core_dims=[[dim]], output_core_dims=[["lag"]],
-                         dask="parallelized", output_dtypes=[float],
-                         dask_gufunc_kwargs={"output_sizes": {"lag": max_lag + 1}})
+    out = xr.apply_ufunc(
+        kern,
+        da.astype(float),
+        input_core_dims=[[dim]],
+        output_core_dims=[["lag"]],
+        dask="parallelized",
+        output_dtypes=[float],
+        dask_gufunc_kwargs={"output_sizes": {"lag": max_lag + 1}},
+    )
     return out.assign_coords(lag=np.arange(max_lag + 1)).rename("autocovariance")

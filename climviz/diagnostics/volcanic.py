@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import xarray as xr
@@ -87,9 +87,13 @@ def volcanic_composite(
         eyears.append(e.year)
     if not pieces:
         t = da[time_dim].values
-        raise ValueError(f"no eruption with a full {before_years}-year baseline inside the series ({t[0]} .. {t[-1]})")
+        raise ValueError(
+            f"no eruption with a full {before_years}-year baseline inside the series ({t[0]} .. {t[-1]})"
+        )
     out = xr.concat(pieces, dim="eruption").assign_coords(
         eruption=("eruption", names), eruption_year=("eruption", eyears)
     )
     out["lag"].attrs.update(units="months", long_name="months since eruption")
-    return out.rename(da.name or "anomaly").assign_attrs(da.attrs, baseline=f"{before_years} years before eruption")
+    return out.rename(da.name or "anomaly").assign_attrs(
+        da.attrs, baseline=f"{before_years} years before eruption"
+    )

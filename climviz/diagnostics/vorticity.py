@@ -29,7 +29,9 @@ def _transforms(nlat: int, nlon: int, grid: str):
     import torch_harmonics as th
 
     vsht = th.RealVectorSHT(nlat, nlon, grid=grid, csphase=False).to(torch.float64)
-    isht = th.InverseRealSHT(nlat, nlon, lmax=vsht.lmax, mmax=vsht.mmax, grid=grid, csphase=False).to(torch.float64)
+    isht = th.InverseRealSHT(nlat, nlon, lmax=vsht.lmax, mmax=vsht.mmax, grid=grid, csphase=False).to(
+        torch.float64
+    )
     return vsht, isht
 
 
@@ -75,5 +77,6 @@ def relative_vorticity(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:
     else:
         zeta = _centred_differences(u, v)
         method = "centred differences on the latitude-longitude grid"
-    return zeta.rename("vorticity").assign_attrs(units="s-1", standard_name="atmosphere_relative_vorticity",
-                                                 method=method)
+    return zeta.rename("vorticity").assign_attrs(
+        units="s-1", standard_name="atmosphere_relative_vorticity", method=method
+    )

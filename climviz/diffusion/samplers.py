@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from climviz.diffusion.schedule import CosineSchedule
-from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES  # noqa: F401 (re-exported)
+from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES  # noqa: F401 (re-exported)
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
@@ -117,11 +117,13 @@ class DDPMSampler(_Sampler):
         t, t_prev = int(self.timesteps[i]), self._prev(i)
         x0, _ = self.predict_x0_eps(model_output, t, sample)
         ab_t, ab_prev = self._alpha_bar(t), self._alpha_bar(t_prev)
-        beta = 1 - ab_t / ab_prev                                # respaced beta_t
-        mean = (ab_prev.sqrt() * beta / (1 - ab_t)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)) * sample.double()
+        beta = 1 - ab_t / ab_prev  # respaced beta_t
+        mean = (ab_prev.sqrt() * beta / (1 - ab_t)) * x0 + (
+            (1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)
+        ) * sample.double()
         if t_prev is None:
             return mean.to(sample.dtype), x0.to(sample.dtype)
-        var = beta * (1 - ab_prev) / (1 - ab_t)                  # posterior variance (Eq. 7)
+        var = beta * (1 - ab_prev) / (1 - ab_t)  # posterior variance (Eq. 7)
         noise = randn(sample.shape, generator, sample.device, torch.float64)
         return (mean + var.sqrt() * noise).to(sample.dtype), x0.to(sample.dtype)
 

@@ -17,11 +17,11 @@ class CosineSchedule:
     """``alpha_bar(t) = cos^2((t/T + s) / (1 + s) * pi/2)``, ``t = 0..T-1`` (Nichol & Dhariwal Eq. 17)."""
 
     def __init__(self, num_train_steps: int = 1000, s: float = 0.008):
-        self.num_train_steps = int(num_train_steps)        # T
+        self.num_train_steps = int(num_train_steps)  # T
         t = torch.arange(self.num_train_steps + 1, dtype=torch.float64) / self.num_train_steps
         f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
-        alpha_bar = (f[1:] / f[0]).clamp(1e-8, 1.0)      # alpha_bar at step t = 1..T, indexed 0..T-1
-        self.alpha_bar = alpha_bar                          # float64 [T]
+        alpha_bar = (f[1:] / f[0]).clamp(1e-8, 1.0)  # alpha_bar at step t = 1..T, indexed 0..T-1
+        self.alpha_bar = alpha_bar  # float64 [T]
 
     def alpha_sigma(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``alpha_t, sigma_t`` (float64) for integer steps ``t`` (any shape)."""
@@ -45,8 +45,13 @@ class CosineSchedule:
 
 
 def diffusion_loss(
-    model, x0: torch.Tensor, schedule: CosineSchedule, *, generator: torch.Generator | None = None,
-    mask: torch.Tensor | None = None, **cond,
+    model,
+    x0: torch.Tensor,
+    schedule: CosineSchedule,
+    *,
+    generator: torch.Generator | None = None,
+    mask: torch.Tensor | None = None,
+    **cond,
 ) -> torch.Tensor:
     """DDPM training loss with v-prediction: ``E ||model(x_t, t, **cond) - v||^2``.
 

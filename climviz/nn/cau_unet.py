@@ -44,15 +44,15 @@ from climviz.nn.temporal_denoiser import timestep_embedding
 
 @dataclass
 class CAUUNetConfig:
-    in_channels: int = 2                  # channels of x_t (u, v)
-    cond_channels: int = 4                # conditioning channels (mean u, v + coarse u, v)
-    out_channels: int = 2                 # predicted v channels
-    base: int = 32                        # channels at full resolution
-    mults: tuple[int, ...] = (1, 2, 2)    # channel multipliers per level (each level halves H, W)
-    growth: int = 16                      # RDB growth rate g
-    dense_layers: int = 3                 # 3x3 convolutions per RDB
-    reduction: int = 4                    # CAU squeeze ratio
-    emb_dim: int = 128                    # diffusion-step embedding width
+    in_channels: int = 2  # channels of x_t (u, v)
+    cond_channels: int = 4  # conditioning channels (mean u, v + coarse u, v)
+    out_channels: int = 2  # predicted v channels
+    base: int = 32  # channels at full resolution
+    mults: tuple[int, ...] = (1, 2, 2)  # channel multipliers per level (each level halves H, W)
+    growth: int = 16  # RDB growth rate g
+    dense_layers: int = 3  # 3x3 convolutions per RDB
+    reduction: int = 4  # CAU squeeze ratio
+    emb_dim: int = 128  # diffusion-step embedding width
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -62,10 +62,21 @@ class CAUUNetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> CAUUNetConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
-        return config_from_dict(cls, d, limits={
-            "in_channels": (1, 64), "cond_channels": (1, 256), "out_channels": (1, 64), "base": (1, 1024),
-            "mults": (1, 16), "growth": (1, 512), "dense_layers": (1, 16), "reduction": (1, 256),
-            "emb_dim": (2, 2048)})
+        return config_from_dict(
+            cls,
+            d,
+            limits={
+                "in_channels": (1, 64),
+                "cond_channels": (1, 256),
+                "out_channels": (1, 64),
+                "base": (1, 1024),
+                "mults": (1, 16),
+                "growth": (1, 512),
+                "dense_layers": (1, 16),
+                "reduction": (1, 256),
+                "emb_dim": (2, 2048),
+            },
+        )
 
     def check(self) -> None:
         """Relations between fields that the network needs (``ValueError``)."""

@@ -51,8 +51,9 @@ class Config(dict):
     """A parsed ``config.json`` section; ``source`` names it (file and key path) in errors."""
 
     def __init__(self, data: dict, source: str):
-        super().__init__({k: Config(v, f"{source}[{k!r}]") if isinstance(v, dict) else v
-                          for k, v in data.items()})
+        super().__init__(
+            {k: Config(v, f"{source}[{k!r}]") if isinstance(v, dict) else v for k, v in data.items()}
+        )
         self.source = source
 
     def __getitem__(self, key):
@@ -130,26 +131,36 @@ def weight_shapes(directory: str | os.PathLike) -> dict[str, tuple[int, ...]]:
         with safe_open(str(d / WEIGHTS), framework="pt") as f:
             return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as err:  # safetensors raises its own error types for bad headers
-        raise CheckpointError(f"{d / WEIGHTS} is not a readable safetensors file "
-                              f"({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"{d / WEIGHTS} is not a readable safetensors file ({type(err).__name__}: {err})"
+        ) from None
 
 
 def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple]) -> list[str]:
     """What differs between the tensors a network needs and those a weights file holds (first three of each)."""
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
-    wrong = [f"{k} is {list(found[k])}, the config needs {list(expected[k])}"
-             for k in sorted(set(expected) & set(found)) if tuple(found[k]) != tuple(expected[k])]
+    wrong = [
+        f"{k} is {list(found[k])}, the config needs {list(expected[k])}"
+        for k in sorted(set(expected) & set(found))
+        if tuple(found[k]) != tuple(expected[k])
+    ]
     out = []
-    for what, items, sep in (("missing", missing, ", "), ("unexpected", extra, ", "),
-                             ("of the wrong shape", wrong, "; ")):
+    for what, items, sep in (
+        ("missing", missing, ", "),
+        ("unexpected", extra, ", "),
+        ("of the wrong shape", wrong, "; "),
+    ):
         if items:
-            out.append(f"{len(items)} tensor(s) {what} ({sep.join(items[:3])}{sep + '...' if len(items) > 3 else ''})")
+            out.append(
+                f"{len(items)} tensor(s) {what} ({sep.join(items[:3])}{sep + '...' if len(items) > 3 else ''})"
+            )
     return out
 
 
-def load_model(directory: str | os.PathLike, build: Callable[[object], torch.nn.Module], config,
-               device="cpu") -> torch.nn.Module:
+def load_model(
+    directory: str | os.PathLike, build: Callable[[object], torch.nn.Module], config, device="cpu"
+) -> torch.nn.Module:
     """``build(config)`` with the weights of ``directory``; nothing is allocated until they fit.
 
     The module is first built on the ``meta`` device (shapes only) and compared
@@ -178,18 +189,22 @@ def load_weights(directory: str | os.PathLike, model: torch.nn.Module, device="c
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     problems = _shape_problems(expected, weight_shapes(d))
     if problems:
-        raise CheckpointError(f"the weights in {str(d)!r} do not fit the configured model: " + "; ".join(problems))
+        raise CheckpointError(
+            f"the weights in {str(d)!r} do not fit the configured model: " + "; ".join(problems)
+        )
     try:
         tensors = load_file(str(d / WEIGHTS), device=str(device))
         model.load_state_dict(tensors, strict=True)
     except Exception as err:  # a truncated data section, a dtype torch cannot take
-        raise CheckpointError(f"cannot load the weights in {str(d)!r} ({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"cannot load the weights in {str(d)!r} ({type(err).__name__}: {err})"
+        ) from None
     return model
 
 
 # ---------------------------------------------------------------- config validation
-INT_LIMITS = (1, 4096)        # default range of an integer hyper-parameter (channels, sizes, counts)
-FLOAT_LIMITS = (1e-6, 1e3)    # default range of a float hyper-parameter (ratios)
+INT_LIMITS = (1, 4096)  # default range of an integer hyper-parameter (channels, sizes, counts)
+FLOAT_LIMITS = (1e-6, 1e3)  # default range of a float hyper-parameter (ratios)
 
 
 def _where(d) -> str:
@@ -232,8 +247,9 @@ def _check_value(name: str, value, tp, limits: tuple, where: str):
             items = args
             if len(value) != len(items):
                 raise CheckpointError(f"{where}: {name} must have {len(items)} entries, got {len(value)}")
-        return container(_check_value(f"{name}[{i}]", v, t, limits, where)
-                         for i, (v, t) in enumerate(zip(value, items)))
+        return container(
+            _check_value(f"{name}[{i}]", v, t, limits, where) for i, (v, t) in enumerate(zip(value, items))
+        )
     raise TypeError(f"config_from_dict cannot check {name}: {tp}")  # a programming error
 
 

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from climviz.nn.checkpoint import CheckpointError
-from climviz.nn.spacetime_denoiser import ARCHITECTURE as SPACETIME, SpaceTimeConfig, SpaceTimeDenoiser
+from climviz.nn.spacetime_denoiser import ARCHITECTURE as SPACETIME
+from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.nn.temporal_denoiser import DenoiserConfig, TemporalDenoiser
 
 TEMPORAL = "temporal"

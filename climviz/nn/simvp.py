@@ -110,11 +110,11 @@ class TemporalAttention(nn.Module):
 
     def __init__(self, dim: int, reduction: int = 16):
         super().__init__()
-        self.dw = SphereConv2d(dim, dim, 5, groups=dim)                          # static: local
-        self.dw_dilated = SphereConv2d(dim, dim, 7, dilation=3, groups=dim)      # static: wide (19x19 reach)
-        self.pw = nn.Conv2d(dim, dim, 1)                                    # static: channel mixing
+        self.dw = SphereConv2d(dim, dim, 5, groups=dim)  # static: local
+        self.dw_dilated = SphereConv2d(dim, dim, 7, dilation=3, groups=dim)  # static: wide (19x19 reach)
+        self.pw = nn.Conv2d(dim, dim, 1)  # static: channel mixing
         hidden = max(dim // reduction, 4)
-        self.se = nn.Sequential(                                            # dynamical
+        self.se = nn.Sequential(  # dynamical
             nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False), nn.Sigmoid()
         )
 
@@ -136,10 +136,14 @@ class TAUBlock(nn.Module):
         super().__init__()
         hidden = int(dim * mlp_ratio)
         self.norm1 = nn.GroupNorm(1, dim)
-        self.attn = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.GELU(), TemporalAttention(dim), nn.Conv2d(dim, dim, 1))
+        self.attn = nn.Sequential(
+            nn.Conv2d(dim, dim, 1), nn.GELU(), TemporalAttention(dim), nn.Conv2d(dim, dim, 1)
+        )
         self.norm2 = nn.GroupNorm(1, dim)
         self.mlp = nn.Sequential(
-            nn.Conv2d(dim, hidden, 1), SphereConv2d(hidden, hidden, 3, groups=hidden), nn.GELU(),
+            nn.Conv2d(dim, hidden, 1),
+            SphereConv2d(hidden, hidden, 3, groups=hidden),
+            nn.GELU(),
             nn.Conv2d(hidden, dim, 1),
         )
         self.ls1 = nn.Parameter(torch.full((dim, 1, 1), layer_scale))
@@ -152,17 +156,17 @@ class TAUBlock(nn.Module):
 
 @dataclass
 class SimVPConfig:
-    frames: int = 8                          # T: frames per window (time is folded into channels)
-    channels: int = 2                        # C: variables (u, v)
+    frames: int = 8  # T: frames per window (time is folded into channels)
+    channels: int = 2  # C: variables (u, v)
     coarse_shape: tuple[int, int] = (16, 32)  # (h, w) of the coarse input grid
-    factor: int = 4                          # fine grid = factor * coarse grid
-    hid_s: int = 16                          # spatial (encoder/decoder) channels
-    hid_t: int = 128                         # translator channels
-    n_s: int = 2                             # stride-2 encoder stages (latent = fine / 2**n_s)
-    n_t: int = 4                             # TAU blocks in the translator
-    mlp_ratio: float = 4.0                   # TAU MLP width / hid_t
+    factor: int = 4  # fine grid = factor * coarse grid
+    hid_s: int = 16  # spatial (encoder/decoder) channels
+    hid_t: int = 128  # translator channels
+    n_s: int = 2  # stride-2 encoder stages (latent = fine / 2**n_s)
+    n_t: int = 4  # TAU blocks in the translator
+    mlp_ratio: float = 4.0  # TAU MLP width / hid_t
     coarse_lat: list | None = field(default=None)  # ascending degrees; None = Gaussian
-    fine_lat: list | None = field(default=None)    # ascending degrees; None = Gaussian
+    fine_lat: list | None = field(default=None)  # ascending degrees; None = Gaussian
 
     @property
     def fine_shape(self) -> tuple[int, int]:
@@ -170,8 +174,16 @@ class SimVPConfig:
 
     def lats(self) -> tuple[np.ndarray, np.ndarray]:
         """(coarse, fine) latitudes, ascending degrees."""
-        c = np.asarray(self.coarse_lat, float) if self.coarse_lat is not None else gaussian_latitudes(self.coarse_shape[0])
-        f = np.asarray(self.fine_lat, float) if self.fine_lat is not None else gaussian_latitudes(self.fine_shape[0])
+        c = (
+            np.asarray(self.coarse_lat, float)
+            if self.coarse_lat is not None
+            else gaussian_latitudes(self.coarse_shape[0])
+        )
+        f = (
+            np.asarray(self.fine_lat, float)
+            if self.fine_lat is not None
+            else gaussian_latitudes(self.fine_shape[0])
+        )
         return c, f
 
     def to_dict(self) -> dict:
@@ -185,10 +197,24 @@ class SimVPConfig:
 
         ``coarse_lat``/``fine_lat`` may be missing (Gaussian latitudes).
         """
-        return config_from_dict(cls, d, optional=("coarse_lat", "fine_lat"), limits={
-            "frames": (1, 256), "channels": (1, 64), "coarse_shape": (1, 4096), "factor": (1, 16),
-            "hid_s": (1, 1024), "hid_t": (1, 4096), "n_s": (0, 8), "n_t": (1, 64), "mlp_ratio": (0.1, 16.0),
-            "coarse_lat": (-90.0, 90.0), "fine_lat": (-90.0, 90.0)})
+        return config_from_dict(
+            cls,
+            d,
+            optional=("coarse_lat", "fine_lat"),
+            limits={
+                "frames": (1, 256),
+                "channels": (1, 64),
+                "coarse_shape": (1, 4096),
+                "factor": (1, 16),
+                "hid_s": (1, 1024),
+                "hid_t": (1, 4096),
+                "n_s": (0, 8),
+                "n_t": (1, 64),
+                "mlp_ratio": (0.1, 16.0),
+                "coarse_lat": (-90.0, 90.0),
+                "fine_lat": (-90.0, 90.0),
+            },
+        )
 
     def check(self) -> None:
         """Relations between fields that the network needs (``ValueError``)."""
@@ -233,16 +259,16 @@ class SimVP(nn.Module):
                 f"SimVP expects [B, {self.cfg.frames}, {self.cfg.channels}, {self.cfg.coarse_shape[0]}, "
                 f"{self.cfg.coarse_shape[1]}], got {list(x.shape)}"
             )
-        up = self.upsample(x)                                   # [B, T, C, H, W]
+        up = self.upsample(x)  # [B, T, C, H, W]
         z = up.flatten(0, 1)
-        skip = z = self.enc_in(z)                               # [B*T, S, H, W]
+        skip = z = self.enc_in(z)  # [B*T, S, H, W]
         for layer in self.enc:
-            z = layer(z)                                        # [B*T, S, H/2^k, W/2^k]
+            z = layer(z)  # [B*T, S, H/2^k, W/2^k]
         hl, wl = z.shape[-2:]
-        z = z.reshape(b, t * z.shape[1], hl, wl)                # fold time into channels
+        z = z.reshape(b, t * z.shape[1], hl, wl)  # fold time into channels
         z = self.translator_out(self.translator(self.translator_in(z)))
         z = z.reshape(b * t, -1, hl, wl)
         for layer in self.dec:
             z = layer(z)
         z = self.dec_out(torch.cat([z, skip], dim=1))
-        return up + self.readout(z).view_as(up)                 # correction to the interpolated input
+        return up + self.readout(z).view_as(up)  # correction to the interpolated input

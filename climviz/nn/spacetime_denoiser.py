@@ -43,15 +43,15 @@ ARCHITECTURE = "spacetime"
 @dataclass
 class SpaceTimeConfig:
     latent_shape: tuple[int, int, int] = (4, 12, 24)  # (C, h, w) of one latent frame
-    window: int = 120                                 # longest sequence (months); relative bias spans +-window
-    patch: int = 4                                    # spatial patch size in latent pixels
-    d_model: int = 96                                 # token width
-    n_layers: int = 4                                 # blocks (temporal attn, spatial attn, MLP)
-    n_heads: int = 4                                  # attention heads
-    mlp_ratio: float = 3.0                            # MLP width / d_model
-    time_kernel: int = 5                              # depthwise temporal convolution in each block (months)
-    cond_kernel: int = 13                             # depthwise temporal convolutions of the conditioning path
-    architecture: str = ARCHITECTURE                  # tells checkpoints of this network apart
+    window: int = 120  # longest sequence (months); relative bias spans +-window
+    patch: int = 4  # spatial patch size in latent pixels
+    d_model: int = 96  # token width
+    n_layers: int = 4  # blocks (temporal attn, spatial attn, MLP)
+    n_heads: int = 4  # attention heads
+    mlp_ratio: float = 3.0  # MLP width / d_model
+    time_kernel: int = 5  # depthwise temporal convolution in each block (months)
+    cond_kernel: int = 13  # depthwise temporal convolutions of the conditioning path
+    architecture: str = ARCHITECTURE  # tells checkpoints of this network apart
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -63,10 +63,21 @@ class SpaceTimeConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
         if not isinstance(d, dict) or d.get("architecture") != ARCHITECTURE:
             raise CheckpointError(f"{getattr(d, 'source', 'config')}: not a {ARCHITECTURE!r} denoiser config")
-        return config_from_dict(cls, d, limits={
-            "latent_shape": (1, 1024), "window": (1, 2400), "patch": (1, 64), "d_model": (1, 4096),
-            "n_layers": (1, 64), "n_heads": (1, 256), "mlp_ratio": (0.1, 16.0), "time_kernel": (1, 63),
-            "cond_kernel": (1, 255)})
+        return config_from_dict(
+            cls,
+            d,
+            limits={
+                "latent_shape": (1, 1024),
+                "window": (1, 2400),
+                "patch": (1, 64),
+                "d_model": (1, 4096),
+                "n_layers": (1, 64),
+                "n_heads": (1, 256),
+                "mlp_ratio": (0.1, 16.0),
+                "time_kernel": (1, 63),
+                "cond_kernel": (1, 255),
+            },
+        )
 
     def check(self) -> None:
         c, h, w = self.latent_shape
@@ -110,7 +121,7 @@ class Attention(nn.Module):
     def forward(self, h: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         n, length, d = h.shape
         q, k, v = self.qkv(h).view(n, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)     # bias [heads, L, L] broadcasts
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # bias [heads, L, L] broadcasts
         return self.out(y.transpose(1, 2).reshape(n, length, d))
 
 
@@ -126,25 +137,25 @@ class SpaceTimeBlock(nn.Module):
         self.sattn = Attention(d, heads)
         hidden = int(d * cfg.mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
-        self.ada = nn.Linear(d, 9 * d)       # shift, scale, gate for each of the three sub-layers
-        self.cond_in = nn.Linear(d, d)       # the conditioning path's features, added to the stream
+        self.ada = nn.Linear(d, 9 * d)  # shift, scale, gate for each of the three sub-layers
+        self.cond_in = nn.Linear(d, d)  # the conditioning path's features, added to the stream
         for lin in (self.ada, self.cond_in):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
 
     def forward(self, h, emb, cond_feat, time_bias):
         b, t, p, d = h.shape
-        mod = self.ada(emb)[:, None, None].chunk(9, dim=-1)                # each [B, 1, 1, d]
+        mod = self.ada(emb)[:, None, None].chunk(9, dim=-1)  # each [B, 1, 1, d]
         h = h + self.cond_in(cond_feat)
 
         a = self.norms[0](h) * (1 + mod[1]) + mod[0]
         a = a + self.tconv(a)
-        a = a.permute(0, 2, 1, 3).reshape(b * p, t, d)                   # sequences along time
+        a = a.permute(0, 2, 1, 3).reshape(b * p, t, d)  # sequences along time
         a = self.tattn(a, time_bias).view(b, p, t, d).permute(0, 2, 1, 3)
         h = h + mod[2] * a
 
         a = self.norms[1](h) * (1 + mod[4]) + mod[3]
-        a = self.sattn(a.reshape(b * t, p, d)).view(b, t, p, d)           # across patches, per month
+        a = self.sattn(a.reshape(b * t, p, d)).view(b, t, p, d)  # across patches, per month
         h = h + mod[5] * a
 
         a = self.norms[2](h) * (1 + mod[7]) + mod[6]
@@ -205,7 +216,7 @@ class SpaceTimeDenoiser(nn.Module):
             raise ValueError(f"sequence of {n} frames is longer than the model's window {self.cfg.window}")
         if context is None:
             context = torch.zeros(b, n, dtype=torch.long, device=x.device)
-        emb = self.embed_t(timestep_embedding(t, self.cfg.d_model))                 # [B, d]
+        emb = self.embed_t(timestep_embedding(t, self.cfg.d_model))  # [B, d]
         frame = (self.embed_month(month) + self.embed_context(context.long()))[:, :, None]  # [B, T, 1, d]
         h = self.embed_x(self.patchify(x)) + self.pos + frame
         c = self.embed_cond(self.patchify(cond)) + self.pos + frame

@@ -45,7 +45,9 @@ def spherical_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
 class SphereConv2d(nn.Conv2d):
     """``nn.Conv2d`` with spherical padding of ``dilation * (kernel_size // 2)`` (odd kernels)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1, **kwargs):
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1, **kwargs
+    ):
         super().__init__(in_ch, out_ch, kernel_size, stride=stride, dilation=dilation, padding=0, **kwargs)
         self._pad = dilation * (kernel_size // 2)
 

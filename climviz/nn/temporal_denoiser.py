@@ -37,14 +37,14 @@ from climviz.nn.checkpoint import config_from_dict
 @dataclass
 class DenoiserConfig:
     latent_shape: tuple[int, int, int] = (4, 12, 24)  # (C, h, w) of one latent frame
-    window: int = 24                                  # longest sequence seen in training (months)
-    d_model: int = 256                                # token width
-    n_layers: int = 4                                 # transformer blocks
-    n_heads: int = 4                                  # attention heads
-    mlp_ratio: float = 4.0                            # MLP width / d_model
-    local_hidden: int = 32                            # channels of the per-position path
-    years: tuple[float, float] = (1850.0, 2006.0)     # span of the training data (decimal years)
-    year_features: int = 6                            # Fourier features of the scaled year
+    window: int = 24  # longest sequence seen in training (months)
+    d_model: int = 256  # token width
+    n_layers: int = 4  # transformer blocks
+    n_heads: int = 4  # attention heads
+    mlp_ratio: float = 4.0  # MLP width / d_model
+    local_hidden: int = 32  # channels of the per-position path
+    years: tuple[float, float] = (1850.0, 2006.0)  # span of the training data (decimal years)
+    year_features: int = 6  # Fourier features of the scaled year
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -58,10 +58,22 @@ class DenoiserConfig:
 
         ``years`` may be missing (checkpoints written before it existed).
         """
-        return config_from_dict(cls, d, optional=("years",), limits={
-            "latent_shape": (1, 1024), "window": (1, 1200), "d_model": (1, 4096), "n_layers": (1, 64),
-            "n_heads": (1, 256), "mlp_ratio": (0.1, 16.0), "local_hidden": (1, 1024),
-            "years": (-10000.0, 10000.0), "year_features": (0, 64)})
+        return config_from_dict(
+            cls,
+            d,
+            optional=("years",),
+            limits={
+                "latent_shape": (1, 1024),
+                "window": (1, 1200),
+                "d_model": (1, 4096),
+                "n_layers": (1, 64),
+                "n_heads": (1, 256),
+                "mlp_ratio": (0.1, 16.0),
+                "local_hidden": (1, 1024),
+                "years": (-10000.0, 10000.0),
+                "year_features": (0, 64),
+            },
+        )
 
     def check(self) -> None:
         """Relations between fields that the network needs (``ValueError``)."""
@@ -87,7 +99,9 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
         self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(d, int(d * mlp_ratio)), nn.GELU(), nn.Linear(int(d * mlp_ratio), d))
+        self.mlp = nn.Sequential(
+            nn.Linear(d, int(d * mlp_ratio)), nn.GELU(), nn.Linear(int(d * mlp_ratio), d)
+        )
         self.ada = nn.Linear(d, 4 * d)  # scale/shift for both norms
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
@@ -137,15 +151,15 @@ class TemporalDenoiser(nn.Module):
             raise ValueError(f"sequence of {n} frames is longer than the model's window {self.cfg.window}")
         if context is None:
             context = torch.zeros(b, n, dtype=torch.long, device=x.device)
-        xc = torch.cat([x, cond], dim=2)                                # [B, T, 2C, h, w]
-        tok = self.embed_in(xc.flatten(2))                              # [B, T, d]
+        xc = torch.cat([x, cond], dim=2)  # [B, T, 2C, h, w]
+        tok = self.embed_in(xc.flatten(2))  # [B, T, d]
         tok = tok + self.embed_month(month) + self.embed_context(context.long()) + self.pos[:, :n]
         tok = tok + self.embed_year(self.year_features(year))
-        emb = self.embed_t(timestep_embedding(t, self.cfg.d_model))     # [B, d]
+        emb = self.embed_t(timestep_embedding(t, self.cfg.d_model))  # [B, d]
         tok = tok + emb[:, None]
         for blk in self.blocks:
             tok = blk(tok, emb)
         out = self.head(self.norm_out(tok)).view(b, n, c, h, w)
-        gate = self.local_gate(emb)[:, None, :, None, None]             # [B, 1, C, 1, 1]
+        gate = self.local_gate(emb)[:, None, :, None, None]  # [B, 1, C, 1, 1]
         local = self.local(xc.flatten(0, 1)).view(b, n, c, h, w)
         return out + gate * local

@@ -14,7 +14,6 @@ from torch import nn
 from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import Down, ResBlock, SphereConv2d, Up
 
-
 # Frames per VAE call when encoding or decoding many. Small batches keep a convolution's
 # activations in the CPU's caches: decoding 1200 48x96 frames took 6.4 s in batches of 256
 # and 2.6 s in batches of 16 (2 threads).
@@ -23,10 +22,10 @@ VAE_BATCH = 16
 
 @dataclass
 class VAEConfig:
-    in_channels: int = 1                       # fields per frame
+    in_channels: int = 1  # fields per frame
     channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # stem width, then width per level
-    latent_channels: int = 4                   # C_z
-    blocks_per_level: int = 1                  # residual blocks at each coarser level
+    latent_channels: int = 4  # C_z
+    blocks_per_level: int = 1  # residual blocks at each coarser level
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,15 +33,25 @@ class VAEConfig:
     @classmethod
     def from_dict(cls, d: dict) -> VAEConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
-        return config_from_dict(cls, d, limits={"in_channels": (1, 64), "latent_channels": (1, 256),
-                                                "blocks_per_level": (1, 16), "channels": (1, 2048)})
+        return config_from_dict(
+            cls,
+            d,
+            limits={
+                "in_channels": (1, 64),
+                "latent_channels": (1, 256),
+                "blocks_per_level": (1, 16),
+                "channels": (1, 2048),
+            },
+        )
 
     def check(self) -> None:
         """Relations between fields that the network needs (``ValueError``)."""
         if not 1 <= len(self.channels) <= 8:
             raise ValueError(f"channels has {len(self.channels)} levels; 1 to 8 are possible")
         if self.channels[-1] % 8:
-            raise ValueError(f"the last width in channels ({self.channels[-1]}) must be a multiple of 8 (GroupNorm)")
+            raise ValueError(
+                f"the last width in channels ({self.channels[-1]}) must be a multiple of 8 (GroupNorm)"
+            )
 
     @property
     def downsampling(self) -> int:
@@ -110,7 +119,9 @@ class VAE(nn.Module):
         """``[B, C_z, h, w]`` -> ``[B, C, h*f, w*f]``."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None):
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, eps: torch.Tensor | None = None
+    ):
         """Reconstruct ``x`` from a posterior sample; returns ``(x_hat, mu, logvar)``.
 
         ``eps`` (shaped like ``mu``) is the standard normal noise of the sample;

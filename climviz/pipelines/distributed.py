@@ -58,7 +58,7 @@ SCHEDULER_ENV = "CLIMVIZ_DASK_SCHEDULER"
 ABORT_MARKER = ".climviz-abort"
 DIMS = ("member", "time", "lat", "lon")
 
-_GENERATORS: dict[str, object] = {}   # one loaded generator per model, per worker process
+_GENERATORS: dict[str, object] = {}  # one loaded generator per model, per worker process
 _LOCK = threading.Lock()
 
 
@@ -107,8 +107,18 @@ def _worker_name() -> str:
         return f"local pid {os.getpid()}"
 
 
-def generate_task(model, cond: xr.DataArray, store: str, members: tuple[int, int], steps: int, mode: str,
-                  seed: int, sampler: str, time_chunk: int, vae_batch: int) -> dict:
+def generate_task(
+    model,
+    cond: xr.DataArray,
+    store: str,
+    members: tuple[int, int],
+    steps: int,
+    mode: str,
+    seed: int,
+    sampler: str,
+    time_chunk: int,
+    vae_batch: int,
+) -> dict:
     """Generate members ``[a, b)`` and write them into ``store`` (region ``member = a:b``).
 
     Runs on a worker. Returns small facts only: the members written, the
@@ -122,8 +132,9 @@ def generate_task(model, cond: xr.DataArray, store: str, members: tuple[int, int
     a, b = members
     gen = load_generator(model)
     with torch.no_grad():
-        cond, months, z = gen.sample_latents(cond, b - a, steps, mode, seed, sampler=sampler, member_offset=a,
-                                             vae_batch=vae_batch)
+        cond, months, z = gen.sample_latents(
+            cond, b - a, steps, mode, seed, sampler=sampler, member_offset=a, vae_batch=vae_batch
+        )
         tas = zarr.open_group(str(store_path), mode="r+")["tas"]
         for t0 in range(0, len(months), time_chunk):
             t1 = min(t0 + time_chunk, len(months))
@@ -223,12 +234,20 @@ class GenerationJob:
     attributes, renames the temporary store onto the target and returns its path.
     """
 
-    def __init__(self, store: Path, tmp: Path, futures: list, sizes: list[int], closer: contextlib.ExitStack,
-                 attrs: dict | None, executor=None):
+    def __init__(
+        self,
+        store: Path,
+        tmp: Path,
+        futures: list,
+        sizes: list[int],
+        closer: contextlib.ExitStack,
+        attrs: dict | None,
+        executor=None,
+    ):
         self.store, self.tmp, self.futures = store, tmp, futures
         self._sizes, self._closer, self._attrs, self._executor = sizes, closer, attrs or {}, executor
         self.n_members = sum(sizes)
-        self.peak_rss: dict[str, int] = {}   # worker -> peak resident bytes, filled by result()
+        self.peak_rss: dict[str, int] = {}  # worker -> peak resident bytes, filled by result()
         self._path: Path | None = None
 
     def progress(self) -> tuple[int, int]:
@@ -243,13 +262,13 @@ class GenerationJob:
     def _abort(self, err: BaseException) -> None:
         with contextlib.suppress(OSError):
             (self.tmp / ABORT_MARKER).touch()
-        if isinstance(err, Exception):   # wait for running tasks, so none writes after the removal
+        if isinstance(err, Exception):  # wait for running tasks, so none writes after the removal
             for f in self.futures:
                 with contextlib.suppress(BaseException):
                     f.exception()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        self._closer.__exit__(type(err), err, err.__traceback__)   # removes the temporary store
+        self._closer.__exit__(type(err), err, err.__traceback__)  # removes the temporary store
 
     def cancel(self) -> None:
         """Stop the run and remove its temporary store (no-op once :meth:`result` returned)."""
@@ -275,7 +294,7 @@ class GenerationJob:
             completed = as_completed(self.futures, loop=self.futures[0].client.loop)
         try:
             attrs, written = None, 0
-            for fut in completed:   # the first failure ends the wait at once
+            for fut in completed:  # the first failure ends the wait at once
                 out = fut.result()
                 attrs = attrs or out["attrs"]
                 self.peak_rss[out["worker"]] = max(self.peak_rss.get(out["worker"], 0), out["peak_rss"])
@@ -289,15 +308,27 @@ class GenerationJob:
             raise
         if self._executor is not None:
             self._executor.shutdown()
-        self._closer.close()   # renames the temporary store onto the target
+        self._closer.close()  # renames the temporary store onto the target
         self._path = self.store
         return self.store
 
 
-def submit_generation(model, cond: xr.DataArray, store, n_members: int, steps: int = 20,
-                      mode: str = "transformer", seed: int = 0, sampler: str = "ddim", members_per_task: int = 4,
-                      client=None, *, time_chunk: int = 120, vae_batch: int = 64,
-                      attrs: dict | None = None) -> GenerationJob:
+def submit_generation(
+    model,
+    cond: xr.DataArray,
+    store,
+    n_members: int,
+    steps: int = 20,
+    mode: str = "transformer",
+    seed: int = 0,
+    sampler: str = "ddim",
+    members_per_task: int = 4,
+    client=None,
+    *,
+    time_chunk: int = 120,
+    vae_batch: int = 64,
+    attrs: dict | None = None,
+) -> GenerationJob:
     """Start generating ``n_members`` into the Zarr ``store``; return a :class:`GenerationJob` at once.
 
     ``client``: a ``distributed.Client``; ``None`` uses ``$CLIMVIZ_DASK_SCHEDULER`` (see
@@ -315,7 +346,9 @@ def submit_generation(model, cond: xr.DataArray, store, n_members: int, steps: i
     """
     store = Path(store).absolute()
     if store.suffix.lower() != ".zarr":
-        raise ValueError(f"distributed generation writes a Zarr store: use a .zarr suffix, not {str(store)!r}")
+        raise ValueError(
+            f"distributed generation writes a Zarr store: use a .zarr suffix, not {str(store)!r}"
+        )
     if time_chunk < 1 or vae_batch < 1:
         raise ValueError("time_chunk and vae_batch must be at least 1")
     ranges = plan_tasks(n_members, members_per_task)
@@ -335,18 +368,42 @@ def submit_generation(model, cond: xr.DataArray, store, n_members: int, steps: i
             executor = None
             token = uuid.uuid4().hex[:8]
             model_f, cond_f = client.scatter([model, cond], hash=False)
-            futures = [client.submit(generate_task, model_f, cond_f, args[0], r, *args[1:], pure=False,
-                                     key=f"climviz-generate-{token}-{r[0]}") for r in ranges]
+            futures = [
+                client.submit(
+                    generate_task,
+                    model_f,
+                    cond_f,
+                    args[0],
+                    r,
+                    *args[1:],
+                    pure=False,
+                    key=f"climviz-generate-{token}-{r[0]}",
+                )
+                for r in ranges
+            ]
     except BaseException as err:
         closer.__exit__(type(err), err, err.__traceback__)
         raise
     return GenerationJob(store, tmp, futures, [b - a for a, b in ranges], closer, attrs, executor)
 
 
-def generate_to_zarr(model, cond: xr.DataArray, store, n_members: int, steps: int = 20,
-                     mode: str = "transformer", seed: int = 0, sampler: str = "ddim", members_per_task: int = 4,
-                     client=None, *, time_chunk: int = 120, vae_batch: int = 64, attrs: dict | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> Path:
+def generate_to_zarr(
+    model,
+    cond: xr.DataArray,
+    store,
+    n_members: int,
+    steps: int = 20,
+    mode: str = "transformer",
+    seed: int = 0,
+    sampler: str = "ddim",
+    members_per_task: int = 4,
+    client=None,
+    *,
+    time_chunk: int = 120,
+    vae_batch: int = 64,
+    attrs: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Generate ``n_members`` members conditioned on ``cond`` into one Zarr store; return its path.
 
     Parameters
@@ -369,6 +426,19 @@ def generate_to_zarr(model, cond: xr.DataArray, store, n_members: int, steps: in
     -------
     Path of the store: ``tas (member, time, lat, lon)`` in K, chunks ``(1, time_chunk, lat, lon)``.
     """
-    job = submit_generation(model, cond, store, n_members, steps, mode, seed, sampler, members_per_task, client,
-                            time_chunk=time_chunk, vae_batch=vae_batch, attrs=attrs)
+    job = submit_generation(
+        model,
+        cond,
+        store,
+        n_members,
+        steps,
+        mode,
+        seed,
+        sampler,
+        members_per_task,
+        client,
+        time_chunk=time_chunk,
+        vae_batch=vae_batch,
+        attrs=attrs,
+    )
     return job.result(progress)

@@ -66,7 +66,9 @@ def window_starts(n: int, t: int) -> list[int]:
 
 
 @torch.no_grad()
-def predict_mean(model: SimVP, coarse: torch.Tensor, progress: Callable[[], None] | None = None) -> torch.Tensor:
+def predict_mean(
+    model: SimVP, coarse: torch.Tensor, progress: Callable[[], None] | None = None
+) -> torch.Tensor:
     """Mean model over a whole sequence: ``coarse [N, C, h, w]`` (normalised) -> ``[N, C, H, W]``.
 
     Consecutive windows of ``T`` frames; where the last window overlaps the one
@@ -105,9 +107,13 @@ def check_grid(grid, where: str, coarse_shape=None, fine_shape=None) -> None:
         except (TypeError, ValueError):
             raise ckpt.CheckpointError(f"{where}: grid {key} must be a list of numbers") from None
         if a.ndim != 1 or a.size < 2 or not np.isfinite(a).all() or np.any(np.diff(a) <= 0):
-            raise ckpt.CheckpointError(f"{where}: grid {key} must be an increasing list of at least 2 finite numbers")
+            raise ckpt.CheckpointError(
+                f"{where}: grid {key} must be an increasing list of at least 2 finite numbers"
+            )
         if n is not None and a.size != n:
-            raise ckpt.CheckpointError(f"{where}: grid {key} has {a.size} values, the network was built for {n}")
+            raise ckpt.CheckpointError(
+                f"{where}: grid {key} has {a.size} values, the network was built for {n}"
+            )
 
 
 def _ticker(total: int, progress):
@@ -120,6 +126,7 @@ def _ticker(total: int, progress):
             progress(done[0], total)
 
     return tick
+
 
 class FrameDiffusion:
     """A trained CAU-UNet denoiser with its schedule and output scaling (tensors only).
@@ -136,15 +143,25 @@ class FrameDiffusion:
     def from_checkpoint(cls, directory, kind: str, device="cpu") -> tuple[FrameDiffusion, dict]:
         cfg = ckpt.load_config(directory)
         if cfg.get("kind") != kind:
-            raise ckpt.CheckpointError(f"{directory}: expected a {kind!r} checkpoint, found {cfg.get('kind')!r}")
+            raise ckpt.CheckpointError(
+                f"{directory}: expected a {kind!r} checkpoint, found {cfg.get('kind')!r}"
+            )
         net = ckpt.load_model(directory, CAUUNet, CAUUNetConfig.from_dict(cfg["unet"]), device)
         sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
         scale = cfg["residual_std"] if kind == "taudiff-residual" else cfg["normalization"]["std"]
         return cls(net.to(device), sched, scale, name=str(directory)), cfg
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, *, steps: int, sampler: str, generator: torch.Generator,
-               batch_frames: int = 16, progress: Callable[[], None] | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        cond: torch.Tensor,
+        *,
+        steps: int,
+        sampler: str,
+        generator: torch.Generator,
+        batch_frames: int = 16,
+        progress: Callable[[], None] | None = None,
+    ) -> torch.Tensor:
         """``cond [N, Cc, H, W]`` -> samples ``[N, C, H, W]`` (scaled by ``scale``), ``batch_frames`` at a time."""
         dev = cond.device
         c = self.net.cfg.out_channels
@@ -152,9 +169,14 @@ class FrameDiffusion:
         for i in range(0, cond.shape[0], batch_frames):
             cc = cond[i : i + batch_frames]
             sch = make_sampler(sampler, self.schedule, steps)
-            x = sample(lambda x, t: self.net(x, t, cc), (cc.shape[0], c, *cc.shape[2:]), sch,
-                       generator=generator, device=dev,
-                       callback=(lambda *_: progress()) if progress else None)
+            x = sample(
+                lambda x, t, cc=cc: self.net(x, t, cc),
+                (cc.shape[0], c, *cc.shape[2:]),
+                sch,
+                generator=generator,
+                device=dev,
+                callback=(lambda *_: progress()) if progress else None,
+            )
             out.append(x)
         return torch.cat(out) * self.scale.to(dev)
 
@@ -207,49 +229,76 @@ class _DownscalerBase:
     # ------------------------------------------------------------ output
     def _dataset(self, ds, samples: np.ndarray, mean: np.ndarray, attrs: dict, mean_note: str) -> xr.Dataset:
         n = samples.shape[0]
-        coords = {"sample": np.arange(n), "time": ds["time"].values,
-                  "lat": ("lat", self.lat, {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"}),
-                  "lon": ("lon", self.lon, {"standard_name": "longitude", "units": "degrees_east", "axis": "X"})}
+        coords = {
+            "sample": np.arange(n),
+            "time": ds["time"].values,
+            "lat": ("lat", self.lat, {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"}),
+            "lon": ("lon", self.lon, {"standard_name": "longitude", "units": "degrees_east", "axis": "X"}),
+        }
         out = xr.Dataset(coords=coords)
         out["time"].attrs.update(ds["time"].attrs)
-        out["time"].encoding.update({k: v for k, v in ds["time"].encoding.items() if k in ("units", "calendar")})
+        out["time"].encoding.update(
+            {k: v for k, v in ds["time"].encoding.items() if k in ("units", "calendar")}
+        )
         out["sample"].attrs["long_name"] = "downscaled sample"
         for c, v in enumerate(self.variables):
             base = VAR_ATTRS.get(v, {"units": ds[v].attrs.get("units", "")})
-            out[v] = (("sample", "time", "lat", "lon"), samples[:, :, c],
-                      {**base, "long_name": f"{v} wind, downscaled sample"})
-            out[f"{v}_mean"] = (("time", "lat", "lon"), mean[:, c], {**base, "long_name": f"{v} wind, {mean_note}"})
+            out[v] = (
+                ("sample", "time", "lat", "lon"),
+                samples[:, :, c],
+                {**base, "long_name": f"{v} wind, downscaled sample"},
+            )
+            out[f"{v}_mean"] = (
+                ("time", "lat", "lon"),
+                mean[:, c],
+                {**base, "long_name": f"{v} wind, {mean_note}"},
+            )
         src = ds.attrs
-        out.attrs.update({
-            "Conventions": "CF-1.8",
-            "title": f"climviz downscaled wind ({self.kind})",
-            "generator": f"climviz {__version__} {type(self).__name__}",
-            "model": self.source or "in-memory model",
-            "input_synthetic": str(src.get("synthetic", "unknown")),
-            "input_source": str(src.get("source_file", src.get("source", "user data"))),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "comment": "Generated by a machine-learned downscaler; samples are plausible fine-scale "
-                       "fields, not observations.",
-            **attrs,
-        })
+        out.attrs.update(
+            {
+                "Conventions": "CF-1.8",
+                "title": f"climviz downscaled wind ({self.kind})",
+                "generator": f"climviz {__version__} {type(self).__name__}",
+                "model": self.source or "in-memory model",
+                "input_synthetic": str(src.get("synthetic", "unknown")),
+                "input_source": str(src.get("source_file", src.get("source", "user data"))),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "comment": "Generated by a machine-learned downscaler; samples are plausible fine-scale "
+                "fields, not observations.",
+                **attrs,
+            }
+        )
         return out
 
-    def _sample_all(self, diffusion: FrameDiffusion, cond, n_samples, steps, sampler, seed, batch_frames, tick):
+    def _sample_all(
+        self, diffusion: FrameDiffusion, cond, n_samples, steps, sampler, seed, batch_frames, tick
+    ):
         outs = []
         for k in range(n_samples):
             gen = torch.Generator(device="cpu").manual_seed(sample_seed(seed, k))
-            outs.append(diffusion.sample(cond, steps=steps, sampler=sampler, generator=gen,
-                                         batch_frames=batch_frames, progress=tick))
-        return torch.stack(outs)                                    # [S, N, C, H, W]
+            outs.append(
+                diffusion.sample(
+                    cond,
+                    steps=steps,
+                    sampler=sampler,
+                    generator=gen,
+                    batch_frames=batch_frames,
+                    progress=tick,
+                )
+            )
+        return torch.stack(outs)  # [S, N, C, H, W]
 
     def _check_args(self, n_samples, steps, n_frames: int):
         if int(n_samples) < 1:
             raise ValueError("n_samples must be at least 1")
         if int(steps) < 1:
             raise ValueError("steps must be at least 1")
-        fine = len(self.variables) * self.lat.size * self.lon.size   # samples, their stack and the numpy copy
-        check_memory(3 * 4 * int(n_samples) * n_frames * fine, f"{n_samples} samples x {n_frames} frames",
-                     "ask for fewer samples or a shorter period")
+        fine = len(self.variables) * self.lat.size * self.lon.size  # samples, their stack and the numpy copy
+        check_memory(
+            3 * 4 * int(n_samples) * n_frames * fine,
+            f"{n_samples} samples x {n_frames} frames",
+            "ask for fewer samples or a shorter period",
+        )
 
 
 class Downscaler(_DownscalerBase):
@@ -267,8 +316,16 @@ class Downscaler(_DownscalerBase):
 
     kind = "taudiff"
 
-    def __init__(self, mean_model: SimVP, residual: FrameDiffusion, norm: dict, grid: dict, *,
-                 source: str = "", device=None):
+    def __init__(
+        self,
+        mean_model: SimVP,
+        residual: FrameDiffusion,
+        norm: dict,
+        grid: dict,
+        *,
+        source: str = "",
+        device=None,
+    ):
         super().__init__(norm, grid, source=source, device=device)
         self.mean_model = mean_model.to(self.device).eval()
         residual.net.to(self.device)
@@ -289,8 +346,17 @@ class Downscaler(_DownscalerBase):
             raise ckpt.CheckpointError(f"{root}: mean and residual models were trained on different data")
         return cls(mean_model, residual, cfg["normalization"], cfg["grid"], source=str(root), device=dev)
 
-    def downscale(self, coarse: xr.Dataset, n_samples: int = 1, steps: int = 20, seed: int = 0, *,
-                  sampler: str = "ddim", batch_frames: int = 16, progress: Progress | None = None) -> xr.Dataset:
+    def downscale(
+        self,
+        coarse: xr.Dataset,
+        n_samples: int = 1,
+        steps: int = 20,
+        seed: int = 0,
+        *,
+        sampler: str = "ddim",
+        batch_frames: int = 16,
+        progress: Progress | None = None,
+    ) -> xr.Dataset:
         """Downscale coarse ``u, v (time, lat, lon)`` to fine samples.
 
         Parameters
@@ -319,7 +385,7 @@ class Downscaler(_DownscalerBase):
 
         _sync(self.device)
         t0 = time.perf_counter()
-        mean = predict_mean(self.mean_model, x, tick)               # [N, C, H, W] normalised
+        mean = predict_mean(self.mean_model, x, tick)  # [N, C, H, W] normalised
         _sync(self.device)
         t1 = time.perf_counter()
         cond = torch.cat([mean, self.upsample(x)], dim=1)
@@ -328,9 +394,16 @@ class Downscaler(_DownscalerBase):
         fine = (mean_phys[None] + res).cpu().numpy()
         _sync(self.device)
         t2 = time.perf_counter()
-        attrs = {"sampler": sampler, "steps": int(steps), "seed": int(seed), "n_samples": int(n_samples),
-                 "mean_model_s": round(t1 - t0, 4), "diffusion_s": round(t2 - t1, 4),
-                 "device": str(self.device), "method": "TAUDiff (SimVP-TAU mean + CAU-UNet residual diffusion)"}
+        attrs = {
+            "sampler": sampler,
+            "steps": int(steps),
+            "seed": int(seed),
+            "n_samples": int(n_samples),
+            "mean_model_s": round(t1 - t0, 4),
+            "diffusion_s": round(t2 - t1, 4),
+            "device": str(self.device),
+            "method": "TAUDiff (SimVP-TAU mean + CAU-UNet residual diffusion)",
+        }
         return self._dataset(ds, fine, mean_phys.cpu().numpy(), attrs, "mean model (SimVP-TAU)")
 
 
@@ -354,8 +427,17 @@ class BaselineDownscaler(_DownscalerBase):
         diffusion, cfg = FrameDiffusion.from_checkpoint(directory, "taudiff-baseline", dev)
         return cls(diffusion, cfg["normalization"], cfg["grid"], source=str(directory), device=dev)
 
-    def downscale(self, coarse: xr.Dataset, n_samples: int = 1, steps: int = 20, seed: int = 0, *,
-                  sampler: str = "ddim", batch_frames: int = 16, progress: Progress | None = None) -> xr.Dataset:
+    def downscale(
+        self,
+        coarse: xr.Dataset,
+        n_samples: int = 1,
+        steps: int = 20,
+        seed: int = 0,
+        *,
+        sampler: str = "ddim",
+        batch_frames: int = 16,
+        progress: Progress | None = None,
+    ) -> xr.Dataset:
         """As :meth:`Downscaler.downscale`; ``mean_model_s`` is 0."""
         ds = self.check_input(coarse)
         self._check_args(n_samples, steps, ds.sizes["time"])
@@ -367,14 +449,23 @@ class BaselineDownscaler(_DownscalerBase):
 
         _sync(self.device)
         t1 = time.perf_counter()
-        z = self._sample_all(self.diffusion, self.upsample(x), n_samples, steps, sampler, seed, batch_frames, tick)
+        z = self._sample_all(
+            self.diffusion, self.upsample(x), n_samples, steps, sampler, seed, batch_frames, tick
+        )
         mean = torch.as_tensor(np.asarray(self.norm["mean"], np.float32), device=z.device)[:, None, None]
-        fine = (z + mean).cpu().numpy()                           # scale = std was applied by the sampler
+        fine = (z + mean).cpu().numpy()  # scale = std was applied by the sampler
         _sync(self.device)
         t2 = time.perf_counter()
-        attrs = {"sampler": sampler, "steps": int(steps), "seed": int(seed), "n_samples": int(n_samples),
-                 "mean_model_s": 0.0, "diffusion_s": round(t2 - t1, 4), "device": str(self.device),
-                 "method": "end-to-end diffusion baseline (CAU-UNet on the whole fine field)"}
+        attrs = {
+            "sampler": sampler,
+            "steps": int(steps),
+            "seed": int(seed),
+            "n_samples": int(n_samples),
+            "mean_model_s": 0.0,
+            "diffusion_s": round(t2 - t1, 4),
+            "device": str(self.device),
+            "method": "end-to-end diffusion baseline (CAU-UNet on the whole fine field)",
+        }
         return self._dataset(ds, fine, fine.mean(axis=0), attrs, "mean over the samples")
 
 
@@ -385,4 +476,6 @@ def load_downscaler(directory, device=None) -> Downscaler | BaselineDownscaler:
         return Downscaler.from_checkpoint(root, device)
     if (root / ckpt.CONFIG).is_file():
         return BaselineDownscaler.from_checkpoint(root, device)
-    raise ckpt.CheckpointError(f"{root}: neither a TAUDiff directory (mean/, residual/) nor a baseline checkpoint")
+    raise ckpt.CheckpointError(
+        f"{root}: neither a TAUDiff directory (mean/, residual/) nor a baseline checkpoint"
+    )

@@ -64,10 +64,17 @@ def _bicubic(coarse: xr.DataArray, lat, lon) -> xr.DataArray:
     vals = np.concatenate([vals[..., -2:], vals, vals[..., :2]], axis=-1)
     la = np.clip(lat, clat[0], clat[-1])
     pts = np.stack(np.meshgrid(la, lon, indexing="ij"), axis=-1).reshape(-1, 2)
-    out = np.stack([RegularGridInterpolator((clat, ext_lon), f, method="cubic")(pts).reshape(len(lat), len(lon))
-                    for f in vals])
-    return xr.DataArray(out.astype(np.float32), dims=("time", "lat", "lon"),
-                        coords={"time": coarse["time"], "lat": lat, "lon": lon})
+    out = np.stack(
+        [
+            RegularGridInterpolator((clat, ext_lon), f, method="cubic")(pts).reshape(len(lat), len(lon))
+            for f in vals
+        ]
+    )
+    return xr.DataArray(
+        out.astype(np.float32),
+        dims=("time", "lat", "lon"),
+        coords={"time": coarse["time"], "lat": lat, "lon": lon},
+    )
 
 
 def point_temporal_spectrum(u: xr.DataArray, every: int = 4, samples_per_day: float = 4.0) -> xr.DataArray:
@@ -86,13 +93,31 @@ def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = Non
     hi = max(2, int(0.8 * (resolved or truth.size)))
     r = spec[1:hi] / truth[1:hi]
     lo_b, hi_b = SPECTRAL_BAND
-    return {"fraction_in_band": float(np.mean((r >= lo_b) & (r <= hi_b))), "min_ratio": float(r.min()),
-            "max_ratio": float(r.max()), "ratio_at_0.8_lmax": float(r[-1]), "degrees": [1, hi - 1]}
+    return {
+        "fraction_in_band": float(np.mean((r >= lo_b) & (r <= hi_b))),
+        "min_ratio": float(r.min()),
+        "max_ratio": float(r.max()),
+        "ratio_at_0.8_lmax": float(r[-1]),
+        "degrees": [1, hi - 1],
+    }
 
 
-def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n_samples: int = 4, steps: int = 20,
-                       baseline_steps: int | None = None, frames: int = 32, holdout: float = 0.2, factor: int = 4,
-                       seed: int = 0, vortex_k: float = 2.0, progress=None, figures=None) -> dict:
+def evaluate_downscale(
+    data,
+    model_dir="models/taudiff",
+    *,
+    baseline_dir=None,
+    n_samples: int = 4,
+    steps: int = 20,
+    baseline_steps: int | None = None,
+    frames: int = 32,
+    holdout: float = 0.2,
+    factor: int = 4,
+    seed: int = 0,
+    vortex_k: float = 2.0,
+    progress=None,
+    figures=None,
+) -> dict:
     """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict.
 
     ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
@@ -122,8 +147,13 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
     fields["bicubic"] = tuple(_bicubic(coarse[v], fine["lat"].values, fine["lon"].values) for v in ("u", "v"))
     fields["mean model"] = (out["u_mean"], out["v_mean"])
     fields["TAUDiff"] = (out["u"], out["v"])
-    timings = {"TAUDiff": {"mean_model_s": out.attrs["mean_model_s"], "diffusion_s": out.attrs["diffusion_s"],
-                           "steps": steps}}
+    timings = {
+        "TAUDiff": {
+            "mean_model_s": out.attrs["mean_model_s"],
+            "diffusion_s": out.attrs["diffusion_s"],
+            "steps": steps,
+        }
+    }
     if base is not None:
         bsteps = baseline_steps or steps
         bout = base.downscale(coarse, n_samples=n_samples, steps=bsteps, seed=seed, progress=progress)
@@ -138,20 +168,32 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
     ke_truth = ke_spectrum(*fields["truth"]).mean("time").values
     fft_truth = fft_power_spectrum(fields["truth"][0], BOX).mean("time").values
     ts_truth = point_temporal_spectrum(fields["truth"][0])
-    report = {"data": str(data), "model_dir": str(model_dir), "baseline_dir": str(bdir) if base else None,
-              "frames": int(len(idx)), "n_samples": int(n_samples), "heldout_start": str(fine["time"].values[0]),
-              "vortex_threshold_s-1": thresh, "resolved_degree": resolved, "timings": timings, "methods": {}}
+    report = {
+        "data": str(data),
+        "model_dir": str(model_dir),
+        "baseline_dir": str(bdir) if base else None,
+        "frames": int(len(idx)),
+        "n_samples": int(n_samples),
+        "heldout_start": str(fine["time"].values[0]),
+        "vortex_threshold_s-1": thresh,
+        "resolved_degree": resolved,
+        "timings": timings,
+        "methods": {},
+    }
     for name, (u, v) in fields.items():
         red = [d for d in u.dims if d in ("sample",)]
         ke = ke_spectrum(u, v).mean(["time", *red]).values
         fft = fft_power_spectrum(u, BOX).mean(["time", *red]).values
         zeta = relative_vorticity(u, v)
         ts = point_temporal_spectrum(u).values
-        m = {"ke_spectrum": ke.tolist(), "ke_ratio": _ratio_stats(ke, ke_truth, resolved),
-             "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
-             "temporal_spectrum_u": ts.tolist(),
-             "temporal_ratio_u": _ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
-             "vortex_count": vortex_count(zeta, thresh)}
+        m = {
+            "ke_spectrum": ke.tolist(),
+            "ke_ratio": _ratio_stats(ke, ke_truth, resolved),
+            "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
+            "temporal_spectrum_u": ts.tolist(),
+            "temporal_ratio_u": _ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
+            "vortex_count": vortex_count(zeta, thresh),
+        }
         mean_u = u.mean("sample") if "sample" in u.dims else u
         mean_v = v.mean("sample") if "sample" in v.dims else v
         err2 = (mean_u - fields["truth"][0]) ** 2 + (mean_v - fields["truth"][1]) ** 2
@@ -175,21 +217,30 @@ def evaluate_downscale(data, model_dir="models/taudiff", *, baseline_dir=None, n
 def markdown_table(report: dict) -> str:
     """One row per method: KE-spectrum ratio band, vortex ratio, RMSE, MAE, CRPS."""
     lo, hi = SPECTRAL_BAND
-    lines = [f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | temporal spectrum "
-             "ratio, range | vortex count / truth | RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | temporal spectrum "
+        "ratio, range | vortex count / truth | RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, m in report["methods"].items():
         kr = m["ke_ratio"]
         crps = f"{m['crps_u']:.3f}" if "crps_u" in m else "-"
         vr = f"{m['vortex_ratio']:.2f}" if m.get("vortex_ratio") is not None else "-"
         tr = m.get("temporal_ratio_u")
         trs = f"{tr['min_ratio']:.2f}-{tr['max_ratio']:.2f}" if tr else "-"
-        lines.append(f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {trs} | {vr} | "
-                     f"{m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |")
+        lines.append(
+            f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {trs} | {vr} | "
+            f"{m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |"
+        )
     t = report["timings"]
     lines.append("")
-    lines.append(f"TAUDiff: mean model {t['TAUDiff']['mean_model_s']:.2f} s + diffusion {t['TAUDiff']['diffusion_s']:.2f} s "
-                 f"({t['TAUDiff']['steps']} steps) for {report['frames']} frames x {report['n_samples']} samples"
-                 + (f"; baseline {t['baseline']['diffusion_s']:.2f} s ({t['baseline']['steps']} steps)"
-                    if "baseline" in t else ""))
+    lines.append(
+        f"TAUDiff: mean model {t['TAUDiff']['mean_model_s']:.2f} s + diffusion {t['TAUDiff']['diffusion_s']:.2f} s "
+        f"({t['TAUDiff']['steps']} steps) for {report['frames']} frames x {report['n_samples']} samples"
+        + (
+            f"; baseline {t['baseline']['diffusion_s']:.2f} s ({t['baseline']['steps']} steps)"
+            if "baseline" in t
+            else ""
+        )
+    )
     return "\n".join(lines)

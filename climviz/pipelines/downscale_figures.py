@@ -12,8 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-COLORS = {"truth": "black", "bilinear": "#8c8c8c", "bicubic": "#b07aa1", "mean model": "#4c72b0",
-          "TAUDiff": "#dd8452", "baseline": "#55a868"}
+COLORS = {
+    "truth": "black",
+    "bilinear": "#8c8c8c",
+    "bicubic": "#b07aa1",
+    "mean model": "#4c72b0",
+    "TAUDiff": "#dd8452",
+    "baseline": "#55a868",
+}
 
 
 def _spectra(report: dict, key: str, x, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
@@ -54,7 +60,9 @@ def _vorticity(report: dict, fields: dict, path: Path) -> Path:
         ax.set_yticks([])
         ax.set_aspect(1.0)  # degrees: a global map is twice as wide as tall
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="vorticity (1e-5 s-1)")
-    fig.suptitle(f"Relative vorticity, {report['heldout_start'][:16]} (held out; synthetic wind)", fontsize=10, y=0.98)
+    fig.suptitle(
+        f"Relative vorticity, {report['heldout_start'][:16]} (held out; synthetic wind)", fontsize=10, y=0.98
+    )
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -70,9 +78,23 @@ def write_figures(report: dict, fields: dict, directory) -> list[Path]:
     deg = np.asarray(report["ke_degree"])
     freq = np.asarray(report["temporal_frequency_per_day"])
     return [
-        _spectra(report, "ke_spectrum", deg, "spherical-harmonic degree l", "kinetic energy (m2 s-2)",
-                 "Kinetic-energy spectra, held-out frames", out / "ke_spectra.png"),
-        _spectra(report, "temporal_spectrum_u", freq, "frequency (cycles per day)", "power of u (m2 s-2 day)",
-                 "Temporal spectra of u at grid points", out / "temporal_spectra.png"),
+        _spectra(
+            report,
+            "ke_spectrum",
+            deg,
+            "spherical-harmonic degree l",
+            "kinetic energy (m2 s-2)",
+            "Kinetic-energy spectra, held-out frames",
+            out / "ke_spectra.png",
+        ),
+        _spectra(
+            report,
+            "temporal_spectrum_u",
+            freq,
+            "frequency (cycles per day)",
+            "power of u (m2 s-2 day)",
+            "Temporal spectra of u at grid points",
+            out / "temporal_spectra.png",
+        ),
         _vorticity(report, fields, out / "vorticity.png"),
     ]

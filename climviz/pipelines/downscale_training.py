@@ -34,8 +34,16 @@ from climviz.nn.cau_unet import CAUUNetConfig, baseline_config, residual_config
 from climviz.nn.simvp import SimVPConfig
 from climviz.pipelines.downscale import predict_mean
 from climviz.train.common import LoopSettings, Progress, default_device
-from climviz.train.taudiff import (VARIABLES, denormalize, grid_dict, normalize, train_baseline,
-                                   train_mean_model, train_residual_diffusion, wind_statistics)
+from climviz.train.taudiff import (
+    VARIABLES,
+    denormalize,
+    grid_dict,
+    normalize,
+    train_baseline,
+    train_mean_model,
+    train_residual_diffusion,
+    wind_statistics,
+)
 
 STAGES = ("mean", "folds", "residual", "baseline")
 DEFAULT_SETTINGS = {
@@ -51,12 +59,16 @@ def open_winds(data, variables=VARIABLES) -> xr.Dataset:
     latitude ascending, longitude in [0, 360) (through the common loader, units kept)."""
     from climviz.data.loader import open_run
 
-    arrays = {v: open_run(data, var=v, units=None, require_global=True).drop_vars("member", errors="ignore")
-              for v in variables}
+    arrays = {
+        v: open_run(data, var=v, units=None, require_global=True).drop_vars("member", errors="ignore")
+        for v in variables
+    }
     ds = xr.Dataset(arrays)
     src = data.attrs if isinstance(data, xr.Dataset) else arrays[variables[0]].attrs
     var_keys = ("standard_name", "long_name", "units")  # the loader merges the variable's attrs in
-    ds.attrs = {k: v for k, v in src.items() if isinstance(v, (str, int, float, np.number)) and k not in var_keys}
+    ds.attrs = {
+        k: v for k, v in src.items() if isinstance(v, (str, int, float, np.number)) and k not in var_keys
+    }
     ds.attrs.setdefault("source_file", str(data) if not isinstance(data, xr.Dataset) else "in-memory dataset")
     return ds
 
@@ -79,8 +91,10 @@ def make_pairs(fine: xr.Dataset, factor: int = 4) -> tuple[xr.Dataset, xr.Datase
     fh, fw = fine.sizes["lat"], fine.sizes["lon"]
     ch, cw = coarse.sizes["lat"], coarse.sizes["lon"]
     if (fh, fw) != (factor * ch, factor * cw):
-        raise ValueError(f"fine grid {fh}x{fw} is not {factor} x the coarse grid {ch}x{cw}; "
-                         "TAUDiff needs a Gaussian grid (regrid the data first)")
+        raise ValueError(
+            f"fine grid {fh}x{fw} is not {factor} x the coarse grid {ch}x{cw}; "
+            "TAUDiff needs a Gaussian grid (regrid the data first)"
+        )
     return fine, coarse
 
 
@@ -136,8 +150,10 @@ def train_taudiff(
     if any(s not in STAGES for s in stages):
         raise ValueError(f"stage must be one of {STAGES + ('all',)}, got {stage!r}")
     if crossfit == 1 or crossfit < 0 or ("folds" in stages and not crossfit):
-        raise ValueError(f"crossfit must be 0 (off) or a number of folds >= 2, got {crossfit}"
-                         + (" (the folds stage needs one)" if crossfit == 0 else ""))
+        raise ValueError(
+            f"crossfit must be 0 (off) or a number of folds >= 2, got {crossfit}"
+            + (" (the folds stage needs one)" if crossfit == 0 else "")
+        )
     if fold is not None and not 0 <= fold < max(crossfit, 1):
         raise ValueError(f"fold must be in [0, {crossfit - 1}], got {fold}")
     if isinstance(settings, LoopSettings):
@@ -145,45 +161,83 @@ def train_taudiff(
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     device = torch.device(device) if device is not None else default_device()
     model_dir = Path(model_dir)
-    baseline_dir = Path(baseline_dir) if baseline_dir is not None else model_dir.with_name(model_dir.name + "-baseline")
+    baseline_dir = (
+        Path(baseline_dir) if baseline_dir is not None else model_dir.with_name(model_dir.name + "-baseline")
+    )
     folds_dir = Path(folds_dir) if folds_dir is not None else model_dir / "mean-folds"
 
     fine_ds, coarse_ds = make_pairs(open_winds(data).load(), factor)
     train, test = split_time(fine_ds.sizes["time"], holdout)
     fine, coarse = _arrays(fine_ds.isel(time=train)), _arrays(coarse_ds.isel(time=train))
-    grid = grid_dict(coarse_ds["lat"].values, coarse_ds["lon"].values, fine_ds["lat"].values, fine_ds["lon"].values)
-    norm = _saved_normalization(wind_statistics(fine, fine_ds["lat"].values),
-                                [model_dir / "mean", model_dir / "residual", baseline_dir])
+    grid = grid_dict(
+        coarse_ds["lat"].values, coarse_ds["lon"].values, fine_ds["lat"].values, fine_ds["lon"].values
+    )
+    norm = _saved_normalization(
+        wind_statistics(fine, fine_ds["lat"].values),
+        [model_dir / "mean", model_dir / "residual", baseline_dir],
+    )
     extra = _provenance(fine_ds, data, train, test, factor)
     kw = dict(norm=norm, grid=grid, device=device, resume=resume, progress=progress)
     out: dict[str, Path] = {}
 
     def run(name, directory, fn, *args, key=None, more_config=None, **more):
-        fn(*args, directory, settings[name], **kw, **more,
-           extra_config={**extra, "settings": vars(settings[name]), **(more_config or {})})
+        fn(
+            *args,
+            directory,
+            settings[name],
+            **kw,
+            **more,
+            extra_config={**extra, "settings": vars(settings[name]), **(more_config or {})},
+        )
         out[key or name] = Path(directory)
 
-    simvp = simvp_config or SimVPConfig(coarse_shape=coarse.shape[2:], factor=factor,
-                                        coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"])
+    simvp = simvp_config or SimVPConfig(
+        coarse_shape=coarse.shape[2:], factor=factor, coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"]
+    )
     if "mean" in stages:
         run("mean", model_dir / "mean", train_mean_model, coarse, fine, simvp)
     blocks = crossfit_blocks(coarse.shape[0], crossfit, simvp.frames) if crossfit else []
     if "folds" in stages:
         for i in range(crossfit) if fold is None else (fold,):
-            run("folds", fold_dir(folds_dir, i, crossfit), train_mean_model, coarse, fine, simvp,
-                key=f"fold-{i + 1}", more_config={"fold": fold_info(fine_ds, train, blocks, i)},
-                starts=fold_starts(coarse.shape[0], simvp.frames, blocks[i]))
+            run(
+                "folds",
+                fold_dir(folds_dir, i, crossfit),
+                train_mean_model,
+                coarse,
+                fine,
+                simvp,
+                key=f"fold-{i + 1}",
+                more_config={"fold": fold_info(fine_ds, train, blocks, i)},
+                starts=fold_starts(coarse.shape[0], simvp.frames, blocks[i]),
+            )
     if "residual" in stages:
         if crossfit:
-            mean = out_of_fold_means(folds_dir, coarse, norm, grid, device,
-                                      [fold_info(fine_ds, train, blocks, i) for i in range(crossfit)], blocks)
-            targets = (f"out-of-fold: {crossfit} mean models, each trained without one of {crossfit} "
-                       f"contiguous blocks of the training period, predict the block they did not see")
+            mean = out_of_fold_means(
+                folds_dir,
+                coarse,
+                norm,
+                grid,
+                device,
+                [fold_info(fine_ds, train, blocks, i) for i in range(crossfit)],
+                blocks,
+            )
+            targets = (
+                f"out-of-fold: {crossfit} mean models, each trained without one of {crossfit} "
+                f"contiguous blocks of the training period, predict the block they did not see"
+            )
         else:
             mean = mean_predictions(model_dir / "mean", coarse, norm, grid, device)
             targets = "in-sample: the mean model's fit to its own training period"
-        run("residual", model_dir / "residual", train_residual_diffusion, coarse, fine, mean,
-            residual_unet or residual_config(), more_config={"residual_targets": targets})
+        run(
+            "residual",
+            model_dir / "residual",
+            train_residual_diffusion,
+            coarse,
+            fine,
+            mean,
+            residual_unet or residual_config(),
+            more_config={"residual_targets": targets},
+        )
     if "baseline" in stages:
         run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config())
     return out
@@ -198,9 +252,12 @@ def _saved_normalization(norm: dict, dirs, rtol: float = 1e-5) -> dict:
             saved = ckpt.load_config(d).get("normalization")
         except (ckpt.CheckpointError, OSError, ValueError):
             continue
-        if (isinstance(saved, dict) and saved.get("variables") == norm["variables"]
-                and np.allclose(saved["mean"], norm["mean"], rtol=rtol, atol=rtol * max(norm["std"]))
-                and np.allclose(saved["std"], norm["std"], rtol=rtol)):
+        if (
+            isinstance(saved, dict)
+            and saved.get("variables") == norm["variables"]
+            and np.allclose(saved["mean"], norm["mean"], rtol=rtol, atol=rtol * max(norm["std"]))
+            and np.allclose(saved["std"], norm["std"], rtol=rtol)
+        ):
             return saved
     return norm
 
@@ -209,8 +266,9 @@ def crossfit_blocks(n: int, k: int, frames: int) -> list[slice]:
     """``k`` contiguous blocks of ``n`` steps (the last takes the remainder), each ``>= frames``."""
     size = n // k
     if k < 2 or size < frames:
-        raise ValueError(f"{n} training steps cannot make {k} folds of at least {frames} steps "
-                         f"(one mean-model window)")
+        raise ValueError(
+            f"{n} training steps cannot make {k} folds of at least {frames} steps (one mean-model window)"
+        )
     edges = [i * size for i in range(k)] + [n]
     return [slice(edges[i], edges[i + 1]) for i in range(k)]
 
@@ -230,16 +288,21 @@ def fold_info(fine: xr.Dataset, train: slice, blocks: list[slice], i: int) -> di
     return {"index": i, "of": len(blocks), "left_out": [str(times[0]), str(times[-1])]}
 
 
-def out_of_fold_means(folds_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
-                       infos: list[dict], blocks: list[slice]) -> np.ndarray:
+def out_of_fold_means(
+    folds_dir, coarse: np.ndarray, norm: dict, grid: dict, device, infos: list[dict], blocks: list[slice]
+) -> np.ndarray:
     """Each block's fine mean from the fold model trained without it (physical units)."""
-    out = np.empty((coarse.shape[0], coarse.shape[1], len(grid["fine_lat"]), len(grid["fine_lon"])), np.float32)
+    out = np.empty(
+        (coarse.shape[0], coarse.shape[1], len(grid["fine_lat"]), len(grid["fine_lon"])), np.float32
+    )
     for i, (info, block) in enumerate(zip(infos, blocks)):
         d = fold_dir(folds_dir, i, len(blocks))
         saved = _fold_config(d).get("fold")
         if saved != info:
-            raise ValueError(f"{d} left out {saved and saved.get('left_out')}, not {info['left_out']}: "
-                             f"retrain the folds stage for this data and --crossfit {len(blocks)}")
+            raise ValueError(
+                f"{d} left out {saved and saved.get('left_out')}, not {info['left_out']}: "
+                f"retrain the folds stage for this data and --crossfit {len(blocks)}"
+            )
         out[block] = mean_predictions(d, coarse[block], norm, grid, device, stage="folds")
     return out
 
@@ -251,8 +314,9 @@ def _fold_config(directory) -> dict:
         raise ckpt.CheckpointError(f"{directory}: train the folds stage first ({err})") from err
 
 
-def mean_predictions(mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device,
-                      stage: str = "mean") -> np.ndarray:
+def mean_predictions(
+    mean_dir, coarse: np.ndarray, norm: dict, grid: dict, device, stage: str = "mean"
+) -> np.ndarray:
     """The trained mean model's fine mean for every step of ``coarse`` (physical units)."""
     from climviz.nn.simvp import SimVP
 

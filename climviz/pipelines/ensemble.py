@@ -18,8 +18,8 @@ import xarray as xr
 
 from climviz import __version__
 from climviz.data.grid import decimal_years
-from climviz.data.regrid import regrid
 from climviz.data.normalize import MonthlyNormalizer
+from climviz.data.regrid import regrid
 from climviz.diffusion.samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, make_sampler, randn
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
@@ -61,7 +61,9 @@ def _device(device) -> torch.device:
 class LatentDiffusion:
     """A trained denoiser with its schedule and latent statistics (tensors only)."""
 
-    def __init__(self, net: torch.nn.Module, schedule: CosineSchedule, stats: dict, mode: str, name: str = ""):
+    def __init__(
+        self, net: torch.nn.Module, schedule: CosineSchedule, stats: dict, mode: str, name: str = ""
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.net, self.schedule, self.mode, self.name = net.eval(), schedule, mode, name
@@ -74,7 +76,9 @@ class LatentDiffusion:
     def from_checkpoint(cls, directory, device="cpu") -> LatentDiffusion:
         cfg = ckpt.load_config(directory)
         if cfg.get("kind") != "ldm":
-            raise ckpt.CheckpointError(f"{directory}: not a latent diffusion checkpoint (kind={cfg.get('kind')!r})")
+            raise ckpt.CheckpointError(
+                f"{directory}: not a latent diffusion checkpoint (kind={cfg.get('kind')!r})"
+            )
         den = denoiser_config(cfg["denoiser"])
         net = ckpt.load_model(directory, denoiser_class(den), den, device)
         sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
@@ -85,8 +89,19 @@ class LatentDiffusion:
         return self.net.cfg.window
 
     @torch.no_grad()
-    def sample_residual(self, z_c, months, years, n, *, steps, sampler=DEFAULT_SAMPLER, generator=None, progress=None,
-                        on_step=None):
+    def sample_residual(
+        self,
+        z_c,
+        months,
+        years,
+        n,
+        *,
+        steps,
+        sampler=DEFAULT_SAMPLER,
+        generator=None,
+        progress=None,
+        on_step=None,
+    ):
         """Residual latents ``[n, T, C, h, w]`` (raw scale) given ``z_c [T, C, h, w]``.
 
         ``months [T]`` in 0..11, ``years [T]`` decimal years. ``generator``: one ``torch.Generator``
@@ -141,7 +156,9 @@ class LatentDiffusion:
             v = torch.zeros_like(x)
             for s in starts:
                 sl = slice(s, s + w)
-                v[:, sl] += self.net(x[:, sl], tt, cond[:, sl], month[:, sl], year[:, sl]) * ramp[:, None, None, None]
+                v[:, sl] += (
+                    self.net(x[:, sl], tt, cond[:, sl], month[:, sl], year[:, sl]) * ramp[:, None, None, None]
+                )
                 done += 1
                 if progress:
                     progress(done, total)
@@ -162,7 +179,7 @@ class LatentDiffusion:
         pos = first
         while pos < t_len:
             k = min(w - p, t_len - pos)
-            chunks.append((pos - p, pos + k, p))   # (window start, window end, context length)
+            chunks.append((pos - p, pos + k, p))  # (window start, window end, context length)
             pos += k
         sampler = make_sampler(sampler_name, self.schedule, steps)
         n_steps = len(sampler.timesteps)
@@ -194,8 +211,17 @@ class EnsembleGenerator:
     Build it from parts (tests inject tiny models) or with :meth:`from_checkpoint`.
     """
 
-    def __init__(self, vae: VAE, normalizer: MonthlyNormalizer, diffusion: dict[str, LatentDiffusion],
-                 lat: np.ndarray, lon: np.ndarray, *, source: str = "", device=None):
+    def __init__(
+        self,
+        vae: VAE,
+        normalizer: MonthlyNormalizer,
+        diffusion: dict[str, LatentDiffusion],
+        lat: np.ndarray,
+        lon: np.ndarray,
+        *,
+        source: str = "",
+        device=None,
+    ):
         self.device = _device(device)
         self.vae = vae.to(self.device).eval()
         self.normalizer = normalizer
@@ -272,10 +298,21 @@ class EnsembleGenerator:
 
         return on_step
 
-    def sample_latents(self, cond: xr.DataArray, n_members: int = 5, steps: int = DEFAULT_STEPS,
-                       mode: str = "transformer", seed: int = 0, *, sampler: str = DEFAULT_SAMPLER, member_offset: int = 0,
-                       progress: Progress | None = None, preview=None, preview_frame: int = 0,
-                       vae_batch: int = VAE_BATCH):
+    def sample_latents(
+        self,
+        cond: xr.DataArray,
+        n_members: int = 5,
+        steps: int = DEFAULT_STEPS,
+        mode: str = "transformer",
+        seed: int = 0,
+        *,
+        sampler: str = DEFAULT_SAMPLER,
+        member_offset: int = 0,
+        progress: Progress | None = None,
+        preview=None,
+        preview_frame: int = 0,
+        vae_batch: int = VAE_BATCH,
+    ):
         """Latents ``z = z_c + z_y`` ``[n_members, T, C, h, w]`` of members ``member_offset ..``.
 
         Returns ``(cond, months, z)``: the checked conditioning run, its calendar
@@ -293,21 +330,33 @@ class EnsembleGenerator:
         months = np.array([t.month for t in cond["time"].values]) if cond.sizes["time"] else np.array([], int)
         if len(months) == 0:
             raise ValueError("the conditioning run has no time steps")
-        c, h, w = self.diffusion[mode].net.cfg.latent_shape   # latents (6 working copies) + decoded fields
-        check_memory(4 * n_members * len(months) * (6 * c * h * w + 2 * len(self.lat) * len(self.lon)),
-                     f"{n_members} members x {len(months)} months", "generate fewer members at a time")
+        c, h, w = self.diffusion[mode].net.cfg.latent_shape  # latents (6 working copies) + decoded fields
+        check_memory(
+            4 * n_members * len(months) * (6 * c * h * w + 2 * len(self.lat) * len(self.lon)),
+            f"{n_members} members x {len(months)} months",
+            "generate fewer members at a time",
+        )
         years = decimal_years(cond["time"].values)
         y0, y1 = self.trained_years(mode)
         if years[0] < y0 or years[-1] > y1:
             raise ValueError(
                 f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
-                f"{y0:.0f}-{y1:.0f} and cannot generate outside it")
+                f"{y0:.0f}-{y1:.0f} and cannot generate outside it"
+            )
         z_c = self.encode(self.normalizer.normalize(cond.values.astype(np.float32), months), vae_batch)
         gens = member_generators(seed, range(member_offset, member_offset + n_members))
         on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
         z_y = self.diffusion[mode].sample_residual(
-            z_c, months - 1, years, n_members, steps=steps, sampler=sampler, generator=gens,
-            progress=progress, on_step=on_step)
+            z_c,
+            months - 1,
+            years,
+            n_members,
+            steps=steps,
+            sampler=sampler,
+            generator=gens,
+            progress=progress,
+            on_step=on_step,
+        )
         return cond, months, z_c[None] + z_y
 
     def decode_fields(self, z: torch.Tensor, months: np.ndarray, batch: int = VAE_BATCH) -> np.ndarray:
@@ -322,21 +371,38 @@ class EnsembleGenerator:
     def provenance(self, cond: xr.DataArray, mode: str, sampler: str, steps: int, seed: int) -> dict:
         """Attributes of a generated ensemble (variable ``tas``): CF names, units and provenance."""
         return {
-            "standard_name": "air_temperature", "long_name": "near-surface air temperature (generated)",
+            "standard_name": "air_temperature",
+            "long_name": "near-surface air temperature (generated)",
             "units": "K",
             "generator": f"climviz {__version__} EnsembleGenerator",
             "model": self.source or "in-memory model",
             "diffusion_model": self.diffusion[mode].name,
-            "mode": mode, "sampler": sampler, "steps": int(steps), "seed": int(seed),
-            "conditioning_source": str(cond.attrs.get("source_description", cond.attrs.get("source", "user run"))),
+            "mode": mode,
+            "sampler": sampler,
+            "steps": int(steps),
+            "seed": int(seed),
+            "conditioning_source": str(
+                cond.attrs.get("source_description", cond.attrs.get("source", "user run"))
+            ),
             **({"regridding": cond.attrs["regridding"]} if "regridding" in cond.attrs else {}),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "comment": "Generated by a latent diffusion emulator; not observations.",
         }
 
-    def generate(self, cond: xr.DataArray, n_members: int = 5, steps: int = DEFAULT_STEPS, mode: str = "transformer",
-                 seed: int = 0, *, sampler: str = DEFAULT_SAMPLER, member_offset: int = 0, progress: Progress | None = None,
-                 preview=None, preview_frame: int = 0) -> xr.DataArray:
+    def generate(
+        self,
+        cond: xr.DataArray,
+        n_members: int = 5,
+        steps: int = DEFAULT_STEPS,
+        mode: str = "transformer",
+        seed: int = 0,
+        *,
+        sampler: str = DEFAULT_SAMPLER,
+        member_offset: int = 0,
+        progress: Progress | None = None,
+        preview=None,
+        preview_frame: int = 0,
+    ) -> xr.DataArray:
         """Generate ``n_members`` new members that share ``cond``'s forced response.
 
         Parameters
@@ -368,13 +434,24 @@ class EnsembleGenerator:
         the ``member`` coordinate holds the member indices.
         """
         cond, months, z = self.sample_latents(
-            cond, n_members, steps, mode, seed, sampler=sampler, member_offset=member_offset,
-            progress=progress, preview=preview, preview_frame=preview_frame)
+            cond,
+            n_members,
+            steps,
+            mode,
+            seed,
+            sampler=sampler,
+            member_offset=member_offset,
+            progress=progress,
+            preview=preview,
+            preview_frame=preview_frame,
+        )
         members = np.arange(member_offset, member_offset + n_members)
         out = xr.DataArray(
-            self.decode_fields(z, months), dims=("member", "time", "lat", "lon"),
+            self.decode_fields(z, months),
+            dims=("member", "time", "lat", "lon"),
             coords={"member": members, "time": cond["time"], "lat": cond["lat"], "lon": cond["lon"]},
-            name="tas", attrs=self.provenance(cond, mode, sampler, steps, seed),
+            name="tas",
+            attrs=self.provenance(cond, mode, sampler, steps, seed),
         )
         out["member"].attrs["long_name"] = "generated ensemble member"
         return out

@@ -26,9 +26,15 @@ from climviz.data.regions import REGIONS
 from climviz.diagnostics.enso import eofs, pattern_correlation
 from climviz.diagnostics.means import anomalies, area_mean, area_weights
 from climviz.diagnostics.scores import crps_ensemble, rank_histogram, spread_ratio
-from climviz.pipelines.ensemble_figures import (BANDS, N_RESAMPLES, band_key, enso_volcanic_figures,
-                                                member_statistics, perfect_generator_ranges)
-from climviz.sampler_names import DEFAULT_SAMPLER
+from climviz.pipelines.ensemble_figures import (
+    BANDS,
+    N_RESAMPLES,
+    band_key,
+    enso_volcanic_figures,
+    member_statistics,
+    perfect_generator_ranges,
+)
+from climviz.vocabulary import DEFAULT_SAMPLER
 
 TARGETS = {
     "vae_rmse_global_K": (None, 0.25),
@@ -89,7 +95,9 @@ def evaluate_ensemble(generated: xr.DataArray, truth: xr.DataArray, ideal: xr.Da
         "rank_histogram": [int(v) for v in np.asarray(ranks.values).ravel()],
         "rank_histogram_ideal": [int(v) for v in np.asarray(ranks_ideal.values).ravel()],
         **enso_volcanic_figures(stats_gen, stats_ref),
-        "enso_eof_pattern_correlation": float(pattern_correlation(_enso_eof(generated), _enso_eof(ref), abs=True)),
+        "enso_eof_pattern_correlation": float(
+            pattern_correlation(_enso_eof(generated), _enso_eof(ref), abs=True)
+        ),
     }
     for name, st in (("generated", stats_gen), ("true", stats_ref)):
         cov = st["autocov"].mean("member")
@@ -107,9 +115,24 @@ def check_targets(scores: dict) -> dict:
     return out
 
 
-def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int], ideal_members: list[int],
-                   n_members: int, steps: int, modes=None, start=None, end=None, seed=0, sampler=DEFAULT_SAMPLER,
-                   out_dir=None, progress=None, n_resamples: int = N_RESAMPLES) -> dict:
+def run_evaluation(
+    generator,
+    data,
+    *,
+    cond_member: int,
+    truth_members: list[int],
+    ideal_members: list[int],
+    n_members: int,
+    steps: int,
+    modes=None,
+    start=None,
+    end=None,
+    seed=0,
+    sampler=DEFAULT_SAMPLER,
+    out_dir=None,
+    progress=None,
+    n_resamples: int = N_RESAMPLES,
+) -> dict:
     """Generate from ``cond_member`` of ``data`` with each mode and score it (see module doc).
 
     The perfect-generator ranges draw from all of ``ideal_members`` (``n_resamples`` draws;
@@ -124,20 +147,28 @@ def run_evaluation(generator, data, *, cond_member: int, truth_members: list[int
     pool = ens.sel(member=ideal_members).load()
     ideal = pool.isel(member=slice(0, n_members))
     result = {
-        "data": str(data), "data_synthetic": str(ens.attrs.get("synthetic", "unknown")),
-        "cond_member": cond_member, "truth_members": truth_members,
-        "ideal_members": ideal_members[:n_members], "n_members": n_members, "steps": steps, "sampler": sampler,
-        "period": [str(cond["time"].values[0]), str(cond["time"].values[-1])], "seed": seed,
+        "data": str(data),
+        "data_synthetic": str(ens.attrs.get("synthetic", "unknown")),
+        "cond_member": cond_member,
+        "truth_members": truth_members,
+        "ideal_members": ideal_members[:n_members],
+        "n_members": n_members,
+        "steps": steps,
+        "sampler": sampler,
+        "period": [str(cond["time"].values[0]), str(cond["time"].values[-1])],
+        "seed": seed,
         **vae_rmse(generator, truth),
         "modes": {},
     }
     if n_resamples:
-        result["perfect_generator"] = perfect_generator_ranges(truth, pool, n_members, n_resamples=n_resamples,
-                                                               seed=seed)
+        result["perfect_generator"] = perfect_generator_ranges(
+            truth, pool, n_members, n_resamples=n_resamples, seed=seed
+        )
     for mode in modes or generator.modes:
         t0 = time.time()
-        gen = generator.generate(cond, n_members=n_members, steps=steps, mode=mode, seed=seed,
-                                 sampler=sampler, progress=progress)
+        gen = generator.generate(
+            cond, n_members=n_members, steps=steps, mode=mode, seed=seed, sampler=sampler, progress=progress
+        )
         scores = evaluate_ensemble(gen, truth, ideal)
         scores["generation_wall_s"] = round(time.time() - t0, 1)
         scores["targets_met"] = check_targets({**scores, **result})
@@ -161,18 +192,38 @@ def markdown_table(result: dict) -> str:
         ("fair CRPS ideal ensemble (K)", "crps_ideal_K", "", "m"),
         ("fair CRPS / ideal", "crps_over_ideal", "<= 1.10", "m"),
         ("Nino3.4 std ratio", "nino34_std_ratio", "0.85-1.15", "m"),
-        ("Nino3.4 lag-1 autocorrelation, generated / true", ("nino34_lag1_autocorr_generated",
-                                                             "nino34_lag1_autocorr_true"), "", "m"),
+        (
+            "Nino3.4 lag-1 autocorrelation, generated / true",
+            ("nino34_lag1_autocorr_generated", "nino34_lag1_autocorr_true"),
+            "",
+            "m",
+        ),
         ("Nino3.4 ACF RMSE, lags 1-36 months", "nino34_acf_rmse", "", "m"),
-        *[(f"Nino3.4 variance {lo:g}-{hi:g} yr, generated / true", band_key(f"{lo:g}-{hi:g} yr"), "", "m")
-          for lo, hi in BANDS],
-        ("Nino3.4 peak period, generated / true (yr)", ("nino34_peak_period_generated_yr",
-                                                        "nino34_peak_period_true_yr"), "", "m"),
+        *[
+            (f"Nino3.4 variance {lo:g}-{hi:g} yr, generated / true", band_key(f"{lo:g}-{hi:g} yr"), "", "m")
+            for lo, hi in BANDS
+        ],
+        (
+            "Nino3.4 peak period, generated / true (yr)",
+            ("nino34_peak_period_generated_yr", "nino34_peak_period_true_yr"),
+            "",
+            "m",
+        ),
         ("ENSO EOF-1 pattern correlation", "enso_eof_pattern_correlation", ">= 0.9", "m"),
-        *[(f"{label} composite, generated / true (K)", (f"{key}_composite_generated_K", f"{key}_composite_true_K"),
-           "diff <= 0.05" if key == "pinatubo" else "", "m")
-          for label, key in (("Agung", "agung"), ("El Chichon", "el_chichon"), ("Pinatubo", "pinatubo"),
-                             ("Mean of the three", "eruptions_mean"))],
+        *[
+            (
+                f"{label} composite, generated / true (K)",
+                (f"{key}_composite_generated_K", f"{key}_composite_true_K"),
+                "diff <= 0.05" if key == "pinatubo" else "",
+                "m",
+            )
+            for label, key in (
+                ("Agung", "agung"),
+                ("El Chichon", "el_chichon"),
+                ("Pinatubo", "pinatubo"),
+                ("Mean of the three", "eruptions_mean"),
+            )
+        ],
         ("generation wall time (s)", "generation_wall_s", "", "m"),
     ]
 
@@ -190,7 +241,11 @@ def markdown_table(result: dict) -> str:
         r = ranges.get(key[0] if isinstance(key, tuple) else key)
         return f"{num(r[0])} to {num(r[1])}" if r else ""
 
-    head = "| metric | target | " + " | ".join(modes) + (" | perfect generator (2.5-97.5%) |" if ranges else " |")
+    head = (
+        "| metric | target | "
+        + " | ".join(modes)
+        + (" | perfect generator (2.5-97.5%) |" if ranges else " |")
+    )
     lines = [head, "|---|---|" + "---|" * (len(modes) + bool(ranges))]
     for label, key, target, per_mode in rows:
         cells = [fmt(result["modes"][m], key) if per_mode else fmt(result, key) for m in modes]

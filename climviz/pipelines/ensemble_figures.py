@@ -25,8 +25,8 @@ from climviz.diagnostics.spectra import peak_period
 from climviz.diagnostics.timeseries import BANDS, autocovariance, band_variance, multitaper_spectrum
 from climviz.diagnostics.volcanic import volcanic_composite
 
-ACF_LAGS = 36                                    # months of autocorrelation compared
-COMPOSITE_LAGS = (6, 18)                         # months after the eruption averaged (inclusive)
+ACF_LAGS = 36  # months of autocorrelation compared
+COMPOSITE_LAGS = (6, 18)  # months after the eruption averaged (inclusive)
 ERUPTIONS = ("Agung", "El Chichon", "Pinatubo")
 N_RESAMPLES = 200
 
@@ -53,12 +53,14 @@ def member_statistics(ens: xr.DataArray) -> xr.Dataset:
     """
     anom = nino34_anomalies(ens)
     psd = multitaper_spectrum(anom)
-    out = xr.Dataset({"autocov": autocovariance(anom, ACF_LAGS), "psd": psd, "band_variance": band_variance(psd)})
+    out = xr.Dataset(
+        {"autocov": autocovariance(anom, ACF_LAGS), "psd": psd, "band_variance": band_variance(psd)}
+    )
     gm = anomalies(area_mean(ens))
     try:
         comp = volcanic_composite(gm, before_years=5, after_months=COMPOSITE_LAGS[1] + 1, seasonal=False)
         out["composite"] = comp.sel(lag=slice(*COMPOSITE_LAGS)).mean("lag").drop_vars("eruption_year")
-    except ValueError:                            # no eruption with a full baseline in the period
+    except ValueError:  # no eruption with a full baseline in the period
         pass
     return out
 
@@ -85,12 +87,22 @@ def enso_volcanic_figures(gen: xr.Dataset, ref: xr.Dataset) -> dict:
         names = [e for e in ERUPTIONS if e in cg["eruption"].values]
         for name in names:
             g, t = float(cg.sel(eruption=name)), float(cr.sel(eruption=name))
-            out.update({f"{_key(name)}_composite_generated_K": g, f"{_key(name)}_composite_true_K": t,
-                        f"{_key(name)}_composite_abs_diff_K": abs(g - t)})
+            out.update(
+                {
+                    f"{_key(name)}_composite_generated_K": g,
+                    f"{_key(name)}_composite_true_K": t,
+                    f"{_key(name)}_composite_abs_diff_K": abs(g - t),
+                }
+            )
         if names:
             g, t = float(cg.sel(eruption=names).mean()), float(cr.sel(eruption=names).mean())
-            out.update({"eruptions_mean_composite_generated_K": g, "eruptions_mean_composite_true_K": t,
-                        "eruptions_mean_composite_abs_diff_K": abs(g - t)})
+            out.update(
+                {
+                    "eruptions_mean_composite_generated_K": g,
+                    "eruptions_mean_composite_true_K": t,
+                    "eruptions_mean_composite_abs_diff_K": abs(g - t),
+                }
+            )
     return out
 
 
@@ -108,7 +120,7 @@ class PairMoments:
 
     def __init__(self, fields: xr.DataArray, *, chunk: int = 12):
         f = fields.transpose("member", "time", "lat", "lon")
-        w = area_weights(f).values.astype(float)                        # [lat]
+        w = area_weights(f).values.astype(float)  # [lat]
         m, nt = f.sizes["member"], f.sizes["time"]
         wp = np.broadcast_to(w[:, None], (f.sizes["lat"], f.sizes["lon"])).ravel()
         wp = wp / (wp.sum() * nt)
@@ -120,7 +132,7 @@ class PairMoments:
             wt = np.tile(wp, x.shape[1] // wp.size)
             self.prod += (x * wt) @ x.T
             for i in range(m - 1):
-                self.absdiff[i, i + 1:] += np.abs(x[i + 1:] - x[i]) @ wt
+                self.absdiff[i, i + 1 :] += np.abs(x[i + 1 :] - x[i]) @ wt
         self.absdiff += self.absdiff.T
         self.members = list(fields["member"].values)
 
@@ -138,8 +150,9 @@ class PairMoments:
         return float(skill - self.absdiff[np.ix_(s, s)].sum() / (2 * m * (m - 1)))
 
 
-def perfect_generator_ranges(truth: xr.DataArray, pool: xr.DataArray, n_members: int, *,
-                             n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict:
+def perfect_generator_ranges(
+    truth: xr.DataArray, pool: xr.DataArray, n_members: int, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> dict:
     """2.5-97.5% range of every figure for a perfect generator.
 
     Each draw splits the true ``pool`` members at random into ``n_members`` stand-ins
@@ -157,26 +170,29 @@ def perfect_generator_ranges(truth: xr.DataArray, pool: xr.DataArray, n_members:
     """
     n_pool = pool.sizes["member"]
     if n_pool < n_members + 2:
-        raise ValueError(f"a perfect-generator range needs at least {n_members + 2} pool members, got {n_pool}")
+        raise ValueError(
+            f"a perfect-generator range needs at least {n_members + 2} pool members, got {n_pool}"
+        )
     both = xr.concat([truth, pool], "member")
     stats = member_statistics(both)
     pairs = PairMoments(both)
     n_truth = truth.sizes["member"]
     obs = np.arange(n_truth)
-    actual = enso_volcanic_figures(stats.isel(member=np.arange(n_members) + n_truth),
-                                   stats.isel(member=np.arange(n_truth + n_members)))
+    actual = enso_volcanic_figures(
+        stats.isel(member=np.arange(n_members) + n_truth), stats.isel(member=np.arange(n_truth + n_members))
+    )
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
     for _ in range(int(n_resamples)):
         perm = n_truth + rng.permutation(n_pool)
-        gen, ideal = perm[:n_members], perm[n_members:2 * n_members]
+        gen, ideal = perm[:n_members], perm[n_members : 2 * n_members]
         ref = np.concatenate([obs, ideal])
         figs = enso_volcanic_figures(stats.isel(member=gen), stats.isel(member=ref))
         figs["spread_ratio"] = float(np.sqrt(pairs.variance(gen) / pairs.variance(ref)))
         figs["crps_over_ideal"] = pairs.crps(gen, obs) / pairs.crps(ideal, obs)
         for k, v in figs.items():
             true_key = k.replace("_generated", "_true")
-            if true_key != k:                       # a figure of the generated members alone
+            if true_key != k:  # a figure of the generated members alone
                 v = v - figs[true_key]
             draws.setdefault(k, []).append(v)
     ranges = {}
@@ -187,9 +203,22 @@ def perfect_generator_ranges(truth: xr.DataArray, pool: xr.DataArray, n_members:
         lo, hi = np.percentile(v, [2.5, 97.5])
         shift = actual[true_key] if true_key != k else 0.0
         ranges[k] = [float(shift + lo), float(shift + hi)]
-    return {"n_resamples": int(n_resamples), "pool_members": [int(m) for m in pool["member"].values],
-            "ranges": ranges}
+    return {
+        "n_resamples": int(n_resamples),
+        "pool_members": [int(m) for m in pool["member"].values],
+        "ranges": ranges,
+    }
 
 
-__all__ = ["ACF_LAGS", "BANDS", "COMPOSITE_LAGS", "ERUPTIONS", "N_RESAMPLES", "PairMoments", "band_key",
-           "enso_volcanic_figures", "member_statistics", "perfect_generator_ranges"]
+__all__ = [
+    "ACF_LAGS",
+    "BANDS",
+    "COMPOSITE_LAGS",
+    "ERUPTIONS",
+    "N_RESAMPLES",
+    "PairMoments",
+    "band_key",
+    "enso_volcanic_figures",
+    "member_statistics",
+    "perfect_generator_ranges",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from climviz.data.grid import cell_area_weights, decimal_years, global_grid
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
@@ -60,15 +61,27 @@ def _provenance(tas, data) -> dict:
     return {
         "data": str(data),
         "data_synthetic": str(tas.attrs.get("synthetic", "unknown")),
-        "train_members": [int(m) if np.issubdtype(type(m), np.integer) else str(m) for m in tas["member"].values.tolist()],
+        "train_members": [
+            int(m) if np.issubdtype(type(m), np.integer) else str(m) for m in tas["member"].values.tolist()
+        ],
         "period": [str(tas["time"].values[0]), str(tas["time"].values[-1])],
         **{k: v for k, v in tas.attrs.items() if k == "regridding"},
     }
 
 
-def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | None = None,
-                       vae_config: VAEConfig | None = None, beta: float = 1e-4, resume=True,
-                       progress=None, device=None, grid: tuple[int, int] | None = None) -> Path:
+def train_ensemble_vae(
+    data,
+    out_dir,
+    *,
+    members=None,
+    settings: LoopSettings | None = None,
+    vae_config: VAEConfig | None = None,
+    beta: float = 1e-4,
+    resume=True,
+    progress=None,
+    device=None,
+    grid: tuple[int, int] | None = None,
+) -> Path:
     """Fit the monthly normaliser and the VAE on ``members`` of ``data``; write ``out_dir``.
 
     ``grid = (nlat, nlon)``: train on that Gaussian grid, regridding the data to it
@@ -77,8 +90,8 @@ def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | 
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=2e-3)
     vae_config = vae_config or VAEConfig(channels=[16, 32, 64], latent_channels=4)
     tas, months = open_training_array(data, members, grid=None if grid is None else global_grid(*grid))
-    norm = fit_normalizer(tas, months)           # one streaming pass over the files
-    frames = FrameSource(tas, months, norm)      # each batch reads only its frames
+    norm = fit_normalizer(tas, months)  # one streaming pass over the files
+    frames = FrameSource(tas, months, norm)  # each batch reads only its frames
     lat, lon = tas["lat"].values, tas["lon"].values
     extra = {
         "normalization": norm.to_dict(),
@@ -86,8 +99,18 @@ def train_ensemble_vae(data, out_dir, *, members=None, settings: LoopSettings | 
         **_provenance(tas, data),
         "settings": vars(settings),
     }
-    train_vae(frames, cell_area_weights(lat), vae_config, out_dir, settings, beta=beta,
-              extra_config=extra, resume=resume, progress=progress, device=device)
+    train_vae(
+        frames,
+        cell_area_weights(lat),
+        vae_config,
+        out_dir,
+        settings,
+        beta=beta,
+        extra_config=extra,
+        resume=resume,
+        progress=progress,
+        device=device,
+    )
     return Path(out_dir)
 
 
@@ -114,10 +137,19 @@ def encode_ensemble(vae: VAE, norm: MonthlyNormalizer, values, months: np.ndarra
     return out
 
 
-def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
-                       settings: LoopSettings | None = None, architecture: dict | None = None,
-                       period: tuple[int, int] | None = None,
-                       resume=True, progress=None, device=None) -> Path:
+def train_ensemble_ldm(
+    data,
+    model_dir,
+    *,
+    mode="transformer",
+    members=None,
+    settings: LoopSettings | None = None,
+    architecture: dict | None = None,
+    period: tuple[int, int] | None = None,
+    resume=True,
+    progress=None,
+    device=None,
+) -> Path:
     """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
 
     ``architecture`` names the network (``{"architecture": "spacetime"}``, the
@@ -138,19 +170,36 @@ def train_ensemble_ldm(data, model_dir, *, mode="transformer", members=None,
         months = np.array([t.month for t in tas["time"].values])
     if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
         raise ValueError("the data's grid differs from the VAE's grid")
-    latents = _cached_latents(Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months))
+    latents = _cached_latents(
+        Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months)
+    )
     years = decimal_years(tas["time"].values)
     span = (float(np.floor(years[0])), float(np.floor(years[-1]) + 1))
     arch = dict(architecture or {})
     kind = arch.pop("architecture", "spacetime")
-    fields = {"latent_shape": tuple(latents.shape[2:]), **({"years": span} if kind == TEMPORAL else {}), **arch}
+    fields = {
+        "latent_shape": tuple(latents.shape[2:]),
+        **({"years": span} if kind == TEMPORAL else {}),
+        **arch,
+    }
     cfg = denoiser_config(fields, architecture=kind)
     out_dir = Path(model_dir) / ("transformer" if mode == "both" else mode)
     extra = {**_provenance(tas, data), "settings": vars(settings)}
     if mode == "both":
         extra.update(mode="transformer", sampling_modes=["transformer", "autoregressive"])
-    train_ldm(latents, months - 1, years, cfg, out_dir, settings, mode=mode, extra_config=extra,
-              resume=resume, progress=progress, device=device)
+    train_ldm(
+        latents,
+        months - 1,
+        years,
+        cfg,
+        out_dir,
+        settings,
+        mode=mode,
+        extra_config=extra,
+        resume=resume,
+        progress=progress,
+        device=device,
+    )
     if mode == "both" and distributed.is_rank0():
         _copy_for_mode(out_dir, Path(model_dir) / "autoregressive", "autoregressive")
     return out_dir

@@ -32,7 +32,9 @@ def _grid_axis(values, name: str, where: str, lo: float, hi: float) -> np.ndarra
     return a
 
 
-def check_generator_layout(root, vae_config: dict, denoiser_configs: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
+def check_generator_layout(
+    root, vae_config: dict, denoiser_configs: dict[str, dict]
+) -> tuple[np.ndarray, np.ndarray]:
     """Check ``vae/config.json`` (``vae_config``) against each ``<mode>/config.json``.
 
     Returns the grid ``(lat, lon)``. Raises :class:`CheckpointError` naming the file at fault.
@@ -46,12 +48,15 @@ def check_generator_layout(root, vae_config: dict, denoiser_configs: dict[str, d
     except ValueError as err:
         raise CheckpointError(f"{where}: {err}") from None
     if norm.mean.shape[1:] != (lat.size, lon.size):
-        raise CheckpointError(f"{where}: the grid has {lat.size}x{lon.size} points but the normalisation "
-                              f"statistics are {norm.mean.shape[1]}x{norm.mean.shape[2]}")
+        raise CheckpointError(
+            f"{where}: the grid has {lat.size}x{lon.size} points but the normalisation "
+            f"statistics are {norm.mean.shape[1]}x{norm.mean.shape[2]}"
+        )
     f = vae.downsampling
     if lat.size % f or lon.size % f:
-        raise CheckpointError(f"{where}: the {lat.size}x{lon.size} grid is not divisible by the VAE's "
-                              f"down-sampling factor {f}")
+        raise CheckpointError(
+            f"{where}: the {lat.size}x{lon.size} grid is not divisible by the VAE's down-sampling factor {f}"
+        )
     latent = (vae.latent_channels, lat.size // f, lon.size // f)
     for mode, cfg in denoiser_configs.items():
         here = str(Path(root) / mode / "config.json")
@@ -60,10 +65,14 @@ def check_generator_layout(root, vae_config: dict, denoiser_configs: dict[str, d
             raise CheckpointError(f"{here}: mode {cfg['mode']!r} does not match its directory {mode!r}")
         steps = cfg["schedule"]["num_train_steps"]
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 100_000:
-            raise CheckpointError(f"{here}: schedule num_train_steps must be an integer in [1, 100000], got {steps!r}")
+            raise CheckpointError(
+                f"{here}: schedule num_train_steps must be an integer in [1, 100000], got {steps!r}"
+            )
         if tuple(den.latent_shape) != latent:
-            raise CheckpointError(f"{here}: latent_shape {list(den.latent_shape)} does not match the latents "
-                                  f"{list(latent)} of the VAE in {where}; were they trained together?")
+            raise CheckpointError(
+                f"{here}: latent_shape {list(den.latent_shape)} does not match the latents "
+                f"{list(latent)} of the VAE in {where}; were they trained together?"
+            )
         stats = cfg["latent_stats"]
         for key, shape in (("z_mean", latent), ("z_std", latent[:1]), ("res_std", latent[:1])):
             try:
@@ -71,6 +80,8 @@ def check_generator_layout(root, vae_config: dict, denoiser_configs: dict[str, d
             except (TypeError, ValueError):
                 raise CheckpointError(f"{here}: latent_stats {key} must hold numbers") from None
             if a.shape != shape or not np.isfinite(a).all() or (key != "z_mean" and (a <= 0).any()):
-                raise CheckpointError(f"{here}: latent_stats {key} must be finite{'' if key == 'z_mean' else ', > 0'} "
-                                      f"with shape {list(shape)}, got shape {list(a.shape)}")
+                raise CheckpointError(
+                    f"{here}: latent_stats {key} must be finite{'' if key == 'z_mean' else ', > 0'} "
+                    f"with shape {list(shape)}, got shape {list(a.shape)}"
+                )
     return lat, lon

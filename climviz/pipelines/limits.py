@@ -30,5 +30,7 @@ def check_memory(n_bytes: int, what: str, hint: str) -> None:
     """
     avail = available_memory()
     if n_bytes > HEADROOM * avail:
-        raise ValueError(f"{what} would need about {_gib(n_bytes)} of memory, more than this machine has "
-                         f"available ({_gib(avail)}); {hint}")
+        raise ValueError(
+            f"{what} would need about {_gib(n_bytes)} of memory, more than this machine has "
+            f"available ({_gib(avail)}); {hint}"
+        )

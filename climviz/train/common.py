@@ -42,12 +42,12 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
 
 @dataclass
 class LoopSettings:
-    steps: int = 2000              # optimiser steps in all
-    batch_size: int = 32           # samples per step (all processes together under torchrun)
-    lr: float = 1e-3               # peak learning rate
-    seed: int = 0                  # seeds batches and noise (step-wise, so resuming is exact)
-    checkpoint_every: int = 250    # steps between checkpoints
-    log_every: int = 25            # steps between progress reports
+    steps: int = 2000  # optimiser steps in all
+    batch_size: int = 32  # samples per step (all processes together under torchrun)
+    lr: float = 1e-3  # peak learning rate
+    seed: int = 0  # seeds batches and noise (step-wise, so resuming is exact)
+    checkpoint_every: int = 250  # steps between checkpoints
+    log_every: int = 25  # steps between progress reports
 
 
 def run_loop(
@@ -95,7 +95,9 @@ def run_loop(
         loss.backward()  # DDP averages the gradients over the ranks here
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):  # the norm is the same on every rank
-            raise FloatingPointError(f"loss became {loss.item()} (gradient norm {norm.item()}) at step {step}")
+            raise FloatingPointError(
+                f"loss became {loss.item()} (gradient norm {norm.item()}) at step {step}"
+            )
         opt.step()
         done = step + 1
         if progress is not None and (done % settings.log_every == 0 or done == settings.steps):

@@ -84,8 +84,9 @@ def check_batch(batch_size: int) -> None:
     """Refuse a global batch that does not split into equal shards."""
     w = world_size()
     if batch_size % w:
-        raise ValueError(f"batch size {batch_size} does not split evenly over {w} processes; "
-                         f"choose a multiple of {w}")
+        raise ValueError(
+            f"batch size {batch_size} does not split evenly over {w} processes; choose a multiple of {w}"
+        )
 
 
 def shard(x, *, rank: int | None = None, world: int | None = None):

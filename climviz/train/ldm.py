@@ -117,15 +117,23 @@ def train_ldm(
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         x0, cond, month, year, context = (
             v.to(device)
-            for v in make_batch(latents, months, years, stats, window=cfg.window,
-                                batch_size=settings.batch_size, mode=mode, gen=gen)
+            for v in make_batch(
+                latents,
+                months,
+                years,
+                stats,
+                window=cfg.window,
+                batch_size=settings.batch_size,
+                mode=mode,
+                gen=gen,
+            )
         )
         b = settings.batch_size  # the global batch: every rank draws all the noise, keeps its rows
         t = shard(torch.randint(0, num_train_steps, (b,), generator=gen)).to(device)
         eps = shard(torch.randn((b, *x0.shape[1:]), generator=gen)).to(device)
         xt = schedule.add_noise(x0, eps, t)
         keep = context[:, :, None, None, None]
-        xt = torch.where(keep, x0, xt)                    # context frames are given clean
+        xt = torch.where(keep, x0, xt)  # context frames are given clean
         v = schedule.v_target(x0, eps, t)
         err = (net(xt, t, cond, month, year, context) - v) ** 2
         weight = (~keep).to(err.dtype).expand_as(err)

@@ -33,7 +33,9 @@ def is_lazy(values) -> bool:
     return isinstance(_array(values), da.Array)
 
 
-def fit_normalizer(values, months, *, min_std: float = 1e-3, chunks_at_once: int | None = None) -> MonthlyNormalizer:
+def fit_normalizer(
+    values, months, *, min_std: float = 1e-3, chunks_at_once: int | None = None
+) -> MonthlyNormalizer:
     """:meth:`MonthlyNormalizer.fit` of ``values [M, T, H, W]`` (K), ``months [T]`` in 1..12.
 
     A lazy array is reduced chunk by chunk, ``chunks_at_once`` (default: one
@@ -47,9 +49,9 @@ def fit_normalizer(values, months, *, min_std: float = 1e-3, chunks_at_once: int
         return MonthlyNormalizer.fit(np.asarray(arr), months, min_std=min_std)
     months = MonthlyNormalizer.check_months(months)
     onehot = (months[:, None] == np.arange(1, 13)[None]).astype(np.float64)  # [T, 12]
-    shift = np.asarray(arr[0, 0], np.float64)                                  # [H, W]
+    shift = np.asarray(arr[0, 0], np.float64)  # [H, W]
     edges = [np.cumsum((0, *c)) for c in arr.chunks]
-    parts = []                                                                 # (lat, lon) slices, sums
+    parts = []  # (lat, lon) slices, sums
     for (_, j, k, m), chunk in np.ndenumerate(arr.to_delayed()):
         where = slice(edges[2][k], edges[2][k + 1]), slice(edges[3][m], edges[3][m + 1])
         sums = dask.delayed(_month_sums)(chunk, onehot[edges[1][j] : edges[1][j + 1]], shift[where])
@@ -62,7 +64,7 @@ def fit_normalizer(values, months, *, min_std: float = 1e-3, chunks_at_once: int
         for ((lat, lon), _), (a, b) in zip(parts[i : i + group], done):
             s1[:, lat, lon] += a
             s2[:, lat, lon] += b
-    count = (arr.shape[0] * onehot.sum(axis=0))[:, None, None]                # values per month
+    count = (arr.shape[0] * onehot.sum(axis=0))[:, None, None]  # values per month
     mean = s1 / count
     var = np.maximum(s2 / count - mean**2, 0.0)
     return MonthlyNormalizer.from_moments(shift + mean, np.sqrt(var), min_std=min_std)
@@ -71,8 +73,10 @@ def fit_normalizer(values, months, *, min_std: float = 1e-3, chunks_at_once: int
 def _month_sums(chunk: np.ndarray, onehot: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums over member and time, per month, of ``d = chunk - shift`` and ``d**2`` -> two ``[12, h, w]``."""
     d = chunk.astype(np.float64) - shift
-    return (np.tensordot(onehot, d.sum(axis=0), axes=(0, 0)),
-            np.tensordot(onehot, (d * d).sum(axis=0), axes=(0, 0)))
+    return (
+        np.tensordot(onehot, d.sum(axis=0), axes=(0, 0)),
+        np.tensordot(onehot, (d * d).sum(axis=0), axes=(0, 0)),
+    )
 
 
 def read_frames(values, member: np.ndarray, time: np.ndarray) -> np.ndarray:

@@ -47,8 +47,10 @@ def wind_statistics(fine: np.ndarray, lat: np.ndarray, variables=VARIABLES) -> d
 def residual_std(residual: np.ndarray, lat: np.ndarray) -> list[float]:
     """Area-weighted rms per variable of ``residual [N, C, H, W]`` (its mean is ~0 by construction)."""
     w = cell_area_weights(lat)[None, :, None]
-    return [max(float(np.sqrt(((residual[:, c].astype(np.float64) ** 2) * w).mean())), 1e-6)
-            for c in range(residual.shape[1])]
+    return [
+        max(float(np.sqrt(((residual[:, c].astype(np.float64) ** 2) * w).mean())), 1e-6)
+        for c in range(residual.shape[1])
+    ]
 
 
 def _channel(values, device) -> torch.Tensor:
@@ -66,13 +68,19 @@ def denormalize(x: torch.Tensor, norm: dict) -> torch.Tensor:
 
 def grid_dict(coarse_lat, coarse_lon, fine_lat, fine_lon) -> dict:
     """Grid description stored in ``config.json`` (plain lists of degrees)."""
-    return {k: np.asarray(v, float).tolist() for k, v in
-            dict(coarse_lat=coarse_lat, coarse_lon=coarse_lon, fine_lat=fine_lat, fine_lon=fine_lon).items()}
+    return {
+        k: np.asarray(v, float).tolist()
+        for k, v in dict(
+            coarse_lat=coarse_lat, coarse_lon=coarse_lon, fine_lat=fine_lat, fine_lon=fine_lon
+        ).items()
+    }
 
 
 def make_upsample(grid: dict) -> LatLonUpsample:
     """The coarse -> fine interpolation used for conditioning (same as the mean model's)."""
-    return LatLonUpsample(grid["coarse_lat"], grid["fine_lat"], len(grid["coarse_lon"]), len(grid["fine_lon"]))
+    return LatLonUpsample(
+        grid["coarse_lat"], grid["fine_lat"], len(grid["coarse_lon"]), len(grid["fine_lon"])
+    )
 
 
 def _lat_weight(lat, device) -> torch.Tensor:
@@ -81,8 +89,10 @@ def _lat_weight(lat, device) -> torch.Tensor:
 
 def _check_pairs(coarse: np.ndarray, fine: np.ndarray, grid: dict) -> None:
     if coarse.ndim != 4 or fine.ndim != 4 or coarse.shape[:2] != fine.shape[:2]:
-        raise ValueError(f"need coarse [N, C, h, w] and fine [N, C, H, W] with equal N, C; "
-                         f"got {coarse.shape} and {fine.shape}")
+        raise ValueError(
+            f"need coarse [N, C, h, w] and fine [N, C, H, W] with equal N, C; "
+            f"got {coarse.shape} and {fine.shape}"
+        )
     if coarse.shape[2:] != (len(grid["coarse_lat"]), len(grid["coarse_lon"])):
         raise ValueError("coarse array does not match the coarse grid")
     if fine.shape[2:] != (len(grid["fine_lat"]), len(grid["fine_lon"])):
@@ -122,8 +132,10 @@ def train_mean_model(
     device = device or default_device()
     model = SimVP(cfg).to(device)
     w_lat = _lat_weight(grid["fine_lat"], device)
-    c_t, f_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32)), torch.from_numpy(
-        np.ascontiguousarray(fine, np.float32))
+    c_t, f_t = (
+        torch.from_numpy(np.ascontiguousarray(coarse, np.float32)),
+        torch.from_numpy(np.ascontiguousarray(fine, np.float32)),
+    )
 
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         start = shard(valid[torch.randint(0, len(valid), (settings.batch_size,), generator=gen)])
@@ -144,8 +156,9 @@ def train_mean_model(
 
 
 # ---------------------------------------------------------------- diffusion models
-def _diffusion_loop(model, target_fn, cond_fn, n, grid, out_dir, config, settings, num_train_steps,
-                    device, resume, progress):
+def _diffusion_loop(
+    model, target_fn, cond_fn, n, grid, out_dir, config, settings, num_train_steps, device, resume, progress
+):
     schedule = CosineSchedule(num_train_steps)
     w_lat = _lat_weight(grid["fine_lat"], device)
 
@@ -203,12 +216,32 @@ def train_residual_diffusion(
         return (f_t[idx].to(device) - m_t[idx].to(device)) / rs
 
     def cond(idx):
-        return torch.cat([normalize(m_t[idx].to(device), norm), up(normalize(c_t[idx].to(device), norm))], dim=1)
+        return torch.cat(
+            [normalize(m_t[idx].to(device), norm), up(normalize(c_t[idx].to(device), norm))], dim=1
+        )
 
-    config = {"kind": "taudiff-residual", "unet": cfg.to_dict(), "normalization": norm,
-              "residual_std": res_std, "grid": grid, **(extra_config or {})}
-    return _diffusion_loop(model, target, cond, fine.shape[0], grid, out_dir, config, settings,
-                           num_train_steps, device, resume, progress)
+    config = {
+        "kind": "taudiff-residual",
+        "unet": cfg.to_dict(),
+        "normalization": norm,
+        "residual_std": res_std,
+        "grid": grid,
+        **(extra_config or {}),
+    }
+    return _diffusion_loop(
+        model,
+        target,
+        cond,
+        fine.shape[0],
+        grid,
+        out_dir,
+        config,
+        settings,
+        num_train_steps,
+        device,
+        resume,
+        progress,
+    )
 
 
 def train_baseline(
@@ -243,7 +276,24 @@ def train_baseline(
     def cond(idx):
         return up(normalize(c_t[idx].to(device), norm))
 
-    config = {"kind": "taudiff-baseline", "unet": cfg.to_dict(), "normalization": norm, "grid": grid,
-              **(extra_config or {})}
-    return _diffusion_loop(model, target, cond, fine.shape[0], grid, out_dir, config, settings,
-                           num_train_steps, device, resume, progress)
+    config = {
+        "kind": "taudiff-baseline",
+        "unet": cfg.to_dict(),
+        "normalization": norm,
+        "grid": grid,
+        **(extra_config or {}),
+    }
+    return _diffusion_loop(
+        model,
+        target,
+        cond,
+        fine.shape[0],
+        grid,
+        out_dir,
+        config,
+        settings,
+        num_train_steps,
+        device,
+        resume,
+        progress,
+    )

@@ -43,8 +43,9 @@ def cluster_max_work(server_cap: int) -> int:
     return env_cap(DASK_MAX_WORK_ENV, 10 * server_cap)
 
 
-def generate_on_cluster(model_dir: str, cond: xr.DataArray, request: dict,
-                        report: Callable[[int, int], None], poll: float = 0.25) -> xr.DataArray:
+def generate_on_cluster(
+    model_dir: str, cond: xr.DataArray, request: dict, report: Callable[[int, int], None], poll: float = 0.25
+) -> xr.DataArray:
     """Generate ``request`` (``n_members``, ``steps``, ``mode``, ``seed``, ``sampler``) on the Dask workers.
 
     The workers load the generator from ``model_dir`` and write a temporary Zarr store in
@@ -58,8 +59,13 @@ def generate_on_cluster(model_dir: str, cond: xr.DataArray, request: dict,
     scheduler = dask_scheduler()
     folder = Path(tempfile.mkdtemp(prefix="climviz-dask-", dir=os.environ.get(DASK_STORE_ENV) or None))
     try:
-        job = submit_generation(model_dir, cond, folder / "ensemble.zarr", **request,
-                                members_per_task=max(1, min(4, request["n_members"] // 4)))
+        job = submit_generation(
+            model_dir,
+            cond,
+            folder / "ensemble.zarr",
+            **request,
+            members_per_task=max(1, min(4, request["n_members"] // 4)),
+        )
         try:
             while not job.done():
                 report(*job.progress())

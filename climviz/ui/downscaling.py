@@ -17,13 +17,13 @@ import xarray as xr
 from climviz.data.regions import REGIONS, get_region
 from climviz.diagnostics.spectra import ke_spectrum
 from climviz.ui.generation import CUSTOM
-from climviz.ui.sources import wind_case
 from climviz.ui.jobs import env_cap
+from climviz.ui.sources import wind_case
 from climviz.ui.task import BackgroundTask
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
-DEFAULT_MAX_WORK = 4000            # samples x frames x steps per request
+DEFAULT_MAX_WORK = 4000  # samples x frames x steps per request
 INTERVAL_HOURS = 6.0
 
 
@@ -50,8 +50,12 @@ class Downscaling(BackgroundTask):
     region = param.Selector(default="Global", objects=[*REGIONS, CUSTOM], doc="Region")
     box = param.String(default="20,70,280,360", doc="Custom box: lat_min,lat_max,lon_min,lon_max")
 
-    result = param.Dict(default=None, allow_None=True, precedence=-1,
-                        doc="fine, coarse, taudiff, baseline Datasets and ke spectra")
+    result = param.Dict(
+        default=None,
+        allow_None=True,
+        precedence=-1,
+        doc="fine, coarse, taudiff, baseline Datasets and ke spectra",
+    )
     task_name = "Downscaling"
 
     def __init__(self, taudiff=None, baseline=None, note: str = "", *, spinup_days: float = 10.0, **params):
@@ -68,8 +72,10 @@ class Downscaling(BackgroundTask):
             return "no TAUDiff downscaler loaded"
         t = self.taudiff
         base = f"; baseline `{self.baseline.source}`" if self.baseline is not None else "; no baseline"
-        return (f"device **{t.device}**, checkpoint `{t.source}` ({len(t.coarse_lat)}x{len(t.coarse_lon)} -> "
-                f"{len(t.lat)}x{len(t.lon)}){base}")
+        return (
+            f"device **{t.device}**, checkpoint `{t.source}` ({len(t.coarse_lat)}x{len(t.coarse_lon)} -> "
+            f"{len(t.lat)}x{len(t.lon)}){base}"
+        )
 
     def selection(self):
         return get_region(self.box if self.region == CUSTOM else self.region)
@@ -89,9 +95,11 @@ class Downscaling(BackgroundTask):
             return self.note or "No downscaler is loaded."
         w, cap = self.work(), max_work()
         if w > cap:
-            return (f"This request is {self.n_samples} samples x {self.frames} frames x {self.steps} steps"
-                    f"{' x 2 models' if self.work() > self.n_samples * self.frames * self.steps else ''} = {w:,}, "
-                    f"over this server's cap of {cap:,} (${MAX_WORK_ENV}). Ask for less.")
+            return (
+                f"This request is {self.n_samples} samples x {self.frames} frames x {self.steps} steps"
+                f"{' x 2 models' if self.work() > self.n_samples * self.frames * self.steps else ''} = {w:,}, "
+                f"over this server's cap of {cap:,} (${MAX_WORK_ENV}). Ask for less."
+            )
         return ""
 
     # ------------------------------------------------------------ running
@@ -99,11 +107,19 @@ class Downscaling(BackgroundTask):
         """Start downscaling in a background thread; False (with ``error`` set) when refused."""
         if self._refuse():
             return False
-        req = dict(seed=CASES[self.case], frames=int(self.frames), n_samples=int(self.n_samples),
-                   steps=int(self.steps), sampler=self.sampler, sample_seed=int(self.seed),
-                   baseline=bool(self.run_baseline and self.baseline is not None))
-        return self._launch(lambda report: self._compute(req, report),
-                            f"Simulating {self.case} and downscaling {self.frames} frames...")
+        req = dict(
+            seed=CASES[self.case],
+            frames=int(self.frames),
+            n_samples=int(self.n_samples),
+            steps=int(self.steps),
+            sampler=self.sampler,
+            sample_seed=int(self.seed),
+            baseline=bool(self.run_baseline and self.baseline is not None),
+        )
+        return self._launch(
+            lambda report: self._compute(req, report),
+            f"Simulating {self.case} and downscaling {self.frames} frames...",
+        )
 
     def _finish(self, job) -> None:
         res = job.result
@@ -115,8 +131,10 @@ class Downscaling(BackgroundTask):
             self.running = False
             self.progress = 1.0
             t = res["taudiff"].attrs
-            self.status = (f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
-                           f"({t['sampler']}, {t['steps']} steps).")
+            self.status = (
+                f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
+                f"({t['sampler']}, {t['steps']} steps)."
+            )
 
     def run(self, timeout: float | None = None) -> dict | None:
         """Start, wait and poll (tests, notebooks). Returns ``result``."""
@@ -134,7 +152,9 @@ class Downscaling(BackgroundTask):
         fine = wind_case(self.fine_grid(), days, req["seed"], self.spinup_days)[["u", "v"]]
         report(0, 1000)
         coarse = coarsen(fine, self.factor())
-        kw = dict(n_samples=req["n_samples"], steps=req["steps"], seed=req["sample_seed"], sampler=req["sampler"])
+        kw = dict(
+            n_samples=req["n_samples"], steps=req["steps"], seed=req["sample_seed"], sampler=req["sampler"]
+        )
         td = self.taudiff.downscale(coarse, progress=phase(0), **kw)
         base = self.baseline.downscale(coarse, progress=phase(1), **kw) if req["baseline"] else None
         out = {"fine": fine, "coarse": coarse, "taudiff": td, "baseline": base}
@@ -144,14 +164,17 @@ class Downscaling(BackgroundTask):
     @staticmethod
     def _spectra(res: dict) -> dict[str, xr.DataArray]:
         """Time- (and sample-) mean kinetic-energy spectra by spherical-harmonic degree."""
+
         def ke(u, v):
             s = ke_spectrum(u, v)
             return s.mean([d for d in s.dims if d != "degree"])
 
-        out = {"truth": ke(res["fine"]["u"], res["fine"]["v"]),
-               "coarse input": ke(res["coarse"]["u"], res["coarse"]["v"]),
-               "mean model": ke(res["taudiff"]["u_mean"], res["taudiff"]["v_mean"]),
-               "TAUDiff samples": ke(res["taudiff"]["u"], res["taudiff"]["v"])}
+        out = {
+            "truth": ke(res["fine"]["u"], res["fine"]["v"]),
+            "coarse input": ke(res["coarse"]["u"], res["coarse"]["v"]),
+            "mean model": ke(res["taudiff"]["u_mean"], res["taudiff"]["v_mean"]),
+            "TAUDiff samples": ke(res["taudiff"]["u"], res["taudiff"]["v"]),
+        }
         if res["baseline"] is not None:
             out["baseline samples"] = ke(res["baseline"]["u"], res["baseline"]["v"])
         return out
@@ -163,14 +186,20 @@ class Downscaling(BackgroundTask):
         if r is None:
             return {}
         t = int(min(self.time, r["fine"].sizes["time"] - 1))
-        out = {"coarse input": (r["coarse"]["u"].isel(time=t), r["coarse"]["v"].isel(time=t)),
-               "mean model": (r["taudiff"]["u_mean"].isel(time=t), r["taudiff"]["v_mean"].isel(time=t))}
+        out = {
+            "coarse input": (r["coarse"]["u"].isel(time=t), r["coarse"]["v"].isel(time=t)),
+            "mean model": (r["taudiff"]["u_mean"].isel(time=t), r["taudiff"]["v_mean"].isel(time=t)),
+        }
         for k in range(r["taudiff"].sizes["sample"]):
-            out[f"TAUDiff sample {k + 1}"] = (r["taudiff"]["u"].isel(time=t, sample=k),
-                                              r["taudiff"]["v"].isel(time=t, sample=k))
+            out[f"TAUDiff sample {k + 1}"] = (
+                r["taudiff"]["u"].isel(time=t, sample=k),
+                r["taudiff"]["v"].isel(time=t, sample=k),
+            )
         if r["baseline"] is not None:
-            out["baseline sample 1"] = (r["baseline"]["u"].isel(time=t, sample=0),
-                                        r["baseline"]["v"].isel(time=t, sample=0))
+            out["baseline sample 1"] = (
+                r["baseline"]["u"].isel(time=t, sample=0),
+                r["baseline"]["v"].isel(time=t, sample=0),
+            )
         out["truth"] = (r["fine"]["u"].isel(time=t), r["fine"]["v"].isel(time=t))
         return out
 
@@ -180,8 +209,13 @@ class Downscaling(BackgroundTask):
 
         out = {}
         for name, (u, v) in self.frame_fields().items():
-            z = relative_vorticity(u.drop_vars(["time", "sample"], errors="ignore"),
-                                   v.drop_vars(["time", "sample"], errors="ignore")) * 1e5
+            z = (
+                relative_vorticity(
+                    u.drop_vars(["time", "sample"], errors="ignore"),
+                    v.drop_vars(["time", "sample"], errors="ignore"),
+                )
+                * 1e5
+            )
             out[name] = z.assign_attrs(long_name="relative vorticity", units="1e-5 s-1")
         return out
 
@@ -197,10 +231,18 @@ class Downscaling(BackgroundTask):
         if r is None:
             return []
         t = r["taudiff"].attrs
-        rows = [{"model": "TAUDiff", "stage": "mean model", "seconds": float(t["mean_model_s"])},
-                {"model": "TAUDiff", "stage": "diffusion", "seconds": float(t["diffusion_s"])}]
+        rows = [
+            {"model": "TAUDiff", "stage": "mean model", "seconds": float(t["mean_model_s"])},
+            {"model": "TAUDiff", "stage": "diffusion", "seconds": float(t["diffusion_s"])},
+        ]
         if r["baseline"] is not None:
-            rows.append({"model": "baseline", "stage": "diffusion", "seconds": float(r["baseline"].attrs["diffusion_s"])})
+            rows.append(
+                {
+                    "model": "baseline",
+                    "stage": "diffusion",
+                    "seconds": float(r["baseline"].attrs["diffusion_s"]),
+                }
+            )
         return rows
 
 

@@ -16,11 +16,18 @@ import functools
 import numpy as np
 import xarray as xr
 
-from climviz.diagnostics import (anomalies, autocovariance, eofs, multitaper_spectrum, nino34_anomalies, nino34_index,
-                                 pattern_correlation)
+from climviz.diagnostics import (
+    anomalies,
+    autocovariance,
+    eofs,
+    multitaper_spectrum,
+    nino34_anomalies,
+    nino34_index,
+    pattern_correlation,
+)
 
-ENSO_BOX = "-20,20,120,290"         # tropical Pacific box of the EOF comparison
-ACF_LAGS = 36                       # months of autocorrelation shown
+ENSO_BOX = "-20,20,120,290"  # tropical Pacific box of the EOF comparison
+ACF_LAGS = 36  # months of autocorrelation shown
 
 
 def enso_time_behaviour(nino: xr.DataArray) -> dict:
@@ -70,7 +77,9 @@ def diagnose(ens: xr.DataArray, cond: xr.DataArray, ref: xr.DataArray | None) ->
     if ref is not None:
         out["eof_ref"] = leading_eof(ref)
         if out["eof_gen"] is not None and out["eof_ref"] is not None:
-            out["eof_corr"] = float(pattern_correlation(out["eof_gen"]["eof"], out["eof_ref"]["eof"], abs=True))
+            out["eof_corr"] = float(
+                pattern_correlation(out["eof_gen"]["eof"], out["eof_ref"]["eof"], abs=True)
+            )
     if out["eof_gen"] is None:
         out["notes"].append("Leading EOF not available (too few months or grid points in the box).")
     return out
@@ -82,8 +91,12 @@ def leading_eof(ens: xr.DataArray) -> xr.Dataset | None:
     anom = anomalies(ens).transpose("member", "time", "lat", "lon")
     nlat, nlon = anom.sizes["lat"], anom.sizes["lon"]
     vals = anom.values.reshape(-1, nlat, nlon)
-    stacked = xr.DataArray(vals, dims=("time", "lat", "lon"), attrs={"units": "K"},
-                           coords={"time": np.arange(len(vals)), "lat": anom["lat"], "lon": anom["lon"]})
+    stacked = xr.DataArray(
+        vals,
+        dims=("time", "lat", "lon"),
+        attrs={"units": "K"},
+        coords={"time": np.arange(len(vals)), "lat": anom["lat"], "lon": anom["lon"]},
+    )
     try:
         return eofs(stacked, n=1, region=ENSO_BOX).isel(mode=0)
     except Exception:

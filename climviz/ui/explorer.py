@@ -44,7 +44,7 @@ class EnsembleExplorer(param.Parameterized):
     @param.depends("members", "region", "smoothing")
     def regional_series(self) -> xr.DataArray:
         """``(member, time)`` area-weighted regional mean, running-mean smoothed."""
-        series = embedded_area_mean(self.members, self.region)      # cached per process
+        series = embedded_area_mean(self.members, self.region)  # cached per process
         if self.smoothing > 1:
             series = series.rolling(time=self.smoothing, center=True).mean()
         return series
@@ -54,11 +54,13 @@ class EnsembleExplorer(param.Parameterized):
         """Ensemble mean and 5-95% range of :meth:`regional_series` over members."""
         s = self.regional_series()
         q = s.quantile([0.05, 0.95], dim="member")
-        return xr.Dataset({
-            "mean": s.mean("member"),
-            "low": q.sel(quantile=0.05, drop=True),
-            "high": q.sel(quantile=0.95, drop=True),
-        })
+        return xr.Dataset(
+            {
+                "mean": s.mean("member"),
+                "low": q.sel(quantile=0.05, drop=True),
+                "high": q.sel(quantile=0.95, drop=True),
+            }
+        )
 
     @param.depends("members")
     def observed_comparison(self) -> xr.Dataset:
@@ -72,17 +74,22 @@ class EnsembleExplorer(param.Parameterized):
         annual = gm.groupby("time.year").mean("time")
         annual = annual - annual.sel(year=slice(1961, 1990)).mean("year")
         obs = hadcrut5_global_annual().sel(year=annual["year"].values)
-        return xr.Dataset({
-            "synthetic": annual.transpose("member", "year"),
-            "observed": ("year", obs["anomaly"].values),
-            "observed_low": ("year", obs["lower"].values),
-            "observed_high": ("year", obs["upper"].values),
-        }, attrs={"observed_source": obs.attrs["source"], "observed_label": obs.attrs["label"]})
+        return xr.Dataset(
+            {
+                "synthetic": annual.transpose("member", "year"),
+                "observed": ("year", obs["anomaly"].values),
+                "observed_low": ("year", obs["lower"].values),
+                "observed_high": ("year", obs["upper"].values),
+            },
+            attrs={"observed_source": obs.attrs["source"], "observed_label": obs.attrs["label"]},
+        )
 
     @staticmethod
     def eruptions(start_year: int = 1850, end_year: int = 2005) -> list[tuple[str, float]]:
         """(name, decimal year) of eruptions inside the period."""
-        return [(e.name, e.year + (e.month - 0.5) / 12) for e in ERUPTIONS if start_year <= e.year <= end_year]
+        return [
+            (e.name, e.year + (e.month - 0.5) / 12) for e in ERUPTIONS if start_year <= e.year <= end_year
+        ]
 
 
 def decimal_year(time: xr.DataArray) -> np.ndarray:

@@ -26,7 +26,6 @@ from climviz.diagnostics import (
     rank_histogram,
     spread_ratio,
 )
-from climviz.sampler_names import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
 from climviz.ui.cluster import (
     DASK_MAX_WORK_ENV,
     MAX_CLUSTER_MEMBERS,
@@ -36,6 +35,7 @@ from climviz.ui.cluster import (
     min_cluster_members,
 )
 from climviz.ui.ensemble_analysis import diagnose
+from climviz.ui.jobs import env_cap
 from climviz.ui.sources import (
     APP_GRID,
     APP_SEED,
@@ -44,13 +44,13 @@ from climviz.ui.sources import (
     embedded_members,
     train_members,
 )
-from climviz.ui.jobs import env_cap
 from climviz.ui.task import BackgroundTask
 from climviz.ui.upload import UploadError, read_conditioning_upload
+from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
 
 CUSTOM = "Custom box"
 MAX_WORK_ENV = "CLIMVIZ_MAX_WORK"
-DEFAULT_MAX_WORK = 250_000          # members x months x sampler steps per request
+DEFAULT_MAX_WORK = 250_000  # members x months x sampler steps per request
 EMBEDDED, UPLOAD = "embedded member", "uploaded file"
 
 
@@ -72,8 +72,14 @@ def month_anomaly(field: xr.DataArray, clim: xr.DataArray, month: int) -> xr.Dat
     return field - clim.sel(month=month, drop=True)
 
 
-def conditioning_run(source: str, member: int, start_year: int, end_year: int, grid: tuple[int, int],
-                     upload: xr.DataArray | None) -> xr.DataArray:
+def conditioning_run(
+    source: str,
+    member: int,
+    start_year: int,
+    end_year: int,
+    grid: tuple[int, int],
+    upload: xr.DataArray | None,
+) -> xr.DataArray:
     """The conditioning run ``(time, lat, lon)`` in K: embedded ``member`` or the ``upload``, in the years."""
     if source == UPLOAD:
         if upload is None:
@@ -84,7 +90,9 @@ def conditioning_run(source: str, member: int, start_year: int, end_year: int, g
             raise ValueError(f"the uploaded run has no months in {start_year}-{end_year}")
         return run
     run = embedded_members((member,), start_year, end_year, grid, APP_SEED).isel(member=0, drop=True)
-    return run.assign_attrs(source_description=f"embedded synthetic ensemble (seed {APP_SEED}), member {member}")
+    return run.assign_attrs(
+        source_description=f"embedded synthetic ensemble (seed {APP_SEED}), member {member}"
+    )
 
 
 class EnsembleGeneration(BackgroundTask):
@@ -96,12 +104,17 @@ class EnsembleGeneration(BackgroundTask):
 
     # ------------------------------------------------------------ the request
     cond_source = param.Selector(default=EMBEDDED, objects=[EMBEDDED, UPLOAD], doc="Conditioning run")
-    cond_member = param.Integer(default=25, bounds=(0, N_EMBEDDED - 1),
-                                doc="Embedded member used as the conditioning run (25-29 are held out of training)")
+    cond_member = param.Integer(
+        default=25,
+        bounds=(0, N_EMBEDDED - 1),
+        doc="Embedded member used as the conditioning run (25-29 are held out of training)",
+    )
     n_members = param.Integer(default=5, bounds=(2, MAX_MEMBERS), doc="Members to generate")
     sampler = param.Selector(default=DEFAULT_SAMPLER, objects=list(SAMPLER_NAMES), doc="Sampler")
     steps = param.Integer(default=DEFAULT_STEPS, bounds=(1, 200), doc="Sampler steps")
-    mode = param.Selector(default="transformer", objects=["transformer", "autoregressive"], doc="Sequence mode")
+    mode = param.Selector(
+        default="transformer", objects=["transformer", "autoregressive"], doc="Sequence mode"
+    )
     start_year = param.Integer(default=1980, bounds=(1850, 2005), doc="First year")
     end_year = param.Integer(default=1999, bounds=(1850, 2005), doc="Last year")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed (same seed, same ensemble)")
@@ -111,16 +124,24 @@ class EnsembleGeneration(BackgroundTask):
     box = param.String(default="-10,10,160,260", doc="Custom box: lat_min,lat_max,lon_min,lon_max")
     month = param.Integer(default=0, bounds=(0, None), doc="Month shown on the maps (index in the period)")
     shown_member = param.Integer(default=0, bounds=(0, None), doc="Generated member shown on the map")
-    truth_member = param.Integer(default=26, bounds=(0, N_EMBEDDED - 1),
-                                 doc="Held-out true member for comparison and scores")
-    n_reference = param.Integer(default=15, bounds=(3, N_EMBEDDED - 1),
-                                doc="Size of the true reference ensemble (the last members of the embedded ensemble)")
+    truth_member = param.Integer(
+        default=26, bounds=(0, N_EMBEDDED - 1), doc="Held-out true member for comparison and scores"
+    )
+    n_reference = param.Integer(
+        default=15,
+        bounds=(3, N_EMBEDDED - 1),
+        doc="Size of the true reference ensemble (the last members of the embedded ensemble)",
+    )
     smoothing = param.Integer(default=1, bounds=(1, 36), doc="Running mean of the time series (months)")
     denoise_step = param.Integer(default=0, bounds=(0, None), doc="Sampler step shown in the denoising view")
 
     # ------------------------------------------------------------ outputs (set by the state, read by views)
-    result = param.Parameter(default=None, precedence=-1, doc="Generated ensemble tas (member, time, lat, lon)")
-    version = param.Integer(default=0, precedence=-1, doc="Incremented with each new result (views listen to it)")
+    result = param.Parameter(
+        default=None, precedence=-1, doc="Generated ensemble tas (member, time, lat, lon)"
+    )
+    version = param.Integer(
+        default=0, precedence=-1, doc="Incremented with each new result (views listen to it)"
+    )
     analysis = param.Dict(default={}, precedence=-1, doc="Diagnostics computed once per result")
     denoise = param.List(default=[], precedence=-1, doc="Denoising frames: dicts step, n_steps, field")
     upload_note = param.String(default="", precedence=-1)
@@ -129,9 +150,9 @@ class EnsembleGeneration(BackgroundTask):
         super().__init__(**params)
         self.generator, self.note = generator, note
         self._upload: xr.DataArray | None = None
-        self._result_cond: xr.DataArray | None = None     # the conditioning run of ``result``
-        self._result_truth = True                          # whether ``result`` came from an embedded member
-        self._clim: tuple = (None, None)                   # (conditioning run, its climatology)
+        self._result_cond: xr.DataArray | None = None  # the conditioning run of ``result``
+        self._result_truth = True  # whether ``result`` came from an embedded member
+        self._clim: tuple = (None, None)  # (conditioning run, its climatology)
         if generator is not None:
             self.param.mode.objects = list(generator.modes)
             if self.mode not in generator.modes:
@@ -140,7 +161,7 @@ class EnsembleGeneration(BackgroundTask):
             y0, y1 = self.model_years()
             for name in ("start_year", "end_year"):
                 self.param[name].bounds = (y0, y1)
-            if not (y0 <= self.start_year <= self.end_year <= y1):   # keep the default period short
+            if not (y0 <= self.start_year <= self.end_year <= y1):  # keep the default period short
                 self.start_year = max(y0, min(self.start_year, y1))
                 self.end_year = min(y1, max(self.start_year + 19, self.start_year))
                 if self.start_year + 19 > y1:
@@ -148,7 +169,7 @@ class EnsembleGeneration(BackgroundTask):
                     self.end_year = y1
         else:
             self._train = set(range(25))
-        if self.cluster_available:       # a cluster takes larger ensembles than this server alone
+        if self.cluster_available:  # a cluster takes larger ensembles than this server alone
             self.param.n_members.bounds = (2, MAX_CLUSTER_MEMBERS)
 
     # ------------------------------------------------------------ basics
@@ -179,7 +200,7 @@ class EnsembleGeneration(BackgroundTask):
 
     def model_years(self) -> tuple[int, int]:
         """Whole years inside the span every diffusion model was trained on (generation is refused outside)."""
-        y0, y1 = self.generator.trained_years()   # +-inf: the model is not bound to a period
+        y0, y1 = self.generator.trained_years()  # +-inf: the model is not bound to a period
         lo = int(np.ceil(y0)) if np.isfinite(y0) else 1850
         hi = int(np.floor(y1 - 1e-6)) if np.isfinite(y1) else 2005
         return max(1850, lo), min(2005, hi)
@@ -188,11 +209,15 @@ class EnsembleGeneration(BackgroundTask):
         if self.generator is None:
             return "no ensemble generator loaded"
         g = self.generator
-        text = (f"device **{g.device}**, checkpoint `{g.source}` ({', '.join(g.modes)}; "
-                f"{self.grid[0]}x{self.grid[1]} grid)")
+        text = (
+            f"device **{g.device}**, checkpoint `{g.source}` ({', '.join(g.modes)}; "
+            f"{self.grid[0]}x{self.grid[1]} grid)"
+        )
         if self.cluster_available:
-            text += (f"; requests of {min_cluster_members()} members or more go to the Dask scheduler "
-                     f"`{dask_scheduler()}`")
+            text += (
+                f"; requests of {min_cluster_members()} members or more go to the Dask scheduler "
+                f"`{dask_scheduler()}`"
+            )
         return text
 
     def selection(self):
@@ -217,8 +242,11 @@ class EnsembleGeneration(BackgroundTask):
         g = self.generator
         try:
             run, (lo, hi), note = read_conditioning_upload(
-                data, filename, grid=None if g is None else (g.lat, g.lon),
-                years=None if g is None else self.model_years())
+                data,
+                filename,
+                grid=None if g is None else (g.lat, g.lon),
+                years=None if g is None else self.model_years(),
+            )
         except UploadError as err:
             self.upload_note = str(err)
             return False
@@ -233,8 +261,14 @@ class EnsembleGeneration(BackgroundTask):
 
     def conditioning(self) -> xr.DataArray:
         """The conditioning run ``(time, lat, lon)`` in K for the chosen period."""
-        return conditioning_run(self.cond_source, int(self.cond_member), int(self.start_year), int(self.end_year),
-                                self.grid, self._upload)
+        return conditioning_run(
+            self.cond_source,
+            int(self.cond_member),
+            int(self.start_year),
+            int(self.end_year),
+            self.grid,
+            self._upload,
+        )
 
     def shown_conditioning(self) -> xr.DataArray:
         """The conditioning run of the shown result (the current choice before any result)."""
@@ -250,9 +284,12 @@ class EnsembleGeneration(BackgroundTask):
     def reference_members(self) -> list[int]:
         """True members used as the reference ensemble: the last ``n_reference`` + 1 of the embedded
         ensemble, minus the conditioning run and the shown truth member."""
-        ks = [k for k in range(N_EMBEDDED - self.n_reference - 2, N_EMBEDDED)
-              if k not in (self.cond_member, self.truth_member)]
-        return ks[-self.n_reference:]
+        ks = [
+            k
+            for k in range(N_EMBEDDED - self.n_reference - 2, N_EMBEDDED)
+            if k not in (self.cond_member, self.truth_member)
+        ]
+        return ks[-self.n_reference :]
 
     def reference(self) -> xr.DataArray | None:
         """The true reference ensemble ``(member, time, lat, lon)`` for the period (None for an upload)."""
@@ -264,8 +301,9 @@ class EnsembleGeneration(BackgroundTask):
         """One held-out true member ``(time, lat, lon)`` (None for an upload)."""
         if not self._truth_available():
             return None
-        return embedded_members((int(self.truth_member),), *self._period(), self.grid,
-                                APP_SEED).isel(member=0, drop=True)
+        return embedded_members((int(self.truth_member),), *self._period(), self.grid, APP_SEED).isel(
+            member=0, drop=True
+        )
 
     def _truth_available(self) -> bool:
         return self._result_truth if self.result is not None else self.has_truth
@@ -292,8 +330,10 @@ class EnsembleGeneration(BackgroundTask):
             return f"The period {self.start_year}-{self.end_year} is empty: the last year comes before the first."
         y0, y1 = self.model_years()
         if self.start_year < y0 or self.end_year > y1:
-            return (f"The period {self.start_year}-{self.end_year} is outside the years this model was trained on "
-                    f"({y0}-{y1}); it cannot generate there.")
+            return (
+                f"The period {self.start_year}-{self.end_year} is outside the years this model was trained on "
+                f"({y0}-{y1}); it cannot generate there."
+            )
         if self.cond_source == UPLOAD and self._upload is None:
             return "Upload a NetCDF file first, or choose an embedded member as conditioning run."
         if self.n_months() == 0:
@@ -302,10 +342,15 @@ class EnsembleGeneration(BackgroundTask):
             return "The comparison member must differ from the conditioning run."
         w, cap = self.work(), self.work_cap()
         if w > cap:
-            where = (f"the Dask cluster's cap of {cap:,} per request (${DASK_MAX_WORK_ENV})" if self.uses_cluster()
-                     else f"this server's cap of {cap:,} per request (${MAX_WORK_ENV})")
-            return (f"This request is {self.n_members} members x {self.n_months()} months x {self.steps} steps "
-                    f"= {w:,} units of work, over {where}. Use fewer members, a shorter period or fewer steps.")
+            where = (
+                f"the Dask cluster's cap of {cap:,} per request (${DASK_MAX_WORK_ENV})"
+                if self.uses_cluster()
+                else f"this server's cap of {cap:,} per request (${MAX_WORK_ENV})"
+            )
+            return (
+                f"This request is {self.n_members} members x {self.n_months()} months x {self.steps} steps "
+                f"= {w:,} units of work, over {where}. Use fewer members, a shorter period or fewer steps."
+            )
         return ""
 
     # ------------------------------------------------------------ running
@@ -319,21 +364,38 @@ class EnsembleGeneration(BackgroundTask):
         """
         if self._refuse():
             return False
-        request = dict(n_members=int(self.n_members), steps=int(self.steps), mode=self.mode, seed=int(self.seed),
-                       sampler=self.sampler)
+        request = dict(
+            n_members=int(self.n_members),
+            steps=int(self.steps),
+            mode=self.mode,
+            seed=int(self.seed),
+            sampler=self.sampler,
+        )
         n_months = self.n_months()
         frame = int(min(self.month, max(0, n_months - 1)))
-        ref_spec = ((tuple(self.reference_members()), int(self.start_year), int(self.end_year), self.grid, APP_SEED)
-                    if self.has_truth else None)
-        choice = (self.cond_source, int(self.cond_member), int(self.start_year), int(self.end_year), self.grid,
-                  self._upload)
+        ref_spec = (
+            (tuple(self.reference_members()), int(self.start_year), int(self.end_year), self.grid, APP_SEED)
+            if self.has_truth
+            else None
+        )
+        choice = (
+            self.cond_source,
+            int(self.cond_member),
+            int(self.start_year),
+            int(self.end_year),
+            self.grid,
+            self._upload,
+        )
         self._frames: list[dict] = []
         on_cluster = self.uses_cluster()
         where = f" on the Dask scheduler {dask_scheduler()}" if on_cluster else ""
-        return self._launch(lambda report: self._compute(conditioning_run(*choice), request, frame, ref_spec, report,
-                                                         on_cluster),
-                            f"Generating {self.n_members} members x {n_months} months "
-                            f"({self.mode}, {self.sampler}, {self.steps} steps){where}...")
+        return self._launch(
+            lambda report: self._compute(
+                conditioning_run(*choice), request, frame, ref_spec, report, on_cluster
+            ),
+            f"Generating {self.n_members} members x {n_months} months "
+            f"({self.mode}, {self.sampler}, {self.steps} steps){where}...",
+        )
 
     def _finish(self, job) -> None:
         ens, analysis, cond = job.result
@@ -353,10 +415,16 @@ class EnsembleGeneration(BackgroundTask):
             self.version += 1
             self.running = False
             self.progress = 1.0
-            where = f" on the Dask scheduler {ens.attrs['dask_scheduler']}" if "dask_scheduler" in ens.attrs else ""
-            self.status = (f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s"
-                           f"{where} ({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
-                           f"seed {ens.attrs['seed']}).")
+            where = (
+                f" on the Dask scheduler {ens.attrs['dask_scheduler']}"
+                if "dask_scheduler" in ens.attrs
+                else ""
+            )
+            self.status = (
+                f"Generated {ens.sizes['member']} members x {months} months in {job.elapsed:.1f} s"
+                f"{where} ({ens.attrs['mode']}, {ens.attrs['sampler']}, {ens.attrs['steps']} steps, "
+                f"seed {ens.attrs['seed']})."
+            )
 
     def generate(self, timeout: float | None = None) -> xr.DataArray | None:
         """Start, wait and poll: the synchronous path (tests, notebooks). Returns ``result``."""
@@ -380,8 +448,14 @@ class EnsembleGeneration(BackgroundTask):
 
         def preview(i, n_steps, field):
             resid = field - cond.values[f]
-            self._frames.append({"step": int(i), "n_steps": int(n_steps), "frame": f,
-                                 "field": cond.isel(time=f).copy(data=resid.astype(np.float32))})
+            self._frames.append(
+                {
+                    "step": int(i),
+                    "n_steps": int(n_steps),
+                    "frame": f,
+                    "field": cond.isel(time=f).copy(data=resid.astype(np.float32)),
+                }
+            )
 
         return self.generator.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
 
@@ -390,7 +464,9 @@ class EnsembleGeneration(BackgroundTask):
         """Monthly climatology ``(month, lat, lon)`` of the conditioning run over the period (an embedded
         member's is made once per process, a result's once per result)."""
         if self.result is None and self.cond_source == EMBEDDED:
-            return embedded_climatology(int(self.cond_member), int(self.start_year), int(self.end_year), self.grid)
+            return embedded_climatology(
+                int(self.cond_member), int(self.start_year), int(self.end_year), self.grid
+            )
         cond = self.shown_conditioning()
         if self._clim[0] is not cond:
             self._clim = (cond, cond.groupby("time.month").mean("time"))
@@ -416,9 +492,13 @@ class EnsembleGeneration(BackgroundTask):
         ens = self.result
         if ens is not None and ens.sizes["time"] == cond.sizes["time"]:
             f = ens.isel(time=t)
-            out["member"] = month_anomaly(f.isel(member=min(self.shown_member, ens.sizes["member"] - 1)), clim, m)
+            out["member"] = month_anomaly(
+                f.isel(member=min(self.shown_member, ens.sizes["member"] - 1)), clim, m
+            )
             out["mean"] = month_anomaly(f.mean("member"), clim, m)
-            out["spread"] = f.std("member", ddof=1).assign_attrs(long_name="spread (std over members)", units="K")
+            out["spread"] = f.std("member", ddof=1).assign_attrs(
+                long_name="spread (std over members)", units="K"
+            )
         truth = self.truth()
         if truth is not None:
             out["truth"] = month_anomaly(truth.isel(time=t), clim, m)
@@ -447,8 +527,14 @@ class EnsembleGeneration(BackgroundTask):
         def anom(x):
             return self._smooth(area_mean(x, region).groupby(month) - clim_r)
 
-        out = {"years": decimal_year(cond["time"]), "cond": anom(cond), "gen": None, "gen_band": None,
-               "ref_band": None, "truth": None}
+        out = {
+            "years": decimal_year(cond["time"]),
+            "cond": anom(cond),
+            "gen": None,
+            "gen_band": None,
+            "ref_band": None,
+            "truth": None,
+        }
         if self.result is not None and self.result.sizes["time"] == cond.sizes["time"]:
             g = anom(self.result)
             out["gen"] = g
@@ -502,8 +588,13 @@ class EnsembleGeneration(BackgroundTask):
         ds["lon"].attrs.update(standard_name="longitude", units="degrees_east", axis="X")
         ds["time"].attrs.update(standard_name="time", axis="T")
         ds.attrs.update(self.result.attrs)
-        ds.attrs.update({"Conventions": "CF-1.8", "title": "climviz generated ensemble",
-                         "synthetic": "yes" if self._result_truth else "conditioning run uploaded by the user"})
+        ds.attrs.update(
+            {
+                "Conventions": "CF-1.8",
+                "title": "climviz generated ensemble",
+                "synthetic": "yes" if self._result_truth else "conditioning run uploaded by the user",
+            }
+        )
         return ds
 
     def export_netcdf(self) -> io.BytesIO:

@@ -37,7 +37,7 @@ class Slots:
 
     def __init__(self, running: int, waiting: int):
         self.running, self.max_waiting = running, waiting
-        self.active = 0                  # jobs started and not ended: computing or queued
+        self.active = 0  # jobs started and not ended: computing or queued
         self._sem = threading.BoundedSemaphore(running)
         self._lock = threading.Lock()
 
@@ -49,9 +49,11 @@ class Slots:
         """Take a place (a slot or the queue), or raise :class:`Busy`."""
         with self._lock:
             if self.active >= self.running + self.max_waiting:
-                raise Busy(f"The server is busy: {min(self.active, self.running)} computations are running and "
-                           f"{self.waiting} are waiting (CLIMVIZ_MAX_JOBS={self.running}, "
-                           f"CLIMVIZ_MAX_QUEUE={self.max_waiting}). Try again in a minute.")
+                raise Busy(
+                    f"The server is busy: {min(self.active, self.running)} computations are running and "
+                    f"{self.waiting} are waiting (CLIMVIZ_MAX_JOBS={self.running}, "
+                    f"CLIMVIZ_MAX_QUEUE={self.max_waiting}). Try again in a minute."
+                )
             self.active += 1
 
     def leave(self) -> None:
@@ -79,8 +81,13 @@ class Job:
     ``cancelled`` is set. ``state`` is ``"waiting"``, ``"running"`` or ``"done"``.
     """
 
-    def __init__(self, fn: Callable[[Callable[[int, int], None]], object], *,
-                 slots: Slots | None = None, name: str = "climviz-job"):
+    def __init__(
+        self,
+        fn: Callable[[Callable[[int, int], None]], object],
+        *,
+        slots: Slots | None = None,
+        name: str = "climviz-job",
+    ):
         self.fn, self.name = fn, name
         self.slots = SLOTS if slots is None else slots
         self.done_steps, self.total_steps = 0, 1

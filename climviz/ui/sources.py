@@ -18,9 +18,9 @@ import xarray as xr
 
 from climviz.data.toy_ensemble import toy_ensemble
 
-APP_GRID = (48, 96)          # the grid of the shipped ensemble generator
-APP_SEED = 0                 # the embedded ensemble's seed
-N_EMBEDDED = 30              # members of the embedded ensemble (0-24 train the shipped model)
+APP_GRID = (48, 96)  # the grid of the shipped ensemble generator
+APP_SEED = 0  # the embedded ensemble's seed
+N_EMBEDDED = 30  # members of the embedded ensemble (0-24 train the shipped model)
 MODEL_DIR_ENV = "CLIMVIZ_MODEL_DIR"
 SYNTHETIC_NOTE = (
     "Embedded default data: a SYNTHETIC grand ensemble made by climviz from a stochastic, "
@@ -37,15 +37,21 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
-def embedded_ensemble(members: int = 10, start: int = 1850, end: int = 2005,
-                      grid: tuple[int, int] = APP_GRID, seed: int = APP_SEED) -> xr.DataArray:
+def embedded_ensemble(
+    members: int = 10,
+    start: int = 1850,
+    end: int = 2005,
+    grid: tuple[int, int] = APP_GRID,
+    seed: int = APP_SEED,
+) -> xr.DataArray:
     """Members ``0..members-1`` of the embedded synthetic ensemble, in memory (cached)."""
     return toy_ensemble(members=members, start=start, end=end, grid=grid, seed=seed)
 
 
 @functools.lru_cache(maxsize=16)
-def embedded_members(members: tuple[int, ...], start: int, end: int,
-                     grid: tuple[int, int] = APP_GRID, seed: int = APP_SEED) -> xr.DataArray:
+def embedded_members(
+    members: tuple[int, ...], start: int, end: int, grid: tuple[int, int] = APP_GRID, seed: int = APP_SEED
+) -> xr.DataArray:
     """The listed members of the embedded ensemble, ``tas (member, time, lat, lon)`` in K (cached).
 
     Member ``k`` is the same whatever else is asked for, so held-out members
@@ -55,8 +61,9 @@ def embedded_members(members: tuple[int, ...], start: int, end: int,
 
 
 @functools.lru_cache(maxsize=32)
-def embedded_climatology(member: int, start: int, end: int, grid: tuple[int, int] = APP_GRID,
-                         seed: int = APP_SEED) -> xr.DataArray:
+def embedded_climatology(
+    member: int, start: int, end: int, grid: tuple[int, int] = APP_GRID, seed: int = APP_SEED
+) -> xr.DataArray:
     """Monthly climatology ``(month, lat, lon)`` in K of embedded member ``member`` over ``start``-``end`` (cached)."""
     run = embedded_members((member,), start, end, grid, seed).isel(member=0, drop=True)
     return run.groupby("time.month").mean("time")
@@ -101,8 +108,11 @@ def load_generator(root: Path | None = None):
     (on CUDA when available, else the CPU)."""
     path = (root or model_root()) / "ensemble"
     if not (path / "vae").is_dir():
-        return None, _note_missing("ensemble generator", path,
-                                   "Train it with `climviz train vae` and `climviz train ldm` (see README).")
+        return None, _note_missing(
+            "ensemble generator",
+            path,
+            "Train it with `climviz train vae` and `climviz train ldm` (see README).",
+        )
     try:
         with _LOCK:
             return _generator(str(path.resolve())), ""

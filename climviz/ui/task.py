@@ -82,9 +82,13 @@ class BackgroundTask(param.Parameterized):
             return True
         self.job = None
         if job.cancelled:
-            self.param.update(running=False, progress=0.0, status="Cancelled; the previous result (if any) is kept.")
+            self.param.update(
+                running=False, progress=0.0, status="Cancelled; the previous result (if any) is kept."
+            )
         elif job.error:
-            self.param.update(running=False, progress=0.0, status="", error=f"{self.task_name} failed: {job.error}")
+            self.param.update(
+                running=False, progress=0.0, status="", error=f"{self.task_name} failed: {job.error}"
+            )
         else:
             self._finish(job)
         return False
@@ -97,5 +101,5 @@ class BackgroundTask(param.Parameterized):
         self.poll()
         return True
 
-    def start(self) -> bool:       # pragma: no cover - every subclass defines it
+    def start(self) -> bool:  # pragma: no cover - every subclass defines it
         raise NotImplementedError

@@ -17,16 +17,16 @@ import xarray as xr
 
 from climviz.data.regrid import regrid
 
-
-MAX_UPLOAD_VALUES = 50_000_000   # values of the one run read from an upload (200 MB of float32)
+MAX_UPLOAD_VALUES = 50_000_000  # values of the one run read from an upload (200 MB of float32)
 
 
 class UploadError(ValueError):
     """An uploaded file that cannot be used; the message says why in plain words."""
 
 
-def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=None,
-                             years: tuple[int, int] | None = None) -> tuple[xr.DataArray, tuple[int, int], str]:
+def read_conditioning_upload(
+    data: bytes, filename: str = "upload.nc", *, grid=None, years: tuple[int, int] | None = None
+) -> tuple[xr.DataArray, tuple[int, int], str]:
     """``(run (time, lat, lon) in K, (first, last) usable year, note)`` from uploaded bytes.
 
     ``grid = (lat, lon)`` the generator's grid (a run on another global grid is regridded
@@ -39,28 +39,34 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload{suffix}"
             path.write_bytes(data)
-            lazy = open_ensemble(path, check_values=False)   # header and coordinates only
+            lazy = open_ensemble(path, check_values=False)  # header and coordinates only
             first = lazy.isel(member=[0])
             if first.size > MAX_UPLOAD_VALUES:
-                raise DataError(f"one run of {first.size:,} values is more than this server reads from an "
-                                f"upload ({MAX_UPLOAD_VALUES:,}); send a shorter period")
-            da = open_ensemble(first.load())                 # only the first member is read and checked
+                raise DataError(
+                    f"one run of {first.size:,} values is more than this server reads from an "
+                    f"upload ({MAX_UPLOAD_VALUES:,}); send a shorter period"
+                )
+            da = open_ensemble(first.load())  # only the first member is read and checked
     except DataError as err:
         raise UploadError(f"**{filename}** could not be used: {' '.join(str(err).split())}") from None
     except Exception as err:
         reason = " ".join(str(err).split())
-        raise UploadError(f"**{filename}** is not a readable NetCDF file ({type(err).__name__}: {reason}).") from None
+        raise UploadError(
+            f"**{filename}** is not a readable NetCDF file ({type(err).__name__}: {reason})."
+        ) from None
     n_members = lazy.sizes["member"]
     extra = f" It holds {n_members} members; the first one is used." if n_members > 1 else ""
     run = da.isel(member=0, drop=True)
     n_missing = int(np.isnan(run.values).sum())
     if n_missing:
-        raise UploadError(f"**{filename}** has {n_missing} missing (NaN) values; the generator needs a complete "
-                          "run. Fill or cut the gaps first.")
+        raise UploadError(
+            f"**{filename}** has {n_missing} missing (NaN) values; the generator needs a complete "
+            "run. Fill or cut the gaps first."
+        )
     if grid is not None:
         try:
             run = regrid(run, grid[0], grid[1], where=filename)
-        except ValueError as err:   # a regional or irregular grid: DataError says why
+        except ValueError as err:  # a regional or irregular grid: DataError says why
             raise UploadError(f"**{filename}** could not be used: {' '.join(str(err).split())}") from None
     in_file = run["time"].dt.year.values
     lo, hi = int(in_file.min()), int(in_file.max())
@@ -68,10 +74,14 @@ def read_conditioning_upload(data: bytes, filename: str = "upload.nc", *, grid=N
         y0, y1 = years
         lo, hi = max(lo, y0), min(hi, y1)
         if lo > hi:
-            raise UploadError(f"**{filename}** covers {int(in_file.min())}-{int(in_file.max())}, outside the years "
-                              f"the generator was trained on ({y0}-{y1}).")
+            raise UploadError(
+                f"**{filename}** covers {int(in_file.min())}-{int(in_file.max())}, outside the years "
+                f"the generator was trained on ({y0}-{y1})."
+            )
     run.attrs["source_description"] = f"uploaded file {filename}"
     regridded = f" It was {run.attrs['regridding']}." if "regridding" in run.attrs else ""
-    note = (f"Using **{filename}**: {run.sizes['time']} months, {int(in_file.min())}-{int(in_file.max())}.{extra}"
-            f"{regridded} No true ensemble exists for an uploaded run, so the comparison with truth is left out.")
+    note = (
+        f"Using **{filename}**: {run.sizes['time']} months, {int(in_file.min())}-{int(in_file.max())}.{extra}"
+        f"{regridded} No true ensemble exists for an uploaded run, so the comparison with truth is left out."
+    )
     return run, (lo, hi), note

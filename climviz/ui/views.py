@@ -13,7 +13,7 @@ from holoviews.operation.datashader import rasterize
 
 from climviz.data.coastlines import use_offline_natural_earth
 
-PROJECTION = ccrs.PlateCarree(central_longitude=180)   # Pacific-centred, ENSO in view
+PROJECTION = ccrs.PlateCarree(central_longitude=180)  # Pacific-centred, ENSO in view
 DIVERGING = ("RdBu_r", "coolwarm", "bwr", "PuOr_r")
 GEN, TRUE, COND, ERUPT = "#dd8452", "#4c72b0", "#222222", "#c44e52"
 
@@ -50,9 +50,20 @@ def region_rects(box, central_lon: float = 180.0) -> list[tuple[float, float, fl
     return rects
 
 
-def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
-             clim: tuple[float, float] | None = None, width: int = 640, height: int = 330,
-             central_lon: float = 180.0, box=None, extent=None, tools=("hover",), dynamic: bool = True):
+def map_view(
+    field: xr.DataArray,
+    *,
+    title: str = "",
+    cmap: str = "RdBu_r",
+    clim: tuple[float, float] | None = None,
+    width: int = 640,
+    height: int = 330,
+    central_lon: float = 180.0,
+    box=None,
+    extent=None,
+    tools=("hover",),
+    dynamic: bool = True,
+):
     """A ``(lat, lon)`` field on a PlateCarree map with coastlines, rasterised with Datashader.
 
     ``box``: a Region outlined on the map; ``extent``: ``(lon_min, lat_min, lon_max, lat_max)``
@@ -65,17 +76,30 @@ def map_view(field: xr.DataArray, *, title: str = "", cmap: str = "RdBu_r",
     if clim is None:
         clim = symmetric_clim(field) if cmap in DIVERGING else (float(field.min()), float(field.max()))
     proj = projection(central_lon)
-    data = _in_display_coords(field.drop_vars([c for c in field.coords if c not in ("lat", "lon")]), central_lon)
-    img = gv.Image(data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj, rtol=0.2)  # Gaussian lat
-    raster = rasterize(img, precompute=True, dynamic=dynamic, **({} if dynamic else {"width": 2 * width,
-                                                                                      "height": 2 * height})).opts(
-        cmap=cmap, clim=clim, colorbar=True, clabel=f"{label} ({units})", tools=list(tools),
+    data = _in_display_coords(
+        field.drop_vars([c for c in field.coords if c not in ("lat", "lon")]), central_lon
+    )
+    img = gv.Image(
+        data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj, rtol=0.2
+    )  # Gaussian lat
+    raster = rasterize(
+        img,
+        precompute=True,
+        dynamic=dynamic,
+        **({} if dynamic else {"width": 2 * width, "height": 2 * height}),
+    ).opts(
+        cmap=cmap,
+        clim=clim,
+        colorbar=True,
+        clabel=f"{label} ({units})",
+        tools=list(tools),
     )
     layers = raster * coastline_path(central_lon)
     rects = region_rects(box, central_lon)
     if rects:
         layers = layers * gv.Rectangles(rects, crs=proj).opts(
-            fill_alpha=0, line_color="black", line_width=2, line_dash="dashed")
+            fill_alpha=0, line_color="black", line_width=2, line_dash="dashed"
+        )
     opts = dict(projection=proj, title=title, width=width, height=height, xaxis=None, yaxis=None)
     if extent is None:
         opts["global_extent"] = True
@@ -99,53 +123,85 @@ def coastline_path(central_lon: float = 180.0, tolerance_deg: float = 0.5) -> hv
         projected = proj.project_geometry(geom.simplify(tolerance_deg), ccrs.PlateCarree())
         for line in getattr(projected, "geoms", [projected]):
             xy = np.asarray(line.coords)
-            xs += [xy[:, 0], [np.nan]]          # NaN breaks the line between coastlines
+            xs += [xy[:, 0], [np.nan]]  # NaN breaks the line between coastlines
             ys += [xy[:, 1], [np.nan]]
     return hv.Path([{"x": np.concatenate(xs), "y": np.concatenate(ys)}]).opts(color="black", line_width=0.8)
 
 
 def placeholder_map(like: xr.DataArray, title: str, **kw):
     """An empty (NaN) map with a title, where a view has nothing to show yet."""
-    return map_view(xr.full_like(like, np.nan, dtype=float).assign_attrs(like.attrs), title=title,
-                    clim=(-1, 1), **kw)
-
-
-def plume_view(series: xr.DataArray, stats: xr.Dataset, years: np.ndarray,
-               eruptions: list[tuple[str, float]], *, title: str = "", ylabel: str = "K",
-               width: int = 640, height: int = 300):
-    """Members (thin), 5-95% band and ensemble mean of a ``(member, time)`` series,
-    with eruption dates marked."""
-    band = band_area(years, stats["low"].values, stats["high"].values, "members 5-95%", TRUE, 0.3)
-    lines = [hv.Curve((years, series.isel(member=i).values), "year", ylabel).opts(
-        color=TRUE, alpha=0.25, line_width=0.7) for i in range(series.sizes["member"])]
-    mean = hv.Curve((years, stats["mean"].values), "year", ylabel, label="ensemble mean").opts(
-        color="#1f3b73", line_width=2)
-    marks = eruption_marks(eruptions, float(np.nanmin(stats["low"].values)))
-    return hv.Overlay([band, *lines, mean, *marks]).opts(
-        title=title, ylabel=ylabel, xlabel="year", width=width, height=height, legend_position="top_left",
-        show_grid=True, ylim=_ylim(series.values, stats["low"].values, stats["high"].values),
+    return map_view(
+        xr.full_like(like, np.nan, dtype=float).assign_attrs(like.attrs), title=title, clim=(-1, 1), **kw
     )
 
 
-def observed_global_view(ds: xr.Dataset, eruptions: list[tuple[str, float]], *, width: int = 640,
-                         height: int = 300):
+def plume_view(
+    series: xr.DataArray,
+    stats: xr.Dataset,
+    years: np.ndarray,
+    eruptions: list[tuple[str, float]],
+    *,
+    title: str = "",
+    ylabel: str = "K",
+    width: int = 640,
+    height: int = 300,
+):
+    """Members (thin), 5-95% band and ensemble mean of a ``(member, time)`` series,
+    with eruption dates marked."""
+    band = band_area(years, stats["low"].values, stats["high"].values, "members 5-95%", TRUE, 0.3)
+    lines = [
+        hv.Curve((years, series.isel(member=i).values), "year", ylabel).opts(
+            color=TRUE, alpha=0.25, line_width=0.7
+        )
+        for i in range(series.sizes["member"])
+    ]
+    mean = hv.Curve((years, stats["mean"].values), "year", ylabel, label="ensemble mean").opts(
+        color="#1f3b73", line_width=2
+    )
+    marks = eruption_marks(eruptions, float(np.nanmin(stats["low"].values)))
+    return hv.Overlay([band, *lines, mean, *marks]).opts(
+        title=title,
+        ylabel=ylabel,
+        xlabel="year",
+        width=width,
+        height=height,
+        legend_position="top_left",
+        show_grid=True,
+        ylim=_ylim(series.values, stats["low"].values, stats["high"].values),
+    )
+
+
+def observed_global_view(
+    ds: xr.Dataset, eruptions: list[tuple[str, float]], *, width: int = 640, height: int = 300
+):
     """Synthetic members' annual global means (thin, and their mean) against the observed series
     (black, with its 95% range), anomalies vs 1961-1990; eruption dates marked."""
     years = ds["year"].values.astype(float) + 0.5
     syn = ds["synthetic"]
-    band = band_area(years, ds["observed_low"].values, ds["observed_high"].values, "observed 95% range",
-                     "#555555", 0.25)
-    lines = [hv.Curve((years, syn.isel(member=i).values), "year", "K").opts(color=TRUE, alpha=0.3, line_width=0.7)
-             for i in range(syn.sizes["member"])]
+    band = band_area(
+        years, ds["observed_low"].values, ds["observed_high"].values, "observed 95% range", "#555555", 0.25
+    )
+    lines = [
+        hv.Curve((years, syn.isel(member=i).values), "year", "K").opts(color=TRUE, alpha=0.3, line_width=0.7)
+        for i in range(syn.sizes["member"])
+    ]
     mean = hv.Curve((years, syn.mean("member").values), "year", "K", label="synthetic ensemble mean").opts(
-        color=TRUE, line_width=2)
+        color=TRUE, line_width=2
+    )
     obs = hv.Curve((years, ds["observed"].values), "year", "K", label=ds.attrs["observed_label"]).opts(
-        color=COND, line_width=1.8)
+        color=COND, line_width=1.8
+    )
     ylim = _ylim(syn.values, ds["observed_low"].values, ds["observed_high"].values)
     return hv.Overlay([band, *lines, mean, obs, *eruption_marks(eruptions, ylim[0])]).opts(
         title="Global mean vs 1961-1990: SYNTHETIC and OBSERVED",
-        xlabel="year", ylabel="anomaly (K)", width=width, height=height, legend_position="top_left",
-        show_grid=True, ylim=ylim)
+        xlabel="year",
+        ylabel="anomaly (K)",
+        width=width,
+        height=height,
+        legend_position="top_left",
+        show_grid=True,
+        ylim=ylim,
+    )
 
 
 def _ylim(*arrays, pad: float = 0.05) -> tuple[float, float]:
@@ -164,18 +220,22 @@ def band_area(years, low, high, label, color, alpha=0.25):
     years, low, high = (np.asarray(a, float) for a in (years, low, high))
     ok = np.isfinite(low) & np.isfinite(high)
     return hv.Area((years[ok], low[ok], high[ok]), kdims=["year"], vdims=["low", "high"], label=label).opts(
-        color=color, alpha=alpha, line_alpha=0)
+        color=color, alpha=alpha, line_alpha=0
+    )
 
 
 def eruption_marks(eruptions, y: float):
     marks = [hv.VLine(x).opts(color=ERUPT, line_dash="dashed", line_width=1) for _, x in eruptions]
-    labels = [hv.Text(x, y, f" {name}", fontsize=8, halign="left", valign="bottom").opts(
-        text_color=ERUPT, angle=90) for name, x in eruptions]
+    labels = [
+        hv.Text(x, y, f" {name}", fontsize=8, halign="left", valign="bottom").opts(text_color=ERUPT, angle=90)
+        for name, x in eruptions
+    ]
     return marks + labels
 
 
-def series_view(s: dict, eruptions, *, title: str = "", width: int = 900, height: int = 320,
-                ylabel: str = "anomaly (K)"):
+def series_view(
+    s: dict, eruptions, *, title: str = "", width: int = 900, height: int = 320, ylabel: str = "anomaly (K)"
+):
     """Regional-mean time series: conditioning run, generated members and 5-95% band, true 5-95% band.
 
     ``s``: output of :meth:`EnsembleGeneration.regional_series`.
@@ -184,37 +244,76 @@ def series_view(s: dict, eruptions, *, title: str = "", width: int = 900, height
     layers = []
     if s["ref_band"] is not None:
         q = s["ref_band"]
-        layers.append(band_area(years, q.isel(quantile=0).values, q.isel(quantile=1).values,
-                                "true ensemble 5-95%", TRUE, 0.25))
+        layers.append(
+            band_area(
+                years, q.isel(quantile=0).values, q.isel(quantile=1).values, "true ensemble 5-95%", TRUE, 0.25
+            )
+        )
     if s["gen"] is not None:
         q = s["gen_band"]
-        layers.append(band_area(years, q.isel(quantile=0).values, q.isel(quantile=1).values,
-                                "generated 5-95%", GEN, 0.3))
-        layers += [hv.Curve((years, s["gen"].isel(member=i).values), "year", ylabel).opts(
-            color=GEN, alpha=0.45, line_width=0.7) for i in range(s["gen"].sizes["member"])]
-    layers.append(hv.Curve((years, s["cond"].values), "year", ylabel, label="conditioning run").opts(
-        color=COND, line_width=1.8))
+        layers.append(
+            band_area(
+                years, q.isel(quantile=0).values, q.isel(quantile=1).values, "generated 5-95%", GEN, 0.3
+            )
+        )
+        layers += [
+            hv.Curve((years, s["gen"].isel(member=i).values), "year", ylabel).opts(
+                color=GEN, alpha=0.45, line_width=0.7
+            )
+            for i in range(s["gen"].sizes["member"])
+        ]
+    layers.append(
+        hv.Curve((years, s["cond"].values), "year", ylabel, label="conditioning run").opts(
+            color=COND, line_width=1.8
+        )
+    )
     parts = [s["cond"].values] + [s[k].values for k in ("gen", "ref_band") if s[k] is not None]
     ylim = _ylim(*parts)
     layers += eruption_marks(eruptions, ylim[0])
-    return hv.Overlay(layers).opts(title=title, width=width, height=height, legend_position="top_left",
-                                   show_grid=True, xlabel="year", ylabel=ylabel, ylim=ylim)
+    return hv.Overlay(layers).opts(
+        title=title,
+        width=width,
+        height=height,
+        legend_position="top_left",
+        show_grid=True,
+        xlabel="year",
+        ylabel=ylabel,
+        ylim=ylim,
+    )
 
 
-def nino_view(years, cond: xr.DataArray, gen: xr.DataArray | None, ref: xr.DataArray | None, *,
-              width: int = 560, height: int = 300):
+def nino_view(
+    years,
+    cond: xr.DataArray,
+    gen: xr.DataArray | None,
+    ref: xr.DataArray | None,
+    *,
+    width: int = 560,
+    height: int = 300,
+):
     """Nino3.4 index: true members (blue), generated members (orange), conditioning run (black)."""
     layers = []
     for da, color, label in ((ref, TRUE, "true members"), (gen, GEN, "generated members")):
         if da is None:
             continue
         for i in range(da.sizes["member"]):
-            layers.append(hv.Curve((years, da.isel(member=i).values), "year", "Nino3.4 (K)",
-                                   label=label if i == 0 else "").opts(color=color, alpha=0.35, line_width=0.8))
-    layers.append(hv.Curve((years, cond.values), "year", "Nino3.4 (K)", label="conditioning run").opts(
-        color=COND, line_width=1.5))
-    return hv.Overlay(layers).opts(title="Nino3.4 index (monthly anomaly)", width=width, height=height,
-                                   legend_position="top_left", show_grid=True)
+            layers.append(
+                hv.Curve(
+                    (years, da.isel(member=i).values), "year", "Nino3.4 (K)", label=label if i == 0 else ""
+                ).opts(color=color, alpha=0.35, line_width=0.8)
+            )
+    layers.append(
+        hv.Curve((years, cond.values), "year", "Nino3.4 (K)", label="conditioning run").opts(
+            color=COND, line_width=1.5
+        )
+    )
+    return hv.Overlay(layers).opts(
+        title="Nino3.4 index (monthly anomaly)",
+        width=width,
+        height=height,
+        legend_position="top_left",
+        show_grid=True,
+    )
 
 
 def _enso_curve_style(name: str) -> dict:
@@ -231,21 +330,40 @@ def spectrum_view(psd: dict[str, xr.DataArray], *, width: int = 420, height: int
     for name, s in psd.items():
         keep = s["frequency"].values > 0
         period = 1.0 / s["frequency"].values[keep]
-        layers.append(hv.Curve((period, s.values[keep]), "period (years)", "power (K² year)", label=name).opts(
-            **_enso_curve_style(name)))
-    return hv.Overlay(layers).opts(title="Nino3.4 spectrum (multitaper)", logx=True,
-                                   logy=True, width=width, height=height, show_grid=True,
-                                   legend_position="bottom_left", invert_xaxis=True)
+        layers.append(
+            hv.Curve((period, s.values[keep]), "period (years)", "power (K² year)", label=name).opts(
+                **_enso_curve_style(name)
+            )
+        )
+    return hv.Overlay(layers).opts(
+        title="Nino3.4 spectrum (multitaper)",
+        logx=True,
+        logy=True,
+        width=width,
+        height=height,
+        show_grid=True,
+        legend_position="bottom_left",
+        invert_xaxis=True,
+    )
 
 
 def acf_view(acfs: dict[str, xr.DataArray], *, width: int = 420, height: int = 300):
     """Autocorrelation of the Nino3.4 anomalies against lag (months); "observed..." dashed."""
-    layers = [hv.Curve((a["lag"].values, a.values), "lag (months)", "autocorrelation", label=name).opts(
-        **_enso_curve_style(name)) for name, a in acfs.items()]
+    layers = [
+        hv.Curve((a["lag"].values, a.values), "lag (months)", "autocorrelation", label=name).opts(
+            **_enso_curve_style(name)
+        )
+        for name, a in acfs.items()
+    ]
     zero = hv.HLine(0.0).opts(color="black", line_width=0.8)
-    return hv.Overlay([*layers, zero]).opts(title="Nino3.4 autocorrelation", width=width, height=height,
-                                            show_grid=True, legend_position="top_right",
-                                            ylim=(-0.6, 1.05))
+    return hv.Overlay([*layers, zero]).opts(
+        title="Nino3.4 autocorrelation",
+        width=width,
+        height=height,
+        show_grid=True,
+        legend_position="top_right",
+        ylim=(-0.6, 1.05),
+    )
 
 
 def bars_view(counts: xr.DataArray, *, title: str = "Rank histogram", width: int = 420, height: int = 280):
@@ -253,32 +371,56 @@ def bars_view(counts: xr.DataArray, *, title: str = "Rank histogram", width: int
     ranks = counts["rank"].values
     freq = counts.values / max(1, counts.values.sum())
     bars = hv.Bars((ranks.astype(str), freq), "rank of the true member", "frequency").opts(
-        color=GEN, line_color=None)
+        color=GEN, line_color=None
+    )
     flat = hv.HLine(1.0 / len(ranks)).opts(color="black", line_dash="dashed", line_width=1)
     return (bars * flat).opts(title=title, width=width, height=height, show_grid=True)
 
 
 def ke_view(spectra: dict[str, xr.DataArray], *, width: int = 560, height: int = 340):
     """Kinetic-energy spectra by spherical-harmonic degree, log-log."""
-    colors = {"truth": "black", "coarse input": "#8c8c8c", "mean model": TRUE, "TAUDiff samples": GEN,
-              "baseline samples": "#55a868"}
+    colors = {
+        "truth": "black",
+        "coarse input": "#8c8c8c",
+        "mean model": TRUE,
+        "TAUDiff samples": GEN,
+        "baseline samples": "#55a868",
+    }
     layers = []
     for name, s in spectra.items():
         deg = s["degree"].values
         keep = deg >= 1
-        layers.append(hv.Curve((deg[keep], s.values[keep]), "degree l", "KE (m² s⁻²)", label=name).opts(
-            color=colors.get(name, "gray"), line_width=2 if name == "truth" else 1.5,
-            line_dash="dashed" if name == "coarse input" else "solid"))
-    return hv.Overlay(layers).opts(title="Kinetic-energy spectra (mean over frames)", logx=True, logy=True,
-                                   width=width, height=height, show_grid=True, legend_position="bottom_left")
+        layers.append(
+            hv.Curve((deg[keep], s.values[keep]), "degree l", "KE (m² s⁻²)", label=name).opts(
+                color=colors.get(name, "gray"),
+                line_width=2 if name == "truth" else 1.5,
+                line_dash="dashed" if name == "coarse input" else "solid",
+            )
+        )
+    return hv.Overlay(layers).opts(
+        title="Kinetic-energy spectra (mean over frames)",
+        logx=True,
+        logy=True,
+        width=width,
+        height=height,
+        show_grid=True,
+        legend_position="bottom_left",
+    )
 
 
 def timings_view(rows: list[dict], *, width: int = 420, height: int = 260):
     """Stacked per-stage wall times of TAUDiff and the baseline."""
     data = [(r["model"], r["stage"], r["seconds"]) for r in rows]
     return hv.Bars(data, ["model", "stage"], "seconds").opts(
-        stacked=True, cmap={"mean model": TRUE, "diffusion": GEN}, title="Wall time per stage (this run)",
-        width=width, height=height, show_grid=True, tools=["hover"], legend_position="top_right")
+        stacked=True,
+        cmap={"mean model": TRUE, "diffusion": GEN},
+        title="Wall time per stage (this run)",
+        width=width,
+        height=height,
+        show_grid=True,
+        tools=["hover"],
+        legend_position="top_right",
+    )
 
 
 def denoise_curve(frames: list[dict], current: int, *, width: int = 380, height: int = 260):
@@ -286,8 +428,10 @@ def denoise_curve(frames: list[dict], current: int, *, width: int = 380, height:
     steps = [f["step"] for f in frames]
     rms = [float(np.sqrt(np.nanmean(f["field"].values ** 2))) for f in frames]
     curve = hv.Curve((steps, rms), "sampler step", "RMS of generated variability (K)").opts(
-        color=GEN, line_width=2)
+        color=GEN, line_width=2
+    )
     pts = hv.Scatter((steps, rms)).opts(color=GEN, size=5)
     mark = hv.VLine(frames[current]["step"] if frames else 0).opts(color="black", line_dash="dashed")
-    return (curve * pts * mark).opts(title="How much variability the prediction holds", width=width,
-                                     height=height, show_grid=True)
+    return (curve * pts * mark).opts(
+        title="How much variability the prediction holds", width=width, height=height, show_grid=True
+    )

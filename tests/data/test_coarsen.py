@@ -37,7 +37,9 @@ def test_gain_is_a_raised_cosine():
     np.testing.assert_allclose(g[8], 0.5 * (1 + np.cos(np.pi * 1 / 3)))
     np.testing.assert_allclose(g[10:], 0.0)
     assert np.all(np.diff(g) <= 0)
-    np.testing.assert_allclose(lowpass_gain(np.arange(12), lmax_keep=10, taper=1.0), (np.arange(12) < 10) * 1.0)
+    np.testing.assert_allclose(
+        lowpass_gain(np.arange(12), lmax_keep=10, taper=1.0), (np.arange(12) < 10) * 1.0
+    )
 
 
 @pytest.mark.parametrize("l, m", [(2, 0), (5, 3), (7, 2), (9, 9)])
@@ -59,8 +61,9 @@ def test_single_harmonic_above_cutoff_is_removed(l, m):
 def test_coarsen_samples_band_limited_field_exactly_on_coarse_gaussian_grid():
     terms = [(1, 0, 2.0), (3, 1, -0.7), (5, 4, 0.3), (6, 2, 0.5), (7, 5, 0.2), (13, 3, 1.0)]
     x = sum(a * harmonic(l, m, LAT, LON) for l, m, a in terms)
-    da = xr.DataArray(np.stack([x, 2 * x]), dims=("time", "lat", "lon"),
-                      coords={"time": [0, 1], "lat": LAT, "lon": LON})
+    da = xr.DataArray(
+        np.stack([x, 2 * x]), dims=("time", "lat", "lon"), coords={"time": [0, 1], "lat": LAT, "lon": LON}
+    )
     out = coarsen(da, 4)
     assert out.shape == (2, 8, 16)
     np.testing.assert_allclose(out.lat, gaussian_latitudes(8))
@@ -90,9 +93,10 @@ def test_wind_dataset_filtered_as_a_vector_through_the_pole():
     u = np.sin(phi) * np.cos(lam)
     v = -np.sin(lam) * np.ones_like(phi)
     t = np.sin(phi) * np.ones_like(lam) + 280.0
-    ds = xr.Dataset({"u": (("lat", "lon"), u), "v": (("lat", "lon"), v),
-                     "tas": (("lat", "lon"), t), "label": ((), 3)},
-                    coords={"lat": LAT, "lon": LON})
+    ds = xr.Dataset(
+        {"u": (("lat", "lon"), u), "v": (("lat", "lon"), v), "tas": (("lat", "lon"), t), "label": ((), 3)},
+        coords={"lat": LAT, "lon": LON},
+    )
     out = coarsen(ds, 4)
     pc, lc = np.deg2rad(out.lat.values)[:, None], np.deg2rad(out.lon.values)[None, :]
     np.testing.assert_allclose(out.u.values, np.sin(pc) * np.cos(lc), atol=1e-10)
@@ -129,8 +133,9 @@ def test_unsupported_grids_raise():
 
 def test_dask_backed_input_stays_lazy_and_agrees():
     rng = np.random.default_rng(1)
-    da = xr.DataArray(rng.standard_normal((4, 32, 64)), dims=("time", "lat", "lon"),
-                      coords={"lat": LAT, "lon": LON})
+    da = xr.DataArray(
+        rng.standard_normal((4, 32, 64)), dims=("time", "lat", "lon"), coords={"lat": LAT, "lon": LON}
+    )
     lazy = coarsen(da.chunk({"time": 2}), 4)
     assert lazy.chunks is not None
     xr.testing.assert_allclose(lazy.compute(), coarsen(da, 4))

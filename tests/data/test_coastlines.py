@@ -88,7 +88,9 @@ def test_borders_are_shared_and_inland():
     lines, recs = _read("admin_0_boundary_lines_land", "cultural")
     land = land_geometries()
     assert len(lines) > 150
-    mids = shapely.points(np.concatenate([0.5 * (np.asarray(l.coords)[:-1] + np.asarray(l.coords)[1:]) for l in lines]))
+    mids = shapely.points(
+        np.concatenate([0.5 * (np.asarray(l.coords)[:-1] + np.asarray(l.coords)[1:]) for l in lines])
+    )
     assert shapely.covers(land, mids).all()  # borders run over land ...
     on_coast = shapely.distance(land.boundary, mids) < 1e-9
     assert on_coast.mean() < 0.01  # ... and not along the coast

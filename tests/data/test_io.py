@@ -19,10 +19,11 @@ def tiny(calendar="proleptic_gregorian", ntime=3) -> xr.DataArray:
     time = [cftime.datetime(2000, m + 1, 15, calendar=calendar) for m in range(ntime)]
     return xr.DataArray(
         (270 + 30 * rng.random((2, ntime, 4, 8))).astype(np.float64),
-        dims=("member", "time", "lat", "lon"), name="tas",
-        coords={"member": [0, 1], "time": time, "lat": [-60.0, -20, 20, 60],
-                "lon": np.arange(8) * 45.0},
-        attrs={"units": "K", "standard_name": "air_temperature"})
+        dims=("member", "time", "lat", "lon"),
+        name="tas",
+        coords={"member": [0, 1], "time": time, "lat": [-60.0, -20, 20, 60], "lon": np.arange(8) * 45.0},
+        attrs={"units": "K", "standard_name": "air_temperature"},
+    )
 
 
 def test_output_format():
@@ -113,9 +114,18 @@ def test_stale_source_encoding_is_dropped(tmp_path):
     """Packed int16 degC in, K out: the old scale/offset/dtype must not be reused."""
     src = tmp_path / "packed.nc"
     degc = (tiny() - 273.15).assign_attrs(units="degC")
-    degc.to_dataset().to_netcdf(src, encoding={"tas": {"dtype": "int16", "scale_factor": 0.01,
-                                                        "add_offset": 0.0, "_FillValue": -32767,
-                                                        "chunksizes": (1, 1, 4, 8)}})
+    degc.to_dataset().to_netcdf(
+        src,
+        encoding={
+            "tas": {
+                "dtype": "int16",
+                "scale_factor": 0.01,
+                "add_offset": 0.0,
+                "_FillValue": -32767,
+                "chunksizes": (1, 1, 4, 8),
+            }
+        },
+    )
     canon = open_ensemble(src)
     out = write_dataset(canon, tmp_path / "k.nc")
     with netCDF4.Dataset(out) as nc:
@@ -143,13 +153,13 @@ def test_zarr_round_trip_with_cftime_and_uneven_chunks(tmp_path, calendar):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         write_dataset(tiny(), tmp_path / "t.nc", encoding={"tas": {"no_such_key": 1}})
     assert list(tmp_path.iterdir()) == []
     target = tmp_path / "keep.nc"
     write_dataset(tiny(), target)
     before = target.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         write_dataset(tiny().isel(lon=slice(0, 2)), target, encoding={"tas": {"bogus": 0}})
     assert target.read_bytes() == before and list(tmp_path.iterdir()) == [target]
 

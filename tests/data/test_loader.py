@@ -23,8 +23,9 @@ from climviz.data.loader import DataError, canonicalize, open_ensemble, open_run
 
 
 def mid_months(n: int, year: int = 2000, calendar: str = "proleptic_gregorian") -> np.ndarray:
-    return np.array([cftime.datetime(year + m // 12, m % 12 + 1, 15, calendar=calendar)
-                     for m in range(n)], dtype=object)
+    return np.array(
+        [cftime.datetime(year + m // 12, m % 12 + 1, 15, calendar=calendar) for m in range(n)], dtype=object
+    )
 
 
 def reference(nmember=2, ntime=3, nlat=4, nlon=8, seed=0) -> xr.DataArray:
@@ -33,10 +34,13 @@ def reference(nmember=2, ntime=3, nlat=4, nlon=8, seed=0) -> xr.DataArray:
     data = (250.0 + 50.0 * rng.random((nmember, ntime, nlat, nlon))).astype(np.float32)
     lat = np.linspace(-90 + 90 / nlat, 90 - 90 / nlat, nlat)
     lon = np.arange(nlon) * 360.0 / nlon
-    return xr.DataArray(data, dims=CANONICAL_DIMS, name="tas",
-                        coords={"member": np.arange(nmember), "time": mid_months(ntime),
-                                "lat": lat, "lon": lon},
-                        attrs={"units": "K", "standard_name": "air_temperature"})
+    return xr.DataArray(
+        data,
+        dims=CANONICAL_DIMS,
+        name="tas",
+        coords={"member": np.arange(nmember), "time": mid_months(ntime), "lat": lat, "lon": lon},
+        attrs={"units": "K", "standard_name": "air_temperature"},
+    )
 
 
 def assert_canonical_equal(out: xr.DataArray, ref: xr.DataArray, atol=0.0) -> None:
@@ -147,12 +151,14 @@ def test_cyclic_longitude_column_is_dropped():
 def test_datetime64_and_numeric_times_become_cftime():
     ref = reference(nmember=1, ntime=3)
     ds = as_file(ref)
-    as_np = ds.assign_coords(time=np.array(["2000-01-15", "2000-02-15", "2000-03-15"],
-                                           dtype="datetime64[ns]"))
+    as_np = ds.assign_coords(
+        time=np.array(["2000-01-15", "2000-02-15", "2000-03-15"], dtype="datetime64[ns]")
+    )
     assert_canonical_equal(canonicalize(as_np), ref)
     days = [(datetime.date(2000, m, 15) - datetime.date(1850, 1, 1)).days for m in (1, 2, 3)]
-    raw = ds.assign_coords(time=("time", days, {"units": "days since 1850-01-01",
-                                                "calendar": "proleptic_gregorian"}))
+    raw = ds.assign_coords(
+        time=("time", days, {"units": "days since 1850-01-01", "calendar": "proleptic_gregorian"})
+    )
     assert_canonical_equal(canonicalize(raw), ref)
 
 
@@ -206,12 +212,19 @@ def layouts(draw):
     nmember = draw(st.integers(1, 3))
     nlat = draw(st.integers(2, 6))
     nlon = draw(st.integers(2, 9))
-    ref = reference(nmember=nmember, ntime=draw(st.integers(1, 3)), nlat=nlat, nlon=nlon,
-                    seed=draw(st.integers(0, 2**16)))
-    return (ref, draw(st.permutations(range(nlat))), draw(st.permutations(range(nlon))),
-            draw(st.integers(-2, 2)), draw(st.booleans()),
-            draw(st.sampled_from(["member", "realization", "ensemble", "ens", "number", None])),
-            draw(st.sampled_from(["lat", "latitude"])), draw(st.sampled_from(["lon", "longitude"])))
+    ref = reference(
+        nmember=nmember, ntime=draw(st.integers(1, 3)), nlat=nlat, nlon=nlon, seed=draw(st.integers(0, 2**16))
+    )
+    return (
+        ref,
+        draw(st.permutations(range(nlat))),
+        draw(st.permutations(range(nlon))),
+        draw(st.integers(-2, 2)),
+        draw(st.booleans()),
+        draw(st.sampled_from(["member", "realization", "ensemble", "ens", "number", None])),
+        draw(st.sampled_from(["lat", "latitude"])),
+        draw(st.sampled_from(["lon", "longitude"])),
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -225,10 +238,18 @@ def test_any_rearrangement_gives_the_reference(layout):
     units = "K"
     if celsius:
         data, units = data - np.float32(273.15), "degC"
-    da = xr.DataArray(data, dims=("member", "time", latname, lonname), name="tas",
-                      coords={"member": ref.member.values, "time": ref.time.values,
-                              latname: ref.lat.values[lat_perm], lonname: lon},
-                      attrs={"units": units})
+    da = xr.DataArray(
+        data,
+        dims=("member", "time", latname, lonname),
+        name="tas",
+        coords={
+            "member": ref.member.values,
+            "time": ref.time.values,
+            latname: ref.lat.values[lat_perm],
+            lonname: lon,
+        },
+        attrs={"units": units},
+    )
     if mdim is None:
         da = da.isel(member=0, drop=True) if ref.sizes["member"] == 1 else da
     elif mdim != "member":
@@ -259,22 +280,25 @@ def test_variable_choice_errors():
     assert canonicalize(ds, var="b").attrs["source_variable"] == "b"
 
 
-@pytest.mark.parametrize("problem, match", [
-    ("all_nan", "all NaN"),
-    ("inf", "infinite values"),
-    ("dup_lat", "duplicate latitude values"),
-    ("dup_lon", "duplicate longitude values"),
-    ("lat_range", r"unsupported grid.*latitudes outside \[-90, 90\]"),
-    ("uneven_lon", "unsupported grid.*not evenly spaced"),
-    ("one_lat", r"unsupported grid.*1 lat point"),
-    ("units", "unsupported units 'm s-1'"),
-    ("no_units", "no units attribute"),
-    ("dup_time", "duplicate time values"),
-    ("time_order", "not monotonically increasing"),
-    ("extra_dim", r"extra dimensions \['plev\(2\)'\]"),
-    ("implausible", "implausible temperatures"),
-    ("two_members_dims", "several member dims"),
-])
+@pytest.mark.parametrize(
+    "problem, match",
+    [
+        ("all_nan", "all NaN"),
+        ("inf", "infinite values"),
+        ("dup_lat", "duplicate latitude values"),
+        ("dup_lon", "duplicate longitude values"),
+        ("lat_range", r"unsupported grid.*latitudes outside \[-90, 90\]"),
+        ("uneven_lon", "unsupported grid.*not evenly spaced"),
+        ("one_lat", r"unsupported grid.*1 lat point"),
+        ("units", "unsupported units 'm s-1'"),
+        ("no_units", "no units attribute"),
+        ("dup_time", "duplicate time values"),
+        ("time_order", "not monotonically increasing"),
+        ("extra_dim", r"extra dimensions \['plev\(2\)'\]"),
+        ("implausible", "implausible temperatures"),
+        ("two_members_dims", "several member dims"),
+    ],
+)
 def test_bad_input_is_named(problem, match):
     ref = reference(nmember=1, ntime=3, nlat=4, nlon=8)
     da = ref.isel(member=0, drop=True).copy()
@@ -313,8 +337,10 @@ def test_curvilinear_grid_is_unsupported():
     ref = reference(nmember=1)
     ds = as_file(ref).rename(lat="y", lon="x").drop_vars(["y", "x"])
     lat2d, lon2d = np.meshgrid(ref.lat.values, ref.lon.values, indexing="ij")
-    ds = ds.assign_coords(nav_lat=(("y", "x"), lat2d, {"standard_name": "latitude"}),
-                          nav_lon=(("y", "x"), lon2d, {"standard_name": "longitude"}))
+    ds = ds.assign_coords(
+        nav_lat=(("y", "x"), lat2d, {"standard_name": "latitude"}),
+        nav_lon=(("y", "x"), lon2d, {"standard_name": "longitude"}),
+    )
     _bad(ds, "unsupported grid.*curvilinear")
 
 
@@ -401,7 +427,8 @@ def test_unreadable_sources_name_the_file(tmp_path):
         open_ensemble(junk)
     months = tmp_path / "months.nc"
     as_file(reference(nmember=1)).assign_coords(
-        time=("time", [0, 1, 2], {"units": "months since 1850-01-01"})).to_netcdf(months)
+        time=("time", [0, 1, 2], {"units": "months since 1850-01-01"})
+    ).to_netcdf(months)
     with pytest.raises(DataError, match="cannot decode the times in .*months.nc"):
         open_ensemble(months)
     (tmp_path / "folder").mkdir()

@@ -24,25 +24,39 @@ CELSIUS = ["degC", "C", "celsius", "Celsius", "deg_C", "degrees_C", "degree_Cels
 def _reference(nmember, ntime, nlat, nlon, seed) -> xr.DataArray:
     rng = np.random.default_rng(seed)
     time = np.array([cftime.DatetimeProlepticGregorian(1990 + m // 12, m % 12 + 1, 15) for m in range(ntime)])
-    return xr.DataArray((250 + 50 * rng.random((nmember, ntime, nlat, nlon))).astype(np.float32),
-                        dims=CANONICAL_DIMS, name="tas", attrs={"units": "K"},
-                        coords={"member": np.arange(nmember), "time": time,
-                                "lat": np.linspace(-90 + 90 / nlat, 90 - 90 / nlat, nlat),
-                                "lon": np.arange(nlon) * 360.0 / nlon})
+    return xr.DataArray(
+        (250 + 50 * rng.random((nmember, ntime, nlat, nlon))).astype(np.float32),
+        dims=CANONICAL_DIMS,
+        name="tas",
+        attrs={"units": "K"},
+        coords={
+            "member": np.arange(nmember),
+            "time": time,
+            "lat": np.linspace(-90 + 90 / nlat, 90 - 90 / nlat, nlat),
+            "lon": np.arange(nlon) * 360.0 / nlon,
+        },
+    )
 
 
 @st.composite
 def scrambles(draw):
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(2, 5)), draw(st.integers(2, 8)))
-    return dict(ref=_reference(*shape, seed=draw(st.integers(0, 2**16))),
-                order=draw(st.permutations(CANONICAL_DIMS)),
-                flip_lat=draw(st.booleans()),
-                roll=draw(st.integers(0, shape[3] - 1)),
-                lon180=draw(st.booleans()),
-                celsius=draw(st.booleans()),
-                unit=draw(st.sampled_from(range(len(KELVIN)))),
-                time=draw(st.sampled_from(["cftime", "datetime64", "numeric"])),
-                via_file=draw(st.booleans()))
+    shape = (
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 4)),
+        draw(st.integers(2, 5)),
+        draw(st.integers(2, 8)),
+    )
+    return dict(
+        ref=_reference(*shape, seed=draw(st.integers(0, 2**16))),
+        order=draw(st.permutations(CANONICAL_DIMS)),
+        flip_lat=draw(st.booleans()),
+        roll=draw(st.integers(0, shape[3] - 1)),
+        lon180=draw(st.booleans()),
+        celsius=draw(st.booleans()),
+        unit=draw(st.sampled_from(range(len(KELVIN)))),
+        time=draw(st.sampled_from(["cftime", "datetime64", "numeric"])),
+        via_file=draw(st.booleans()),
+    )
 
 
 def _scramble(s) -> xr.Dataset:
@@ -60,12 +74,17 @@ def _scramble(s) -> xr.Dataset:
         da = da.assign_coords(time=pd.DatetimeIndex([f"{t.year}-{t.month:02d}-15" for t in times]).values)
     elif s["time"] == "numeric":
         days = cftime.date2num(times, "days since 1850-01-01", calendar="proleptic_gregorian")
-        da = da.assign_coords(time=("time", days, {"units": "days since 1850-01-01",
-                                                   "calendar": "proleptic_gregorian"}))
+        da = da.assign_coords(
+            time=("time", days, {"units": "days since 1850-01-01", "calendar": "proleptic_gregorian"})
+        )
     return da.transpose(*s["order"]).to_dataset()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(scrambles())
 def test_any_scramble_gives_the_reference(tmp_path, s):
     ds = _scramble(s)

@@ -58,8 +58,10 @@ def synthetic() -> list[np.ndarray]:
     lat, lon = global_grid(*GRID)
     w = np.cos(np.deg2rad(lat))[:, None] * np.ones((1, GRID[1]))
     box = get_region("nino34").mask(lat, lon) * w
-    return [anomalies((te.member_field(k, grid=GRID) * box).sum(axis=(1, 2)) / box.sum())
-            for k in range(N_MEMBERS)]
+    return [
+        anomalies((te.member_field(k, grid=GRID) * box).sum(axis=(1, 2)) / box.sum())
+        for k in range(N_MEMBERS)
+    ]
 
 
 # ---------------------------------------------------------------- the observed files themselves
@@ -85,7 +87,9 @@ def test_hadcrut5_reference_period_and_warming():
     assert abs(float(ds.anomaly.sel(year=slice(1961, 1990)).mean())) < 0.02
     assert bool((ds.lower <= ds.anomaly).all() and (ds.anomaly <= ds.upper).all())
     # IPCC AR6 WG1 (Table 2.4): 1986-2005 was 0.69 K above 1850-1900 (HadCRUT5-based assessment)
-    warming = float(ds.anomaly.sel(year=slice(1986, 2005)).mean() - ds.anomaly.sel(year=slice(1850, 1900)).mean())
+    warming = float(
+        ds.anomaly.sel(year=slice(1986, 2005)).mean() - ds.anomaly.sel(year=slice(1850, 1900)).mean()
+    )
     assert warming == pytest.approx(0.69, abs=0.05)
 
 
@@ -94,10 +98,10 @@ def test_hadcrut5_reference_period_and_warming():
 
 def test_enso_amplitude_and_asymmetry_match_observed(observed, synthetic):
     sd_obs, sd_syn = observed.std(), np.mean([x.std() for x in synthetic])
-    assert sd_syn == pytest.approx(sd_obs, abs=0.1)          # K; observed 0.87
+    assert sd_syn == pytest.approx(sd_obs, abs=0.1)  # K; observed 0.87
     sk_obs = scipy.stats.skew(observed)
     sk_syn = np.mean([scipy.stats.skew(x) for x in synthetic])
-    assert sk_obs > 0.2                                        # El Nino stronger than La Nina
+    assert sk_obs > 0.2  # El Nino stronger than La Nina
     # the observed skewness of one 151-year record has a sampling sd of about 0.2
     assert sk_syn == pytest.approx(sk_obs, abs=0.15)
 
@@ -105,7 +109,7 @@ def test_enso_amplitude_and_asymmetry_match_observed(observed, synthetic):
 def test_enso_rhythm_matches_observed(observed, synthetic):
     a_obs = acf(observed)
     a_syn = np.mean([acf(x) for x in synthetic], axis=0)
-    assert a_syn[1] == pytest.approx(a_obs[1], abs=0.03)        # lag-1, observed 0.94
+    assert a_syn[1] == pytest.approx(a_obs[1], abs=0.03)  # lag-1, observed 0.94
     # the most negative autocorrelation: depth within 0.08, lag within 4 months (observed -0.22 at 23 months)
     assert a_syn.min() == pytest.approx(a_obs.min(), abs=0.08)
     assert abs(int(a_syn.argmin()) - int(a_obs.argmin())) <= 4
@@ -120,8 +124,8 @@ def test_volcanic_forcing_matches_rcmip_and_peaks_the_year_after():
     forcing = ebm.forcing_history(12 * (2005 - 1850 + 1))["forcing_volcanic"].reshape(-1, 12).mean(axis=1)
     for name, (first, second) in RCMIP_VOLCANIC_ERF.items():
         y = ERUPTIONS_BY_NAME[name].year - 1850
-        got = forcing[y: y + 2]
-        assert got == pytest.approx([first, second], abs=0.16), name   # W m-2
+        got = forcing[y : y + 2]
+        assert got == pytest.approx([first, second], abs=0.16), name  # W m-2
     # Pinatubo and El Chichon peak in the year after the eruption, as in RCMIP
     for name in ("Pinatubo", "El Chichon"):
         y = ERUPTIONS_BY_NAME[name].year - 1850

@@ -22,13 +22,15 @@ LON = np.arange(0.5, 360.0, 1.0)
 @st.composite
 def boxes(draw):
     """``(lat_min, lat_max, west, east, width)``; west/east as a user may type them (0..360 or -180..180)."""
-    quarter = st.integers(0, 4 * 359).map(lambda k: k / 4 + 0.25 / 2)  # x.125, x.375, ...: never on a grid point
+    quarter = st.integers(0, 4 * 359).map(
+        lambda k: k / 4 + 0.25 / 2
+    )  # x.125, x.375, ...: never on a grid point
     lat_a = draw(st.integers(-356, 355)) / 4 + 0.125
     lat_b = draw(st.integers(int((lat_a + 90) * 4) + 1, 4 * 180 - 1)) / 4 - 90 + 0.125
     west = draw(quarter)
-    width = draw(st.integers(1, 4 * 359)) / 4          # 0.25 .. 359 degrees eastwards
+    width = draw(st.integers(1, 4 * 359)) / 4  # 0.25 .. 359 degrees eastwards
     east = (west + width) % 360.0
-    if draw(st.booleans()):                             # the -180..180 convention for either edge
+    if draw(st.booleans()):  # the -180..180 convention for either edge
         west = west - 360.0 if west > 180.0 else west
     if draw(st.booleans()):
         east = east - 360.0 if east > 180.0 else east
@@ -47,7 +49,9 @@ def test_mask_matches_angular_reference(box, grid_180):
     lat_min, lat_max, west, east, width = box
     lon = np.where(LON > 180.0, LON - 360.0, LON) if grid_180 else LON
     region = get_region(f"{lat_min},{lat_max},{west},{east}")
-    np.testing.assert_array_equal(region.mask(LAT, lon), _reference_mask(lat_min, lat_max, west, width, LAT, lon))
+    np.testing.assert_array_equal(
+        region.mask(LAT, lon), _reference_mask(lat_min, lat_max, west, width, LAT, lon)
+    )
     crosses_0e = np.mod(west, 360.0) + width > 360.0
     assert region.wraps == crosses_0e
 
@@ -59,11 +63,14 @@ def test_select_is_the_mask_in_contiguous_order(box, grid_180):
 
     lat_min, lat_max, west, east, width = box
     lon = np.where(LON > 180.0, LON - 360.0, LON) if grid_180 else LON
-    da = xr.DataArray(np.arange(LAT.size * lon.size, dtype=float).reshape(LAT.size, lon.size),
-                      dims=("lat", "lon"), coords={"lat": LAT, "lon": lon})
+    da = xr.DataArray(
+        np.arange(LAT.size * lon.size, dtype=float).reshape(LAT.size, lon.size),
+        dims=("lat", "lon"),
+        coords={"lat": LAT, "lon": lon},
+    )
     region = get_region((lat_min, lat_max, west, east))
     mask = _reference_mask(lat_min, lat_max, west, width, LAT, lon)
-    if not mask.any():                                  # a box between grid points
+    if not mask.any():  # a box between grid points
         with pytest.raises(ValueError, match="selects no points"):
             region.select(da)
         return

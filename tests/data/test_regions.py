@@ -54,8 +54,9 @@ def test_mask_counts_on_wrapping_box():
 def test_select_wrapping_box_is_contiguous_and_matches_rolled_grid():
     lat, lon = _grid_1deg()
     rng = np.random.default_rng(1)
-    da = xr.DataArray(rng.normal(size=(2, lat.size, lon.size)), dims=("time", "lat", "lon"),
-                      coords={"lat": lat, "lon": lon})
+    da = xr.DataArray(
+        rng.normal(size=(2, lat.size, lon.size)), dims=("time", "lat", "lon"), coords={"lat": lat, "lon": lon}
+    )
     sub = REGIONS["Europe"].select(da)
     steps = np.mod(np.diff(sub.lon.values), 360.0)
     assert np.all(steps == 1.0) and sub.sizes["lon"] == 51

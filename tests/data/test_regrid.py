@@ -14,8 +14,8 @@ from climviz.data.grid import gaussian_latitudes, global_grid
 from climviz.data.loader import open_ensemble, open_run
 from climviz.data.regrid import global_grid_of, quadrature_weights, regrid
 
-POLES_73 = np.linspace(90.0, -90.0, 73)                     # descending, as many files are
-LON_PM180 = np.arange(-180.0, 180.0, 2.5)                   # -180 .. 177.5
+POLES_73 = np.linspace(90.0, -90.0, 73)  # descending, as many files are
+LON_PM180 = np.arange(-180.0, 180.0, 2.5)  # -180 .. 177.5
 
 
 def _centred(nlat):
@@ -40,20 +40,28 @@ def _y22(lat, lon):
 
 
 @pytest.mark.parametrize("harmonic", [_y32, _y22])
-@pytest.mark.parametrize("src_lat, src_lon", [(POLES_73, LON_PM180), (_centred(24), np.arange(48) * 7.5 + 3.75)])
+@pytest.mark.parametrize(
+    "src_lat, src_lon", [(POLES_73, LON_PM180), (_centred(24), np.arange(48) * 7.5 + 3.75)]
+)
 def test_single_harmonic_on_regular_grid_lands_on_the_analytic_values(harmonic, src_lat, src_lon):
     out = regrid(_field(harmonic(src_lat, src_lon), src_lat, src_lon), *global_grid(48, 96))
     np.testing.assert_allclose(out["lat"], gaussian_latitudes(48), atol=1e-12)
-    np.testing.assert_allclose(out.values, harmonic(out["lat"].values, out["lon"].values), atol=2e-6)  # float32
+    np.testing.assert_allclose(
+        out.values, harmonic(out["lat"].values, out["lon"].values), atol=2e-6
+    )  # float32
     assert out.attrs["regridding"].startswith("regridded from regular")
 
 
 def test_note_names_both_grids_and_the_truncation():
     out = regrid(_field(_y32(POLES_73, LON_PM180), POLES_73, LON_PM180), *global_grid(48, 96))
-    assert out.attrs["regridding"] == ("regridded from regular 73x144 (equiangular, poles included) to Gaussian "
-                                       "48x96 by spherical-harmonic transform, truncated at degree 47 (T47)")
-    out = regrid(_field(_y32(_centred(24), np.arange(48) * 7.5), _centred(24), np.arange(48) * 7.5),
-                 *global_grid(48, 96))
+    assert out.attrs["regridding"] == (
+        "regridded from regular 73x144 (equiangular, poles included) to Gaussian "
+        "48x96 by spherical-harmonic transform, truncated at degree 47 (T47)"
+    )
+    out = regrid(
+        _field(_y32(_centred(24), np.arange(48) * 7.5), _centred(24), np.arange(48) * 7.5),
+        *global_grid(48, 96),
+    )
     assert "regular 24x48 (equiangular, cell-centred, no poles) to Gaussian 48x96" in out.attrs["regridding"]
     assert "degree 22 (T22)" in out.attrs["regridding"]
 
@@ -62,11 +70,11 @@ def _band_limited(nlat, nlon, degrees, seed):
     """A random field with degrees l < ``degrees`` on a Gaussian grid (torch-harmonics synthesis), and its coefficients."""
     rng = np.random.default_rng(seed)
     coeff = rng.normal(size=(degrees, degrees)) + 1j * rng.normal(size=(degrees, degrees))
-    coeff = np.tril(coeff)                      # m <= l
+    coeff = np.tril(coeff)  # m <= l
     coeff[:, 0] = coeff[:, 0].real
     coeff = torch.from_numpy(coeff)
     isht = th.InverseRealSHT(nlat, nlon, lmax=degrees, mmax=degrees, grid="legendre-gauss").double()
-    return isht(coeff).numpy()[::-1].copy(), coeff       # torch-harmonics runs north to south
+    return isht(coeff).numpy()[::-1].copy(), coeff  # torch-harmonics runs north to south
 
 
 def test_agrees_with_torch_harmonics_synthesis_on_an_equiangular_target():
@@ -104,11 +112,13 @@ def test_global_area_mean_is_kept_for_a_rough_field(src_lat):
     gauss_w = np.polynomial.legendre.leggauss(48)[1]
     target_mean = float((out.values.astype(float).mean(-1) * gauss_w).sum() / gauss_w.sum())
     w = quadrature_weights(global_grid_of(lat, np.arange(144) * 2.5))
-    assert abs(target_mean - float((values.mean(-1) * w).sum() / w.sum())) < 1e-4   # kept exactly (float32 out)
+    assert (
+        abs(target_mean - float((values.mean(-1) * w).sum() / w.sum())) < 1e-4
+    )  # kept exactly (float32 out)
     # exact cell areas (an independent weighting) differ from the quadrature's by ~1.6e-3 K on this noise;
     # the noise alone averages to about 5 K / sqrt(73 * 144) = 0.05 K, so a wrong weight would show
     assert abs(target_mean - _cell_area_mean(values, lat)) < 5e-3
-    assert abs(values.mean() - _cell_area_mean(values, lat)) > 1.0    # unweighted, it would be 5 K off
+    assert abs(values.mean() - _cell_area_mean(values, lat)) > 1.0  # unweighted, it would be 5 K off
 
 
 def test_quadrature_weights_integrate_the_sphere():
@@ -116,17 +126,28 @@ def test_quadrature_weights_integrate_the_sphere():
         w = quadrature_weights(global_grid_of(lat, np.arange(48) * 7.5))
         x = np.sin(np.deg2rad(lat))
         assert abs(w.sum() - 2.0) < 1e-12
-        assert abs((w * x**2).sum() - 2.0 / 3.0) < 1e-12      # integral of x^2 over [-1, 1]
+        assert abs((w * x**2).sum() - 2.0 / 3.0) < 1e-12  # integral of x^2 over [-1, 1]
 
 
-@pytest.mark.parametrize("lat, lon, why", [
-    (np.arange(20.0, 61.0, 2.5), np.arange(0.0, 90.0, 2.5), "cover 90 of 360 degrees"),
-    (np.arange(20.0, 61.0, 2.5), np.arange(144) * 2.5, "do not reach the poles"),
-    (np.linspace(-90, 90, 73), np.arange(143) * 2.5, "missing the periodic longitude"),
-    (np.arange(-87.5, 90.1, 2.5), np.arange(144) * 2.5, "neither include both poles nor sit half a step"),
-    (np.r_[-80.0, -50.0, -10.0, 0.0, 30.0, 85.0], np.arange(16) * 22.5, "unevenly spaced and not Gaussian"),
-    (np.linspace(-90, 90, 9), np.r_[np.arange(8) * 20.0, np.arange(8) * 25.0 + 180.0], "not evenly spaced"),
-])
+@pytest.mark.parametrize(
+    "lat, lon, why",
+    [
+        (np.arange(20.0, 61.0, 2.5), np.arange(0.0, 90.0, 2.5), "cover 90 of 360 degrees"),
+        (np.arange(20.0, 61.0, 2.5), np.arange(144) * 2.5, "do not reach the poles"),
+        (np.linspace(-90, 90, 73), np.arange(143) * 2.5, "missing the periodic longitude"),
+        (np.arange(-87.5, 90.1, 2.5), np.arange(144) * 2.5, "neither include both poles nor sit half a step"),
+        (
+            np.r_[-80.0, -50.0, -10.0, 0.0, 30.0, 85.0],
+            np.arange(16) * 22.5,
+            "unevenly spaced and not Gaussian",
+        ),
+        (
+            np.linspace(-90, 90, 9),
+            np.r_[np.arange(8) * 20.0, np.arange(8) * 25.0 + 180.0],
+            "not evenly spaced",
+        ),
+    ],
+)
 def test_regional_or_irregular_grids_are_refused_naming_why(lat, lon, why):
     da = _field(np.full((lat.size, lon.size), 280.0), lat, lon)
     with pytest.raises(DataError, match=why) as err:
@@ -159,9 +180,15 @@ def _colleagues_file(path, nlat=48, nlon=96):
     season = np.cos(2 * np.pi * np.arange(24) / 12)[None, :, None, None]
     field = 15.0 + 10.0 * _y22(lat, lon) + 20.0 * _y32(lat, lon) * season + np.arange(3)[:, None, None, None]
     ds = xr.Dataset(
-        {"t2m": (("realization", "time", "latitude", "longitude"), field.astype(np.float32),
-                 {"units": "degC", "standard_name": "air_temperature"})},
-        coords={"realization": [1, 2, 3], "time": time, "latitude": lat, "longitude": lon})
+        {
+            "t2m": (
+                ("realization", "time", "latitude", "longitude"),
+                field.astype(np.float32),
+                {"units": "degC", "standard_name": "air_temperature"},
+            )
+        },
+        coords={"realization": [1, 2, 3], "time": time, "latitude": lat, "longitude": lon},
+    )
     ds.to_netcdf(path)
     return path
 
@@ -174,12 +201,14 @@ def test_colleagues_file_opens_regridded_through_the_loader(tmp_path):
     assert tas.attrs["units"] == "K" and tas["time"].values[0].calendar == "noleap"
     assert tas.attrs["regridding"] == (
         "regridded from regular 48x96 (equiangular, cell-centred, no poles) to Gaussian 24x48 by "
-        "spherical-harmonic transform, truncated at degree 23 (T23)")
+        "spherical-harmonic transform, truncated at degree 23 (T23)"
+    )
     assert "regridded" in tas.attrs["history"]
     season = np.cos(2 * np.pi * np.arange(24) / 12)[None, :, None, None]
-    expected = (288.15 + 10.0 * _y22(lat, lon) + 20.0 * _y32(lat, lon) * season
-                + np.arange(3)[:, None, None, None])
-    np.testing.assert_allclose(tas.values, expected, atol=1e-4)          # float32 K
+    expected = (
+        288.15 + 10.0 * _y22(lat, lon) + 20.0 * _y32(lat, lon) * season + np.arange(3)[:, None, None, None]
+    )
+    np.testing.assert_allclose(tas.values, expected, atol=1e-4)  # float32 K
     run = open_run(path, member=2, grid=(lat, lon))
     assert run.dims == ("time", "lat", "lon") and "regridding" in run.attrs
     np.testing.assert_allclose(run.values, expected[1], atol=1e-4)

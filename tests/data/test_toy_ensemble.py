@@ -22,10 +22,10 @@ import xarray as xr
 from climviz.data import ebm
 from climviz.data import enso_model as em
 from climviz.data import toy_ensemble as te
-from climviz.data.toy_ensemble_io import write_toy_ensemble
 from climviz.data.grid import global_grid
 from climviz.data.landmask import land_fraction
 from climviz.data.regions import get_region
+from climviz.data.toy_ensemble_io import write_toy_ensemble
 
 GRID = (24, 48)
 N_MEMBERS = 6
@@ -141,7 +141,9 @@ def test_forcing_histories():
 
 def test_global_warming_and_pinatubo_dip():
     fr = te.forced_response()
-    warming = float(fr.tas.sel(time=slice("1986", "2005")).mean() - fr.tas.sel(time=slice("1850", "1879")).mean())
+    warming = float(
+        fr.tas.sel(time=slice("1986", "2005")).mean() - fr.tas.sel(time=slice("1850", "1879")).mean()
+    )
     assert 0.6 <= warming <= 1.0
     dip = float(fr.tas.sel(time="1992").mean() - fr.tas.sel(time="1990").mean())
     # a mixed layer of 7.3 W yr m-2 K-1 under the RCMIP-size pulse (1992 mean -1.85 W m-2)
@@ -177,7 +179,9 @@ def test_warming_pattern_polar_and_land_amplified():
     arctic = lat > 70
     ratio_arctic = area_mean(pat[arctic], w[arctic])
     assert 1.6 <= ratio_arctic <= 2.6
-    ratio_land = ((pat * land * w).sum() / (land * w).sum()) / ((pat * (1 - land) * w).sum() / ((1 - land) * w).sum())
+    ratio_land = ((pat * land * w).sum() / (land * w).sum()) / (
+        (pat * (1 - land) * w).sum() / ((1 - land) * w).sum()
+    )
     assert 1.3 <= ratio_land <= 1.9
     volc = ebm.volcanic_pattern(lat, lon, land)
     assert area_mean(volc, w) == pytest.approx(1.0)
@@ -360,7 +364,9 @@ def test_written_file_is_cf_and_matches_memory(tmp_path, suffix):
         assert ds.time.values[0].calendar == "proleptic_gregorian" and ds.time.values[0].day == 15
         assert ds.time_bnds.shape == (24, 2)
         assert ds.attrs["Conventions"] == "CF-1.8" and ds.attrs["synthetic"] == "yes"
-        assert "synthetic" in ds.attrs["comment"].lower() and "not observations" in ds.attrs["comment"].lower()
+        assert (
+            "synthetic" in ds.attrs["comment"].lower() and "not observations" in ds.attrs["comment"].lower()
+        )
         assert ds.attrs["seed"] == "5" and "climviz" in ds.attrs["generator"] and ds.attrs["history"]
         phys = json.loads(ds.attrs["physical_parameters"])
         assert phys["ebm"]["co2_coeff"] == 5.35 and "lag1_ocean" in phys["noise"]

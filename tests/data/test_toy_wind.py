@@ -100,8 +100,11 @@ def test_written_file_is_cf_and_appended(tmp_path, suffix):
     write_toy_wind(path, progress=lambda done, total: calls.append((done, total)), **kw)
     assert calls == [(1, 2), (2, 2)]
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
-    ds = xr.open_dataset(path, engine="zarr" if suffix == ".zarr" else None,
-                         decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    ds = xr.open_dataset(
+        path,
+        engine="zarr" if suffix == ".zarr" else None,
+        decode_times=xr.coders.CFDatetimeCoder(use_cftime=True),
+    )
     assert ds.sizes["time"] == 5  # a day block of 4, then 1 appended
     assert ds["u"].attrs["standard_name"] == "eastward_wind" and ds["u"].attrs["units"] == "m s-1"
     assert ds["v"].attrs["standard_name"] == "northward_wind"

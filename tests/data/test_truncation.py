@@ -1,4 +1,5 @@
 """The HDF5 end-of-file check, against files written by h5py (an independent writer)."""
+
 from __future__ import annotations
 
 import h5py

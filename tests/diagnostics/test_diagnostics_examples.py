@@ -1,4 +1,4 @@
-"""The Example sections of the diagnostics and regions docstrings must run and print what they say."""
+"""The Example sections of the diagnostics, regions and requests docstrings must run and print what they say."""
 
 import doctest
 import importlib
@@ -12,6 +12,7 @@ MODULES = [
     "climviz.diagnostics.spectra",
     "climviz.diagnostics.volcanic",
     "climviz.diagnostics.scores",
+    "climviz.requests",
 ]
 
 

@@ -45,8 +45,13 @@ def test_eofs_match_independent_svd(sst_ndjfm):
     ref = np.full(ok.shape, np.nan)
     ref[ok] = vt[0] / w[ok]  # un-weighted pattern
     ref = xr.DataArray(ref, dims=("latitude", "longitude"), coords=ds.eof.sel(mode=1).coords)
-    r = pattern_correlation(ds.eof.sel(mode=1, drop=True), ref.drop_vars("mode", errors="ignore"),
-                            lat_dim="latitude", lon_dim="longitude", abs=True)
+    r = pattern_correlation(
+        ds.eof.sel(mode=1, drop=True),
+        ref.drop_vars("mode", errors="ignore"),
+        lat_dim="latitude",
+        lon_dim="longitude",
+        abs=True,
+    )
     assert float(r) > 0.9999
 
 
@@ -57,8 +62,11 @@ def test_eofs_with_cftime_and_other_dim_names():
     lon = np.linspace(150, 270, 7)
     pattern = np.cos(np.deg2rad(lat))[:, None] * np.sin(np.deg2rad(lon - 120))[None, :]
     pc = rng.normal(size=60)
-    da = xr.DataArray((pc[:, None, None] * pattern + 0.05 * rng.normal(size=(60, 5, 7))).transpose(1, 2, 0),
-                      dims=("y", "x", "t"), coords={"t": t, "y": lat, "x": lon})
+    da = xr.DataArray(
+        (pc[:, None, None] * pattern + 0.05 * rng.normal(size=(60, 5, 7))).transpose(1, 2, 0),
+        dims=("y", "x", "t"),
+        coords={"t": t, "y": lat, "x": lon},
+    )
     ds = eofs(da, n=1, time_dim="t", lat_dim="y", lon_dim="x")
     assert ds.variance_fraction.item() > 0.95
     assert isinstance(ds.t.values[0], cftime.datetime)
@@ -95,8 +103,13 @@ def test_nino34_index_sees_only_the_box():
     field = field + np.where(in_box, 0.0, 5 * np.random.default_rng(0).normal(size=(48, 1, 1)))
     da = xr.DataArray(field, dims=("time", "lat", "lon"), coords={"time": t, "lat": lat, "lon": lon})
     idx = nino34_index(da)
-    ref = signal - xr.DataArray(signal, dims="time", coords={"time": t}).groupby("time.month").mean().values[
-        np.arange(48) % 12]
+    ref = (
+        signal
+        - xr.DataArray(signal, dims="time", coords={"time": t})
+        .groupby("time.month")
+        .mean()
+        .values[np.arange(48) % 12]
+    )
     np.testing.assert_allclose(idx.values, ref, atol=1e-12)
     sm = nino34_index(da, smooth=5)
     assert np.isnan(sm.values[:2]).all() and np.isfinite(sm.values[2:-2]).all()

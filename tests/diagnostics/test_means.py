@@ -9,8 +9,11 @@ from climviz.diagnostics.means import anomalies, area_mean, climatology
 
 
 def _monthly(start_year, nyears):
-    return [cftime.DatetimeProlepticGregorian(y, m, 15) for y in range(start_year, start_year + nyears)
-            for m in range(1, 13)]
+    return [
+        cftime.DatetimeProlepticGregorian(y, m, 15)
+        for y in range(start_year, start_year + nyears)
+        for m in range(1, 13)
+    ]
 
 
 def _field(values, lat, lon):
@@ -40,8 +43,9 @@ def test_hemispheres_and_sin2_lat():
 def test_region_crossing_zero_equals_rolled_computation():
     lat, lon = global_grid(48, 96)
     rng = np.random.default_rng(3)
-    da = xr.DataArray(rng.normal(size=(2, 48, 96)), dims=("time", "lat", "lon"),
-                      coords={"lat": lat, "lon": lon})
+    da = xr.DataArray(
+        rng.normal(size=(2, 48, 96)), dims=("time", "lat", "lon"), coords={"lat": lat, "lon": lon}
+    )
     got = area_mean(da, "Europe")
     # independent: relabel longitudes to -180..180, slice a plain box, weight by hand
     rolled = da.assign_coords(lon=np.where(lon >= 180, lon - 360, lon)).sortby("lon")

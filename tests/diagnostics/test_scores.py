@@ -29,8 +29,9 @@ def test_crps_hand_computed_three_members_and_weights():
     fc = xr.DataArray([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0]], dims=("lat", "member"), coords={"lat": [0.0, 60.0]})
     obs = xr.DataArray([3.0, 0.0], dims="lat", coords={"lat": [0.0, 60.0]})
     # E|X-y| - 0.5 E|X-X'|; sum_{i,j}|x_i - x_j| = 12: classical 12 / (2 * 9), fair 12 / (2 * 6)
-    np.testing.assert_allclose(crps_ensemble(fc, obs, dim=[], estimator="classical").values, [2 / 3, 5 / 3],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        crps_ensemble(fc, obs, dim=[], estimator="classical").values, [2 / 3, 5 / 3], rtol=1e-12
+    )
     np.testing.assert_allclose(crps_ensemble(fc, obs, dim=[]).values, [1 / 3, 4 / 3], rtol=1e-12)
     w = xr.DataArray([1.0, 0.5], dims="lat", coords={"lat": [0.0, 60.0]})
     assert float(crps_ensemble(fc, obs, dim="lat", weights=w)) == pytest.approx((1 / 3 + 0.5 * 4 / 3) / 1.5)
@@ -42,15 +43,18 @@ def test_crps_hand_computed_three_members_and_weights():
 def test_crps_matches_scoringrules(estimator, theirs):
     sr = pytest.importorskip("scoringrules")
     rng = np.random.default_rng(7)
-    fc = rng.gamma(2.0, size=(200, 7)) - 1.5             # skewed members, ties impossible
+    fc = rng.gamma(2.0, size=(200, 7)) - 1.5  # skewed members, ties impossible
     obs = rng.normal(size=200)
-    ours = crps_ensemble(xr.DataArray(fc, dims=("x", "member")), xr.DataArray(obs, dims="x"), dim=[],
-                         estimator=estimator)
-    np.testing.assert_allclose(ours.values, sr.crps_ensemble(obs, fc, m_axis=-1, estimator=theirs),
-                               rtol=1e-10, atol=1e-12)
+    ours = crps_ensemble(
+        xr.DataArray(fc, dims=("x", "member")), xr.DataArray(obs, dims="x"), dim=[], estimator=estimator
+    )
+    np.testing.assert_allclose(
+        ours.values, sr.crps_ensemble(obs, fc, m_axis=-1, estimator=theirs), rtol=1e-10, atol=1e-12
+    )
     # and the classical one against xskillscore (properscoring's kernel)
     if estimator == "classical":
         import xskillscore as xs
+
         ref = xs.crps_ensemble(xr.DataArray(obs, dims="x"), xr.DataArray(fc, dims=("x", "member")), dim=[])
         np.testing.assert_allclose(ours.values, ref.values, rtol=1e-10)
 
@@ -62,9 +66,9 @@ def test_fair_crps_of_a_small_perfect_ensemble_matches_a_large_one():
     n = 60000
     obs = xr.DataArray(rng.normal(size=n), dims="x")
     big = xr.DataArray(rng.normal(size=(15, n)), dims=("member", "x"))
-    ideal = 1 / np.sqrt(np.pi)                            # CRPS of N(0, 1) averaged over y ~ N(0, 1)
+    ideal = 1 / np.sqrt(np.pi)  # CRPS of N(0, 1) averaged over y ~ N(0, 1)
     fair15 = float(crps_ensemble(big, obs))
-    assert fair15 == pytest.approx(ideal, rel=0.01)       # std error of the mean CRPS here: ~0.3%
+    assert fair15 == pytest.approx(ideal, rel=0.01)  # std error of the mean CRPS here: ~0.3%
     for m in (4, 5):
         small = big.isel(member=slice(0, m))
         assert float(crps_ensemble(small, obs)) == pytest.approx(fair15, rel=0.015)
@@ -116,10 +120,16 @@ def test_spread_skill_ratio_calibrated_is_one_with_correction():
 def test_spread_ratio_weighted():
     rng = np.random.default_rng(5)
     lat = np.array([0.0, 60.0])
-    ref = xr.DataArray(rng.normal(size=(40, 2, 5000)) * np.array([1.0, 2.0])[:, None], dims=("member", "lat", "x"),
-                       coords={"lat": lat})
-    gen = xr.DataArray(rng.normal(size=(10, 2, 5000)) * np.array([0.7, 0.7])[:, None], dims=("member", "lat", "x"),
-                       coords={"lat": lat})
+    ref = xr.DataArray(
+        rng.normal(size=(40, 2, 5000)) * np.array([1.0, 2.0])[:, None],
+        dims=("member", "lat", "x"),
+        coords={"lat": lat},
+    )
+    gen = xr.DataArray(
+        rng.normal(size=(10, 2, 5000)) * np.array([0.7, 0.7])[:, None],
+        dims=("member", "lat", "x"),
+        coords={"lat": lat},
+    )
     w = xr.DataArray(np.cos(np.deg2rad(lat)), dims="lat", coords={"lat": lat})
     # sqrt of the ratio of cos-lat weighted mean variances (weights 1 and 0.5)
     expected = np.sqrt((1.0 * 0.7**2 + 0.5 * 0.7**2) / (1.0 * 1.0**2 + 0.5 * 2.0**2))

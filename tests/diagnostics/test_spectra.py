@@ -57,8 +57,9 @@ def test_parseval_random_fields(grid):
     lon = regular_longitudes(64)
     lat = gaussian_latitudes(32) if grid == "gaussian" else np.linspace(-90, 90, 33)
     fields, exact = zip(*[_random_bandlimited(lat, lon, 14, rng) for _ in range(2)])
-    da = xr.DataArray(np.stack(fields), dims=("sample", "lat", "lon"),
-                      coords={"sample": [0, 1], "lat": lat, "lon": lon})
+    da = xr.DataArray(
+        np.stack(fields), dims=("sample", "lat", "lon"), coords={"sample": [0, 1], "lat": lat, "lon": lon}
+    )
     p = sh_power_spectrum(da)
     assert p.dims == ("sample", "degree")
     np.testing.assert_allclose(p.sum("degree").values, exact, rtol=1e-5)

@@ -8,7 +8,11 @@ from climviz.diagnostics.volcanic import volcanic_composite
 
 
 def _series(start_year, end_year, values_fn, extra=None):
-    t = [cftime.DatetimeProlepticGregorian(y, m, 15) for y in range(start_year, end_year + 1) for m in range(1, 13)]
+    t = [
+        cftime.DatetimeProlepticGregorian(y, m, 15)
+        for y in range(start_year, end_year + 1)
+        for m in range(1, 13)
+    ]
     ym = np.array([(d.year, d.month) for d in t])
     v = values_fn(ym[:, 0], ym[:, 1])
     da = xr.DataArray(v, dims="time", coords={"time": t}, name="tas")

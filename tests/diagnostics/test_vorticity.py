@@ -15,8 +15,11 @@ def _field(values, lat, lon):
     return xr.DataArray(values, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
 
 
-@pytest.mark.parametrize("lat, rtol", [(gaussian_latitudes(32), 0.0), (np.linspace(-90.0, 90.0, 33), 0.03)],
-                         ids=["gauss", "equiangular"])
+@pytest.mark.parametrize(
+    "lat, rtol",
+    [(gaussian_latitudes(32), 0.0), (np.linspace(-90.0, 90.0, 33), 0.03)],
+    ids=["gauss", "equiangular"],
+)
 def test_analytic_fields_up_to_the_poles(lat, rtol):
     """Exact on the Gaussian grid; within 3% on the equiangular one (torch-harmonics' quadrature there)."""
     lon = regular_longitudes(64)
@@ -27,8 +30,8 @@ def test_analytic_fields_up_to_the_poles(lat, rtol):
     np.testing.assert_allclose(zeta.values, 2 * u0 * np.sin(phi) / A, atol=(1e-9 + rtol) * u0 / A)
     # non-zonal: streamfunction psi = c sin(phi) cos(phi) cos(lambda) (degree 2), zeta = -6 psi / a^2
     c = 1e7
-    u = -c * np.cos(2 * phi) * np.cos(lam) / A          # u = -(1/a) dpsi/dphi
-    v = -c * np.sin(phi) * np.sin(lam) / A               # v = (1/(a cos phi)) dpsi/dlambda
+    u = -c * np.cos(2 * phi) * np.cos(lam) / A  # u = -(1/a) dpsi/dphi
+    v = -c * np.sin(phi) * np.sin(lam) / A  # v = (1/(a cos phi)) dpsi/dlambda
     zeta = relative_vorticity(_field(u, lat, lon), _field(v, lat, lon))
     psi = c * np.sin(phi) * np.cos(phi) * np.cos(lam)
     np.testing.assert_allclose(zeta.values, -6 * psi / A**2, atol=(1e-9 + rtol) * c / A**2)

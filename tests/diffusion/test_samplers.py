@@ -38,7 +38,7 @@ def exact_std(name, schedule, steps):
         ab = float(schedule.alpha_bar[t])
         ab_prev = float(schedule.alpha_bar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
         a, s, a_p, s_p = ab**0.5, (1 - ab) ** 0.5, ab_prev**0.5, (1 - ab_prev) ** 0.5
-        k = a * S**2 / (a**2 * S**2 + s**2)          # x0_hat = k x
+        k = a * S**2 / (a**2 * S**2 + s**2)  # x0_hat = k x
         if name == "ddim":
             var *= (a_p * k + s_p * (1 - a * k) / s) ** 2
         else:  # ddpm posterior mean and variance (Ho et al. Eq. 7)
@@ -52,7 +52,9 @@ def exact_std(name, schedule, steps):
 def test_samples_follow_the_exact_discrete_variance(name, steps):
     sched = CosineSchedule(1000)
     gen = torch.Generator().manual_seed(1)
-    x = sample(ideal_v(sched), (20000, 1), make_sampler(name, sched, steps), generator=gen, dtype=torch.float64)
+    x = sample(
+        ideal_v(sched), (20000, 1), make_sampler(name, sched, steps), generator=gen, dtype=torch.float64
+    )
     assert float(x.std()) == pytest.approx(exact_std(name, sched, steps), rel=0.01)
     assert abs(float(x.mean())) < 0.01
 
@@ -61,7 +63,9 @@ def test_samples_follow_the_exact_discrete_variance(name, steps):
 def test_many_steps_reproduce_the_gaussian_target(name, steps):
     sched = CosineSchedule(1000)
     gen = torch.Generator().manual_seed(2)
-    x = sample(ideal_v(sched), (20000, 1), make_sampler(name, sched, steps), generator=gen, dtype=torch.float64)
+    x = sample(
+        ideal_v(sched), (20000, 1), make_sampler(name, sched, steps), generator=gen, dtype=torch.float64
+    )
     assert float(x.std()) == pytest.approx(S, rel=0.02)
 
 
@@ -83,16 +87,23 @@ def test_few_step_discretisation_bias_has_the_documented_sign():
     assert deterministic_std("dpm++2m", sched, 20) == pytest.approx(1.0, abs=0.01)
     assert 0.95 <= deterministic_std("dpm++2m", sched, 10) <= 1.0
     gen = torch.Generator().manual_seed(3)
-    x = sample(ideal_v(sched), (20000, 1), make_sampler("dpm++2m", sched, 20), generator=gen, dtype=torch.float64)
+    x = sample(
+        ideal_v(sched), (20000, 1), make_sampler("dpm++2m", sched, 20), generator=gen, dtype=torch.float64
+    )
     assert float(x.std()) == pytest.approx(S, rel=0.02)
 
 
 def test_default_sampler_keeps_the_spread_within_five_percent():
     sched = CosineSchedule(1000)
     gen = torch.Generator().manual_seed(4)
-    x = sample(ideal_v(sched), (20000, 1), make_sampler(DEFAULT_SAMPLER, sched, DEFAULT_STEPS),
-               generator=gen, dtype=torch.float64)
-    assert float(x.std()) == pytest.approx(S, rel=0.05)     # sampling error of the std: 0.5%
+    x = sample(
+        ideal_v(sched),
+        (20000, 1),
+        make_sampler(DEFAULT_SAMPLER, sched, DEFAULT_STEPS),
+        generator=gen,
+        dtype=torch.float64,
+    )
+    assert float(x.std()) == pytest.approx(S, rel=0.05)  # sampling error of the std: 0.5%
     assert abs(float(x.mean())) < 0.01
 
 
@@ -104,8 +115,15 @@ def test_no_step_is_spent_between_t0_and_clean_data():
 
 def test_same_generator_same_samples_and_different_seeds_differ():
     sched = CosineSchedule(100)
-    run = lambda seed: sample(ideal_v(sched), (8, 1), make_sampler("ddpm", sched, 10),
-                              generator=torch.Generator().manual_seed(seed))
+
+    def run(seed):
+        return sample(
+            ideal_v(sched),
+            (8, 1),
+            make_sampler("ddpm", sched, 10),
+            generator=torch.Generator().manual_seed(seed),
+        )
+
     assert torch.equal(run(3), run(3))
     assert not torch.equal(run(3), run(4))
 

@@ -26,10 +26,12 @@ def trained_betas(schedule: CosineSchedule) -> torch.Tensor:
 
 def network(schedule):
     """A smooth nonlinear v-predictor (not the linear Gaussian optimum, so nonlinearity is exercised)."""
+
     def v(x, t):
         a, s = schedule.alpha_sigma(torch.tensor([t]))
         x0 = 0.3 * torch.tanh(2 * float(a) * x) + 0.1 * float(a) * x
         return (float(a) * x - x0) / float(s) if float(s) > 0 else -x0
+
     return v
 
 
@@ -46,15 +48,21 @@ def trajectories(ours, theirs, x_t, v, timesteps):
 @pytest.mark.parametrize("steps", [10, 20, 50])
 def test_ddim_matches_diffusers(steps):
     sched = CosineSchedule(T)
-    ref = diffusers.DDIMScheduler(num_train_timesteps=T, trained_betas=trained_betas(sched).numpy(),
-                                  prediction_type="v_prediction", set_alpha_to_one=True, clip_sample=False,
-                                  timestep_spacing="trailing", steps_offset=0)
+    ref = diffusers.DDIMScheduler(
+        num_train_timesteps=T,
+        trained_betas=trained_betas(sched).numpy(),
+        prediction_type="v_prediction",
+        set_alpha_to_one=True,
+        clip_sample=False,
+        timestep_spacing="trailing",
+        steps_offset=0,
+    )
     ref.set_timesteps(steps)
     ours = make_sampler("ddim", sched, steps)
     assert ours.timesteps.tolist() == ref.timesteps.tolist()
     x_t = torch.randn(256, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     a, b = trajectories(ours, ref, x_t, network(sched), ref.timesteps)
-    assert a.abs().max() > 0.3                          # not a trajectory of zeros
+    assert a.abs().max() > 0.3  # not a trajectory of zeros
     torch.testing.assert_close(a, b.to(a.dtype), rtol=0, atol=ATOL)
 
 
@@ -62,9 +70,16 @@ def test_ddim_matches_diffusers(steps):
 def test_dpm_solver_pp_2m_matches_diffusers(steps):
     sched = CosineSchedule(T)
     ref = diffusers.DPMSolverMultistepScheduler(
-        num_train_timesteps=T, trained_betas=trained_betas(sched).numpy(), prediction_type="v_prediction",
-        algorithm_type="dpmsolver++", solver_order=2, solver_type="midpoint", timestep_spacing="trailing",
-        final_sigmas_type="zero", lower_order_final=True)
+        num_train_timesteps=T,
+        trained_betas=trained_betas(sched).numpy(),
+        prediction_type="v_prediction",
+        algorithm_type="dpmsolver++",
+        solver_order=2,
+        solver_type="midpoint",
+        timestep_spacing="trailing",
+        final_sigmas_type="zero",
+        lower_order_final=True,
+    )
     ref.set_timesteps(steps)
     ours = make_sampler("dpm++2m", sched, steps)
     assert ours.timesteps.tolist() == ref.timesteps.tolist()
@@ -76,4 +91,6 @@ def test_dpm_solver_pp_2m_matches_diffusers(steps):
 
 def test_betas_reproduce_our_alpha_bar():
     sched = CosineSchedule(T)
-    torch.testing.assert_close(torch.cumprod(1 - trained_betas(sched), 0), sched.alpha_bar, rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        torch.cumprod(1 - trained_betas(sched), 0), sched.alpha_bar, rtol=1e-12, atol=0
+    )

@@ -7,7 +7,6 @@ import torch
 from climviz.data.grid import gaussian_latitudes
 from climviz.nn.simvp import LatLonUpsample, SimVP, SimVPConfig, TemporalAttention
 
-
 TINY = dict(frames=4, channels=2, coarse_shape=(8, 16), factor=4, hid_s=8, hid_t=32, n_s=2, n_t=2)
 
 
@@ -33,7 +32,9 @@ def test_upsample_exact_for_linear_latitude_and_coarse_longitudes():
     inside = (lat_f >= lat_c[0]) & (lat_f <= lat_c[-1])
     ref = torch.tensor(2.0 + 0.05 * lat_f, dtype=torch.float32)[:, None].expand(32, 64)
     assert torch.allclose(g[inside], ref[inside], atol=1e-5)
-    assert torch.allclose(g[~inside][:, 0], torch.tensor(np.where(lat_f[~inside] < 0, f[0, 0], f[-1, 0]), dtype=torch.float32))
+    assert torch.allclose(
+        g[~inside][:, 0], torch.tensor(np.where(lat_f[~inside] < 0, f[0, 0], f[-1, 0]), dtype=torch.float32)
+    )
     # fine longitude 4k sits on coarse longitude k: those columns are the coarse columns (lat-interpolated)
     h = torch.randn(8, 16)
     col = LatLonUpsample(lat_c, lat_f, 16, 16)(h)
@@ -83,16 +84,27 @@ def test_mean_model_overfits_one_pair(tmp_path):
     up = LatLonUpsample(lat_c, lat_f, 16, 64)(torch.from_numpy(coarse)).numpy()
     fine = up + 0.1 * up**2  # a fixed, non-linear fine-scale correction the interpolation cannot make
     norm = wind_statistics(fine, lat_f)
-    w = torch.tensor(np.cos(np.deg2rad(lat_f)) / np.cos(np.deg2rad(lat_f)).mean(), dtype=torch.float32)[:, None]
+    w = torch.tensor(np.cos(np.deg2rad(lat_f)) / np.cos(np.deg2rad(lat_f)).mean(), dtype=torch.float32)[
+        :, None
+    ]
     sd = torch.tensor(norm["std"])[:, None, None]
     interp_loss = float((((torch.from_numpy(up - fine) / sd) ** 2) * w).mean())  # the model's starting point
     cfg = SimVPConfig(**TINY)
     torch.manual_seed(0)
-    model = train_mean_model(coarse, fine, cfg, tmp_path / "mean",
-                             LoopSettings(steps=150, batch_size=1, lr=1e-2, checkpoint_every=1000),
-                             norm=norm, grid=grid, device=torch.device("cpu"))
+    model = train_mean_model(
+        coarse,
+        fine,
+        cfg,
+        tmp_path / "mean",
+        LoopSettings(steps=150, batch_size=1, lr=1e-2, checkpoint_every=1000),
+        norm=norm,
+        grid=grid,
+        device=torch.device("cpu"),
+    )
     with torch.no_grad():
         pred = model(((torch.from_numpy(coarse) - torch.tensor(norm["mean"])[:, None, None]) / sd)[None])[0]
-    loss = float((((pred - (torch.from_numpy(fine) - torch.tensor(norm["mean"])[:, None, None]) / sd) ** 2) * w).mean())
+    loss = float(
+        (((pred - (torch.from_numpy(fine) - torch.tensor(norm["mean"])[:, None, None]) / sd) ** 2) * w).mean()
+    )
     assert loss < 0.2 * interp_loss, (loss, interp_loss)
     assert (tmp_path / "mean" / "model.safetensors").is_file()

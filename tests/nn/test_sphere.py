@@ -11,7 +11,7 @@ def _field(lat_deg, lon_deg):
     """A smooth function of the 3D position on the unit sphere (not symmetric in anything)."""
     lat, lon = np.deg2rad(lat_deg), np.deg2rad(lon_deg)
     x, y, z = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
-    return 0.3 * x + 0.5 * y ** 2 - 0.7 * z + x * z
+    return 0.3 * x + 0.5 * y**2 - 0.7 * z + x * z
 
 
 def test_padding_matches_the_field_continued_over_the_poles():

@@ -12,7 +12,9 @@ import tiny_checkpoints  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_ensemble_file(tmp_path_factory):
-    return tiny_checkpoints.toy_ensemble_file(tmp_path_factory.mktemp("data") / "toy.nc", grid=(16, 32), seed=3)
+    return tiny_checkpoints.toy_ensemble_file(
+        tmp_path_factory.mktemp("data") / "toy.nc", grid=(16, 32), seed=3
+    )
 
 
 @pytest.fixture(scope="session")

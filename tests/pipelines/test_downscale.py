@@ -9,16 +9,29 @@ from climviz.data.grid import gaussian_latitudes, regular_longitudes
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, baseline_config, residual_config
 from climviz.nn.simvp import SimVP, SimVPConfig
-from climviz.pipelines.downscale import (BaselineDownscaler, Downscaler, FrameDiffusion, load_downscaler,
-                                         predict_mean, window_starts)
+from climviz.pipelines.downscale import (
+    BaselineDownscaler,
+    Downscaler,
+    FrameDiffusion,
+    load_downscaler,
+    predict_mean,
+    window_starts,
+)
 from climviz.train.common import LoopSettings
-from climviz.train.taudiff import (grid_dict, normalize, train_baseline, train_mean_model,
-                                   train_residual_diffusion, wind_statistics)
+from climviz.train.taudiff import (
+    grid_dict,
+    normalize,
+    train_baseline,
+    train_mean_model,
+    train_residual_diffusion,
+    wind_statistics,
+)
 
 
 def _grid(hc, wc):
-    return grid_dict(gaussian_latitudes(hc), regular_longitudes(wc), gaussian_latitudes(4 * hc),
-                     regular_longitudes(4 * wc))
+    return grid_dict(
+        gaussian_latitudes(hc), regular_longitudes(wc), gaussian_latitudes(4 * hc), regular_longitudes(4 * wc)
+    )
 
 
 GRID = _grid(8, 16)
@@ -33,9 +46,13 @@ def _coarse(n, grid=GRID, seed=0, **attrs):
     shape = (n, lat.size, lon.size)
     time = xr.date_range("2000-01-01", periods=n, freq="6h", calendar="proleptic_gregorian", use_cftime=True)
     return xr.Dataset(
-        {"u": (("time", "lat", "lon"), rng.normal(5, 10, shape).astype(np.float32), {"units": "m s-1"}),
-         "v": (("time", "lat", "lon"), rng.normal(0, 8, shape).astype(np.float32), {"units": "m s-1"})},
-        coords={"time": time, "lat": lat, "lon": lon}, attrs=attrs)
+        {
+            "u": (("time", "lat", "lon"), rng.normal(5, 10, shape).astype(np.float32), {"units": "m s-1"}),
+            "v": (("time", "lat", "lon"), rng.normal(0, 8, shape).astype(np.float32), {"units": "m s-1"}),
+        },
+        coords={"time": time, "lat": lat, "lon": lon},
+        attrs=attrs,
+    )
 
 
 def _parts(seed=0):
@@ -95,8 +112,9 @@ def test_same_seed_same_samples_and_sample_k_independent_of_count():
 
 def test_progress_counts_network_evaluations():
     seen = []
-    _downscaler().downscale(_coarse(6), n_samples=2, steps=3, progress=lambda d, t: seen.append((d, t)),
-                            batch_frames=4)
+    _downscaler().downscale(
+        _coarse(6), n_samples=2, steps=3, progress=lambda d, t: seen.append((d, t)), batch_frames=4
+    )
     # 2 mean windows + 2 samples x 2 frame batches x 3 steps
     assert seen[-1] == (14, 14) and [s[0] for s in seen] == list(range(1, 15))
 
@@ -125,13 +143,26 @@ def test_checkpoints_roundtrip_and_baseline(tmp_path):
     norm = wind_statistics(fine, np.asarray(GRID["fine_lat"]))
     settings = LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100)
     kw = dict(norm=norm, grid=GRID, device=torch.device("cpu"))
-    mean_model = train_mean_model(coarse, fine, SimVPConfig(**SIMVP), tmp_path / "td" / "mean", settings, **kw)
+    mean_model = train_mean_model(
+        coarse, fine, SimVPConfig(**SIMVP), tmp_path / "td" / "mean", settings, **kw
+    )
     mean = predict_mean(mean_model, normalize(torch.from_numpy(coarse), norm))
-    mean = (mean * torch.tensor(norm["std"])[:, None, None] + torch.tensor(norm["mean"])[:, None, None]).numpy()
-    res_net = train_residual_diffusion(coarse, fine, mean, residual_config(**UNET), tmp_path / "td" / "residual",
-                                       settings, num_train_steps=100, **kw)
-    base_net = train_baseline(coarse, fine, baseline_config(**UNET), tmp_path / "base", settings,
-                              num_train_steps=100, **kw)
+    mean = (
+        mean * torch.tensor(norm["std"])[:, None, None] + torch.tensor(norm["mean"])[:, None, None]
+    ).numpy()
+    res_net = train_residual_diffusion(
+        coarse,
+        fine,
+        mean,
+        residual_config(**UNET),
+        tmp_path / "td" / "residual",
+        settings,
+        num_train_steps=100,
+        **kw,
+    )
+    base_net = train_baseline(
+        coarse, fine, baseline_config(**UNET), tmp_path / "base", settings, num_train_steps=100, **kw
+    )
     loaded = load_downscaler(tmp_path / "td", device="cpu")
     assert isinstance(loaded, Downscaler)
     ds = _coarse(3)
@@ -164,9 +195,17 @@ def test_residual_diffusion_learns_conditional_spread(tmp_path):
     norm = {"variables": ["u", "v"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
     torch.manual_seed(0)
     net = train_residual_diffusion(
-        coarse, fine, mean, residual_config(base=16, growth=8, mults=(1, 2), emb_dim=32), tmp_path / "res",
-        LoopSettings(steps=150, batch_size=64, lr=5e-3, checkpoint_every=1000), norm=norm, grid=grid,
-        num_train_steps=200, device=torch.device("cpu"))
+        coarse,
+        fine,
+        mean,
+        residual_config(base=16, growth=8, mults=(1, 2), emb_dim=32),
+        tmp_path / "res",
+        LoopSettings(steps=150, batch_size=64, lr=5e-3, checkpoint_every=1000),
+        norm=norm,
+        grid=grid,
+        num_train_steps=200,
+        device=torch.device("cpu"),
+    )
     torch.manual_seed(0)
     simvp = SimVP(SimVPConfig(frames=2, coarse_shape=(2, 4), hid_s=4, hid_t=8, n_t=1))
     with torch.no_grad():
@@ -177,8 +216,10 @@ def test_residual_diffusion_learns_conditional_spread(tmp_path):
     lat, lon = grid["coarse_lat"], grid["coarse_lon"]
     for amp in (0.5, 2.0):
         field = np.full((4, len(lat), len(lon)), amp, np.float32)
-        ds = xr.Dataset({"u": (("time", "lat", "lon"), field), "v": (("time", "lat", "lon"), field)},
-                        coords={"time": np.arange(4), "lat": lat, "lon": lon})
+        ds = xr.Dataset(
+            {"u": (("time", "lat", "lon"), field), "v": (("time", "lat", "lon"), field)},
+            coords={"time": np.arange(4), "lat": lat, "lon": lon},
+        )
         for sampler in ("ddpm", "ddim"):
             out = d.downscale(ds, n_samples=2, steps=20, seed=0, sampler=sampler)
             np.testing.assert_allclose(out["u_mean"].values, amp, rtol=1e-5)
@@ -195,7 +236,9 @@ def test_resumed_stages_keep_the_saved_normalisation_up_to_rounding(tmp_path):
     from climviz.pipelines.downscale_training import _saved_normalization
 
     saved = {"variables": ["u", "v"], "mean": [5.3119290, -3.0112e-05], "std": [10.4416944, 5.4340341]}
-    save_checkpoint(tmp_path / "mean", torch.nn.Linear(1, 1), {"kind": "taudiff-mean", "normalization": saved})
+    save_checkpoint(
+        tmp_path / "mean", torch.nn.Linear(1, 1), {"kind": "taudiff-mean", "normalization": saved}
+    )
     again = {"variables": ["u", "v"], "mean": [5.3119268, -3.0218e-05], "std": [10.4416949, 5.4340229]}
     other = {"variables": ["u", "v"], "mean": [5.4, 0.0], "std": [10.44, 5.43]}
     dirs = [tmp_path / "missing", tmp_path / "mean"]

@@ -8,10 +8,13 @@ from climviz.pipelines.downscale_eval import evaluate_downscale, markdown_table,
 
 
 def test_point_temporal_spectrum_peaks_at_the_forcing_frequency():
-    t = np.arange(64) / 4.0                                    # 16 days, 6-hourly
+    t = np.arange(64) / 4.0  # 16 days, 6-hourly
     lat, lon = np.linspace(-80, 80, 8), np.arange(0, 360, 45.0)
-    u = xr.DataArray(np.sin(2 * np.pi * 0.5 * t)[:, None, None] * np.ones((1, 8, 8)), dims=("time", "lat", "lon"),
-                     coords={"time": t, "lat": lat, "lon": lon})
+    u = xr.DataArray(
+        np.sin(2 * np.pi * 0.5 * t)[:, None, None] * np.ones((1, 8, 8)),
+        dims=("time", "lat", "lon"),
+        coords={"time": t, "lat": lat, "lon": lon},
+    )
     psd = point_temporal_spectrum(u, every=2)
     assert psd.dims == ("frequency",)
     assert float(psd["frequency"][int(np.argmax(psd.values))]) == pytest.approx(0.5)
@@ -29,12 +32,20 @@ def tiny_eval(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     data = write_dataset(toy_wind(grid=(32, 64), days=3, seed=1, spinup_days=1), root / "wind.nc")
     unet = dict(base=8, growth=4, mults=(1, 2), emb_dim=16)
-    train_taudiff(data, root / "taudiff", stage="all", holdout=0.5,
-                  simvp_config=SimVPConfig(frames=4, coarse_shape=(8, 16), hid_s=8, hid_t=16, n_t=1),
-                  residual_unet=residual_config(**unet), baseline_unet=baseline_config(**unet),
-                  settings=LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100), device="cpu")
-    report = evaluate_downscale(data, root / "taudiff", n_samples=2, steps=2, frames=4, holdout=0.5,
-                                figures=root / "figures")
+    train_taudiff(
+        data,
+        root / "taudiff",
+        stage="all",
+        holdout=0.5,
+        simvp_config=SimVPConfig(frames=4, coarse_shape=(8, 16), hid_s=8, hid_t=16, n_t=1),
+        residual_unet=residual_config(**unet),
+        baseline_unet=baseline_config(**unet),
+        settings=LoopSettings(steps=2, batch_size=2, lr=1e-3, checkpoint_every=100),
+        device="cpu",
+    )
+    report = evaluate_downscale(
+        data, root / "taudiff", n_samples=2, steps=2, frames=4, holdout=0.5, figures=root / "figures"
+    )
     return report, root
 
 
@@ -43,11 +54,18 @@ def test_report_scores_truth_perfectly_and_interpolation_loses_small_scales(tiny
     m = report["methods"]
     assert set(m) == {"truth", "bilinear", "bicubic", "mean model", "TAUDiff", "baseline"}
     assert m["truth"]["ke_ratio"]["fraction_in_band"] == 1.0 and m["truth"]["vortex_ratio"] == 1.0
-    assert m["truth"]["rmse_vector"] == 0.0 and m["truth"]["temporal_ratio_u"]["max_ratio"] == pytest.approx(1.0)
+    assert m["truth"]["rmse_vector"] == 0.0 and m["truth"]["temporal_ratio_u"]["max_ratio"] == pytest.approx(
+        1.0
+    )
     # the coarse input is band-limited at a quarter of the fine degree: interpolation cannot put energy back
-    assert m["bilinear"]["ke_ratio"]["ratio_at_0.8_lmax"] < 0.5 and m["bicubic"]["ke_ratio"]["ratio_at_0.8_lmax"] < 0.5
+    assert (
+        m["bilinear"]["ke_ratio"]["ratio_at_0.8_lmax"] < 0.5
+        and m["bicubic"]["ke_ratio"]["ratio_at_0.8_lmax"] < 0.5
+    )
     assert "crps_u" in m["TAUDiff"] and "crps_u" not in m["mean model"]
-    assert report["frames"] == 4 and len(m["TAUDiff"]["temporal_spectrum_u"]) == len(report["temporal_frequency_per_day"])
+    assert report["frames"] == 4 and len(m["TAUDiff"]["temporal_spectrum_u"]) == len(
+        report["temporal_frequency_per_day"]
+    )
     table = markdown_table(report)
     assert table.count("\n| ") == len(m) and "baseline" in table
 

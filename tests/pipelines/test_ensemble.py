@@ -45,7 +45,9 @@ def test_same_seed_same_ensemble_and_seeds_differ(generator, cond, sampler):
 
 def test_progress_counts_every_network_evaluation(generator, cond):
     calls = []
-    generator.generate(cond, n_members=1, steps=4, mode="autoregressive", progress=lambda d, t: calls.append((d, t)))
+    generator.generate(
+        cond, n_members=1, steps=4, mode="autoregressive", progress=lambda d, t: calls.append((d, t))
+    )
     total = calls[-1][1]
     assert [d for d, _ in calls] == list(range(1, total + 1))
     assert total % 4 == 0 and total >= 8  # 4 steps x at least 2 chunks for 48 months / window 12
@@ -66,9 +68,27 @@ def test_bad_conditioning_is_refused_clearly(generator, cond):
 
 def test_cli_generate_writes_a_cf_file(tiny_generator_dir, tiny_ensemble_file, tmp_path):
     out = tmp_path / "gen.nc"
-    rc = main(["generate", "--model-dir", str(tiny_generator_dir), "--cond", str(tiny_ensemble_file),
-               "--member", "3", "--members", "2", "--steps", "2", "--start", "1991-01", "--end", "1991-12",
-               "-o", str(out)])
+    rc = main(
+        [
+            "generate",
+            "--model-dir",
+            str(tiny_generator_dir),
+            "--cond",
+            str(tiny_ensemble_file),
+            "--member",
+            "3",
+            "--members",
+            "2",
+            "--steps",
+            "2",
+            "--start",
+            "1991-01",
+            "--end",
+            "1991-12",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     ens = open_ensemble(out)
     assert ens.shape == (2, 12, 16, 32)
@@ -93,20 +113,49 @@ def test_period_outside_training_is_generated_and_year_blind(generator, cond):
     for mode in ("transformer", "autoregressive"):
         now = generator.generate(cond, n_members=2, steps=2, seed=3, mode=mode)
         shifted = generator.generate(cond.assign_coords(time=later), n_members=2, steps=2, seed=3, mode=mode)
-        np.testing.assert_array_equal(shifted.values, now.values)   # the same computation, bit for bit
+        np.testing.assert_array_equal(shifted.values, now.values)  # the same computation, bit for bit
         assert int(shifted.time.dt.year[0]) == int(now.time.dt.year[0]) + 30
 
 
-def test_calendar_year_architecture_still_refuses_other_periods(tiny_generator_dir, tiny_ensemble_file, cond,
-                                                                  tmp_path):
+def test_calendar_year_architecture_still_refuses_other_periods(
+    tiny_generator_dir, tiny_ensemble_file, cond, tmp_path
+):
     import shutil
 
     import cftime
 
     shutil.copytree(tiny_generator_dir / "vae", tmp_path / "vae")
-    assert main(["train", "ldm", "--data", str(tiny_ensemble_file), "--model-dir", str(tmp_path), "--members",
-                 "0-2", "--steps", "1", "--batch-size", "2", "--mode", "transformer", "--architecture",
-                 "temporal", "--d-model", "16", "--layers", "1", "--heads", "2", "--window", "12"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ldm",
+                "--data",
+                str(tiny_ensemble_file),
+                "--model-dir",
+                str(tmp_path),
+                "--members",
+                "0-2",
+                "--steps",
+                "1",
+                "--batch-size",
+                "2",
+                "--mode",
+                "transformer",
+                "--architecture",
+                "temporal",
+                "--d-model",
+                "16",
+                "--layers",
+                "1",
+                "--heads",
+                "2",
+                "--window",
+                "12",
+            ]
+        )
+        == 0
+    )
     old = EnsembleGenerator.from_checkpoint(tmp_path, device="cpu")
     later = [cftime.DatetimeProlepticGregorian(t.year + 30, t.month, 15) for t in cond["time"].values]
     with pytest.raises(ValueError, match="trained on 1990-1994"):
@@ -115,8 +164,15 @@ def test_calendar_year_architecture_still_refuses_other_periods(tiny_generator_d
 
 def test_preview_shows_each_step_of_member_zero(generator, cond):
     seen = []
-    out = generator.generate(cond, n_members=2, steps=3, seed=2, mode="transformer", preview_frame=5,
-                             preview=lambda i, n, field: seen.append((i, n, field)))
+    out = generator.generate(
+        cond,
+        n_members=2,
+        steps=3,
+        seed=2,
+        mode="transformer",
+        preview_frame=5,
+        preview=lambda i, n, field: seen.append((i, n, field)),
+    )
     assert [(i, n) for i, n, _ in seen] == [(1, 3), (2, 3), (3, 3)]
     # the last preview is the final prediction of member 0 at that month (decoded, in K)
     np.testing.assert_allclose(seen[-1][2], out.isel(member=0, time=5).values, atol=1e-3)
@@ -130,7 +186,9 @@ def test_a_member_depends_only_on_seed_and_index(generator, cond, mode, sampler)
     np.testing.assert_array_equal(part["member"].values, [3, 4, 5])
     # batched CPU matmuls may differ in the last bits between batch sizes; one float32 ulp at
     # 256-512 K is 3.05e-5 K, so allow ~3 ulps (a different member differs by whole kelvins)
-    np.testing.assert_allclose(part.values, full.isel(member=slice(3, 6)).values, rtol=0, atol=1e-3)  # K, float32 rounding
+    np.testing.assert_allclose(
+        part.values, full.isel(member=slice(3, 6)).values, rtol=0, atol=1e-3
+    )  # K, float32 rounding
     # and the members are not copies of one another
     assert not np.allclose(full.isel(member=3).values, full.isel(member=4).values, atol=1e-3)
 

@@ -4,7 +4,6 @@ an under-dispersive stand-in must not."""
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diagnostics.means import area_weights
@@ -20,7 +19,7 @@ def ens():
 
 def test_pair_moments_give_the_spread_ratio_and_fair_crps_of_any_subset(ens):
     sub = ens.isel(member=slice(0, 12), time=slice(0, 60))
-    pm = PairMoments(sub, chunk=7)                       # chunks that do not divide the months
+    pm = PairMoments(sub, chunk=7)  # chunks that do not divide the months
     g, r, o = [0, 3, 5, 6, 9], [1, 2, 4, 7, 8, 10], [11]
     w = area_weights(sub)
     ref_ratio = float(spread_ratio(sub.isel(member=g), sub.isel(member=r), weights=w))
@@ -37,16 +36,23 @@ def test_true_members_fall_inside_the_perfect_generator_ranges_and_a_narrow_ense
     for key in ("spread_ratio", "crps_over_ideal", "nino34_std_ratio", "nino34_band_ratio_2-4yr"):
         lo, hi = ranges[key]
         assert lo < 1.0 < hi, key
-    stand_in = ens.sel(member=list(range(20, 26)) + [8, 9])     # true members outside pool[:8]
+    stand_in = ens.sel(member=list(range(20, 26)) + [8, 9])  # true members outside pool[:8]
     narrow = stand_in.mean("member") + 0.8 * (stand_in - stand_in.mean("member"))
     good, bad = evaluate_ensemble(stand_in, truth, ideal), evaluate_ensemble(narrow, truth, ideal)
     # (the CRPS ratio's range is +-0.6% here; single members differ by ~1% in skill, so a fixed
     # stand-in can sit just outside it by chance: it is only required to beat the narrow one)
-    for key in ("spread_ratio", "nino34_lag1_autocorr_generated", "pinatubo_composite_generated_K",
-                "eruptions_mean_composite_generated_K"):
+    for key in (
+        "spread_ratio",
+        "nino34_lag1_autocorr_generated",
+        "pinatubo_composite_generated_K",
+        "eruptions_mean_composite_generated_K",
+    ):
         lo, hi = ranges[key]
         assert lo <= good[key] <= hi, (key, good[key], ranges[key])
-    assert bad["spread_ratio"] == pytest.approx(0.8, abs=0.01) and bad["spread_ratio"] < ranges["spread_ratio"][0]
+    assert (
+        bad["spread_ratio"] == pytest.approx(0.8, abs=0.01)
+        and bad["spread_ratio"] < ranges["spread_ratio"][0]
+    )
     assert bad["crps_over_ideal"] > ranges["crps_over_ideal"][1]
     assert abs(good["crps_over_ideal"] - 1) < 0.015 < bad["crps_over_ideal"] - 1
     assert len(good["nino34_acf_generated"]) == 37 and good["nino34_acf_generated"][0] == 1.0

@@ -17,8 +17,8 @@ from climviz.diagnostics.spectra import ke_spectrum
 from climviz.pipelines.downscale import BaselineDownscaler, Downscaler, load_downscaler
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
-MEAN_DEFICIT = 0.8            # median KE ratio of the mean model at degrees 21-33 stays below this
-SAMPLE_BAND = (0.6, 1.6)      # and that of the TAUDiff samples inside this
+MEAN_DEFICIT = 0.8  # median KE ratio of the mean model at degrees 21-33 stays below this
+SAMPLE_BAND = (0.6, 1.6)  # and that of the TAUDiff samples inside this
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,9 @@ def test_shapes_units_and_same_seed_same_samples(case, downscaled):
     assert np.isfinite(downscaled["u"].values).all() and np.isfinite(downscaled["v"].values).all()
     again = td.downscale(coarse.isel(time=slice(0, 4)), n_samples=2, steps=10, seed=0)
     # fewer frames means other array shapes, hence other rounding: equal within 1e-3 m/s
-    np.testing.assert_allclose(again["u"].values, downscaled["u"].isel(time=slice(0, 4)).values,
-                               rtol=0, atol=1e-3)
+    np.testing.assert_allclose(
+        again["u"].values, downscaled["u"].isel(time=slice(0, 4)).values, rtol=0, atol=1e-3
+    )
 
 
 def test_mean_is_close_and_samples_restore_small_scale_energy(case, downscaled):
@@ -64,8 +65,8 @@ def test_mean_is_close_and_samples_restore_small_scale_energy(case, downscaled):
     mean = _ke(downscaled["u_mean"], downscaled["v_mean"])
     samples = _ke(downscaled["u"], downscaled["v"])
     big = slice(1, 8)
-    small = slice(int(0.5 * 42), int(0.8 * 42))      # the toy wind resolves degrees below 42
-    np.testing.assert_allclose(mean[big], truth[big], rtol=0.25)          # large scales right
-    assert np.median(mean[small] / truth[small]) < MEAN_DEFICIT          # the mean is too smooth
+    small = slice(int(0.5 * 42), int(0.8 * 42))  # the toy wind resolves degrees below 42
+    np.testing.assert_allclose(mean[big], truth[big], rtol=0.25)  # large scales right
+    assert np.median(mean[small] / truth[small]) < MEAN_DEFICIT  # the mean is too smooth
     ratio = np.median(samples[small] / truth[small])
-    assert SAMPLE_BAND[0] < ratio < SAMPLE_BAND[1]                       # the samples are not
+    assert SAMPLE_BAND[0] < ratio < SAMPLE_BAND[1]  # the samples are not

@@ -61,7 +61,7 @@ def test_pinatubo_cooling_is_carried(generated, truth):
     (te.forced_response), and the true members 26-29 show it too."""
     gen = _dip(area_mean(generated).mean("member"))
     true = _dip(area_mean(truth.sel(member=slice(26, 29))).mean("member"))
-    assert true < -0.1                 # the truth has a dip to carry (it could be hidden by ENSO)
+    assert true < -0.1  # the truth has a dip to carry (it could be hidden by ENSO)
     # the generated mean keeps most of it: within 0.1 K of the 4 true members' mean, whose own
     # sampling error in a 2-year difference is about 0.05 K
     assert gen < -0.04 and abs(gen - true) < 0.1

@@ -39,8 +39,13 @@ def _huge_member_claim(path: Path) -> None:
     with netCDF4.Dataset(path, "w") as nc:
         for name, size in (("member", 10**9), ("time", 12), ("lat", lat.size), ("lon", lon.size)):
             nc.createDimension(name, size)
-        v = nc.createVariable("tas", "f4", ("member", "time", "lat", "lon"), chunksizes=(1, 12, lat.size, lon.size),
-                              fill_value=np.float32(280.0))
+        v = nc.createVariable(
+            "tas",
+            "f4",
+            ("member", "time", "lat", "lon"),
+            chunksizes=(1, 12, lat.size, lon.size),
+            fill_value=np.float32(280.0),
+        )
         v.units = "K"
         t = nc.createVariable("time", "f8", ("time",))
         t.units, t.calendar = f"days since {YEARS[0]}-01-01", "proleptic_gregorian"
@@ -65,10 +70,15 @@ def build(d: Path) -> dict[str, Case]:
     cases.pop("whole")
     raw = whole.read_bytes()
     (d / "truncated.nc").write_bytes(raw[: len(raw) // 2])
-    cases["truncated"] = Case(d / "truncated.nc", "is truncated or corrupt: the file has .* bytes but its HDF5 "
-                              "header says it ends at byte")
-    for name, content in (("random_bytes", os.urandom(4096)),
-                          ("empty", b""), ("csv_text", b"time,lat,lon,tas\n1990-01,0,0,280\n" * 20)):
+    cases["truncated"] = Case(
+        d / "truncated.nc",
+        "is truncated or corrupt: the file has .* bytes but its HDF5 header says it ends at byte",
+    )
+    for name, content in (
+        ("random_bytes", os.urandom(4096)),
+        ("empty", b""),
+        ("csv_text", b"time,lat,lon,tas\n1990-01,0,0,280\n" * 20),
+    ):
         (d / f"{name}.nc").write_bytes(content)
         cases[name] = Case(d / f"{name}.nc", "not a readable NetCDF file, or it is corrupt or truncated")
     classic = nc("classic", good, "", format="NETCDF3_64BIT")
@@ -77,7 +87,9 @@ def build(d: Path) -> dict[str, Case]:
     cases["truncated_classic"] = Case(d / "truncated_classic.nc", "truncated or corrupt")
     with h5py.File(d / "hdf5_without_variable.nc", "w") as f:
         f["pressure"] = np.arange(10.0)
-    cases["hdf5_without_variable"] = Case(d / "hdf5_without_variable.nc", "has no time or lat or lon dimension")
+    cases["hdf5_without_variable"] = Case(
+        d / "hdf5_without_variable.nc", "has no time or lat or lon dimension"
+    )
 
     nc("wrong_variable", good.rename("pr").assign_attrs(units="kg m-2 s-1"), "unsupported units 'kg m-2 s-1'")
     nc("missing_lat", good.isel(lat=0, drop=True), "has no lat dimension")
@@ -94,12 +106,19 @@ def build(d: Path) -> dict[str, Case]:
     inf = good.copy()
     inf[0, 0, 0] = np.inf
     nc("inf", inf, "infinite values")
-    nc("grid_regional", good.isel(lon=slice(0, 6)), "longitudes 0 to 112.5 cover 135 of 360 degrees "
-       r"\(a regional grid, missing the periodic longitude\)")
+    nc(
+        "grid_regional",
+        good.isel(lon=slice(0, 6)),
+        "longitudes 0 to 112.5 cover 135 of 360 degrees "
+        r"\(a regional grid, missing the periodic longitude\)",
+    )
     uneven = good["lat"].values + np.r_[0.0, 3.0, 0.0, 0.0, -4.0, 0.0, 0.0, 0.0]
     nc("grid_uneven_lat", good.assign_coords(lat=uneven), "latitudes .* are unevenly spaced and not Gaussian")
-    nc("time_not_dates", good.assign_coords(time=np.arange(good.sizes["time"], dtype=float)),
-       "time in .* is not a date")
+    nc(
+        "time_not_dates",
+        good.assign_coords(time=np.arange(good.sizes["time"], dtype=float)),
+        "time in .* is not a date",
+    )
     _huge_member_claim(d / "huge_member_claim.nc")
     cases["huge_member_claim"] = Case(d / "huge_member_claim.nc", "implausible size .*'member': 1000000000")
     return cases

@@ -36,5 +36,5 @@ def slow_generate(self, *args, **kwargs):
 
 
 ensemble.EnsembleGenerator.generate = slow_generate
-dask.config.set(scheduler="synchronous")   # chunks computed in the main thread, where signals land
+dask.config.set(scheduler="synchronous")  # chunks computed in the main thread, where signals land
 sys.exit(main(sys.argv[2:]))

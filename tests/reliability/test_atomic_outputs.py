@@ -66,9 +66,9 @@ def test_writer_failing_half_way_leaves_nothing(suffix, old_file, tmp_path):
     ds, computed = _poisoned(tmp_path)
     with dask.config.set(scheduler="synchronous"), pytest.raises(DiskFull):
         write_dataset(ds, target)
-    assert computed and 2 not in computed                  # the writer had begun: chunks 0 (and 1) were done
+    assert computed and 2 not in computed  # the writer had begun: chunks 0 (and 1) were done
     assert _leftovers(tmp_path) == ([target.name] if old_file else [])
-    if old_file:                                           # the old file is untouched and still reads
+    if old_file:  # the old file is untouched and still reads
         back = open_ensemble(target).load()
         np.testing.assert_array_equal(back.values, old.values)
 
@@ -78,14 +78,25 @@ def test_cli_writer_failing_leaves_no_file(tiny_model_dir, cond_file, tmp_path, 
     real = xr.Dataset.to_netcdf
 
     def half_then_fail(self, path, *args, **kwargs):
-        real(self.isel(time=slice(0, 6)), path, *args, **kwargs)   # a real, partial file at the temporary path
+        real(self.isel(time=slice(0, 6)), path, *args, **kwargs)  # a real, partial file at the temporary path
         assert Path(path).exists() and Path(path).name.startswith(".generated.nc.partial-")
         raise DiskFull(28, "No space left on device")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", half_then_fail)
     out = tmp_path / "generated.nc"
-    args = ["generate", "--model-dir", str(tiny_model_dir), "--cond", str(cond_file), "--members", "2",
-            "--steps", "2", "-o", str(out)]
+    args = [
+        "generate",
+        "--model-dir",
+        str(tiny_model_dir),
+        "--cond",
+        str(cond_file),
+        "--members",
+        "2",
+        "--steps",
+        "2",
+        "-o",
+        str(out),
+    ]
     assert main(args) == 2
     assert "No space left on device" in capsys.readouterr().err.splitlines()[-1]
     assert _leftovers(tmp_path) == []
@@ -93,8 +104,22 @@ def test_cli_writer_failing_leaves_no_file(tiny_model_dir, cond_file, tmp_path, 
 
 def _start_slow_generate(model_dir, cond, out, marker) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, str(HERE / "slow_generate.py"), str(marker), "generate", "--model-dir", str(model_dir),
-            "--cond", str(cond), "--members", "2", "--steps", "2", "-o", str(out)]
+    args = [
+        sys.executable,
+        str(HERE / "slow_generate.py"),
+        str(marker),
+        "generate",
+        "--model-dir",
+        str(model_dir),
+        "--cond",
+        str(cond),
+        "--members",
+        "2",
+        "--steps",
+        "2",
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -117,19 +142,35 @@ def test_generate_killed_while_writing_leaves_no_output(suffix, sig, tiny_model_
     proc = _start_slow_generate(tiny_model_dir, cond_file, out, marker)
     _wait_for(marker, proc)
     partial = [p for p in out_dir.iterdir() if ".partial-" in p.name]
-    assert len(partial) == 1 and not out.exists()           # caught half-way: the temporary sibling exists
+    assert len(partial) == 1 and not out.exists()  # caught half-way: the temporary sibling exists
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert not out.exists()
-    if sig == signal.SIGTERM:                               # cleaned up, and no traceback
+    if sig == signal.SIGTERM:  # cleaned up, and no traceback
         assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err
         assert _leftovers(out_dir) == []
-    else:                                                   # nothing can clean up after SIGKILL: only the
-        assert proc.returncode == -signal.SIGKILL           # hidden temporary sibling is left, never the output
+    else:  # nothing can clean up after SIGKILL: only the
+        assert proc.returncode == -signal.SIGKILL  # hidden temporary sibling is left, never the output
         assert [p.name for p in out_dir.iterdir()] == [partial[0].name] and partial[0].name.startswith(".")
         # the next write to the same path removes it: its writer (this host, that pid) is gone
-        assert main(["generate", "--model-dir", str(tiny_model_dir), "--cond", str(cond_file), "--members", "2",
-                     "--steps", "2", "-o", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--model-dir",
+                    str(tiny_model_dir),
+                    "--cond",
+                    str(cond_file),
+                    "--members",
+                    "2",
+                    "--steps",
+                    "2",
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         assert _leftovers(out_dir) == [out.name]
 
 

@@ -24,14 +24,43 @@ import xarray as xr
 from climviz.cli import main
 from climviz.data.loader import open_run
 
-NAMES = ["truncated", "random_bytes", "empty", "csv_text", "truncated_classic", "hdf5_without_variable",
-         "wrong_variable", "missing_lat", "fahrenheit", "kelvin_labelled_celsius", "no_units", "some_nan",
-         "all_nan", "inf", "grid_regional", "grid_uneven_lat", "time_not_dates", "huge_member_claim"]
+NAMES = [
+    "truncated",
+    "random_bytes",
+    "empty",
+    "csv_text",
+    "truncated_classic",
+    "hdf5_without_variable",
+    "wrong_variable",
+    "missing_lat",
+    "fahrenheit",
+    "kelvin_labelled_celsius",
+    "no_units",
+    "some_nan",
+    "all_nan",
+    "inf",
+    "grid_regional",
+    "grid_uneven_lat",
+    "time_not_dates",
+    "huge_member_claim",
+]
 
 
 def _generate_args(model_dir, cond, out, *extra):
-    return ["generate", "--model-dir", str(model_dir), "--cond", str(cond), "--members", "2", "--steps", "2",
-            "-o", str(out), *extra]
+    return [
+        "generate",
+        "--model-dir",
+        str(model_dir),
+        "--cond",
+        str(cond),
+        "--members",
+        "2",
+        "--steps",
+        "2",
+        "-o",
+        str(out),
+        *extra,
+    ]
 
 
 def _one_error_line(err: str) -> str:
@@ -58,14 +87,17 @@ def test_cli_generate_refuses_the_file(name, bad_files, tiny_model_dir, tmp_path
     assert not out.exists() and (not out.parent.exists() or list(out.parent.iterdir()) == [])
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--members", "0"], "n_members must be at least 1"),
-    (["--members", str(10**9)], r"1000000000 members x 24 months would need about .* GiB of memory"),
-    (["--steps", "0"], "steps"),
-    (["--start", "2050-01"], "no time steps"),
-    (["--member", "3"], r"member 3 not found"),
-    (["--mode", "autoregressive", "--sampler", "ddpm", "--steps", "100000"], "steps"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--members", "0"], "n_members must be at least 1"),
+        (["--members", str(10**9)], r"1000000000 members x 24 months would need about .* GiB of memory"),
+        (["--steps", "0"], "steps"),
+        (["--start", "2050-01"], "no time steps"),
+        (["--member", "3"], r"member 3 not found"),
+        (["--mode", "autoregressive", "--sampler", "ddpm", "--steps", "100000"], "steps"),
+    ],
+)
 def test_cli_generate_refuses_bad_arguments(extra, message, tiny_model_dir, cond_file, tmp_path, capsys):
     out = tmp_path / "generated.nc"
     assert main(_generate_args(tiny_model_dir, cond_file, out, *extra)) == 2
@@ -78,7 +110,7 @@ def test_cli_bad_output_path_is_refused_before_generating(tiny_model_dir, cond_f
     assert main(_generate_args(tiny_model_dir, cond_file, tmp_path / "out.csv")) == 2
     err = capsys.readouterr().err
     assert "use a .nc (NetCDF) or .zarr (Zarr) suffix" in _one_error_line(err)
-    assert "network evaluations" not in err          # refused before any sampling
+    assert "network evaluations" not in err  # refused before any sampling
     blocker = tmp_path / "file"
     blocker.write_text("a file where a directory is needed")
     assert main(_generate_args(tiny_model_dir, cond_file, blocker / "out.nc")) == 2
@@ -103,8 +135,13 @@ def _climviz() -> str:
 def test_installed_command_prints_one_line_and_no_traceback(name, bad_files, tiny_model_dir, tmp_path):
     case = bad_files[name]
     out = tmp_path / "generated.zarr"
-    proc = subprocess.run([_climviz(), *_generate_args(tiny_model_dir, case.path, out)], capture_output=True,
-                          text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [_climviz(), *_generate_args(tiny_model_dir, case.path, out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert re.search(case.message, _one_error_line(proc.stderr))
     assert list(tmp_path.iterdir()) == []
@@ -116,7 +153,7 @@ def test_installed_command_prints_one_line_and_no_traceback(name, bad_files, tin
 @pytest.mark.parametrize("name", NAMES)
 def test_api_refuses_the_file(name, bad_files, tiny_generator):
     case = bad_files[name]
-    with pytest.raises(ValueError, match=case.message):   # DataError is a ValueError
+    with pytest.raises(ValueError, match=case.message):  # DataError is a ValueError
         cond = open_run(case.path).load()
         tiny_generator.generate(cond, n_members=2, steps=2)
 
@@ -154,7 +191,7 @@ def test_upload_sets_a_note_and_does_not_raise(name, bad_files, app_state):
     assert case.path.name in app_state.upload_note
     assert re.search(case.upload_message, app_state.upload_note), app_state.upload_note
     assert "Traceback" not in app_state.upload_note and "\n" not in app_state.upload_note.strip()
-    assert app_state.cond_source == EMBEDDED and app_state._upload is None   # the previous choice stays
+    assert app_state.cond_source == EMBEDDED and app_state._upload is None  # the previous choice stays
 
 
 def test_a_good_upload_after_bad_ones_is_used(bad_files, cond_file, app_state):
@@ -181,10 +218,15 @@ def tiny_downscaler():
     from climviz.train.taudiff import grid_dict
 
     torch.manual_seed(0)
-    grid = grid_dict(gaussian_latitudes(8), regular_longitudes(16), gaussian_latitudes(32), regular_longitudes(64))
+    grid = grid_dict(
+        gaussian_latitudes(8), regular_longitudes(16), gaussian_latitudes(32), regular_longitudes(64)
+    )
     mean = SimVP(SimVPConfig(frames=4, coarse_shape=(8, 16), hid_s=8, hid_t=16, n_t=1)).eval()
-    res = FrameDiffusion(CAUUNet(residual_config(base=8, growth=4, mults=(1, 2), emb_dim=16)).eval(),
-                         CosineSchedule(100), [1.0, 1.0])
+    res = FrameDiffusion(
+        CAUUNet(residual_config(base=8, growth=4, mults=(1, 2), emb_dim=16)).eval(),
+        CosineSchedule(100),
+        [1.0, 1.0],
+    )
     norm = {"variables": ["u", "v"], "mean": [5.0, 0.0], "std": [10.0, 8.0]}
     return Downscaler(mean, res, norm, grid, device="cpu")
 
@@ -195,14 +237,19 @@ def _winds(d, n=4, lat=None, lon=None):
     rng = np.random.default_rng(0)
     time = xr.date_range("2000-01-01", periods=n, freq="6h", calendar="proleptic_gregorian", use_cftime=True)
     shape = (n, len(lat), len(lon))
-    return xr.Dataset({v: (("time", "lat", "lon"), rng.normal(0, 5, shape).astype(np.float32), {"units": "m s-1"})
-                       for v in ("u", "v")}, coords={"time": time, "lat": lat, "lon": lon})
+    return xr.Dataset(
+        {
+            v: (("time", "lat", "lon"), rng.normal(0, 5, shape).astype(np.float32), {"units": "m s-1"})
+            for v in ("u", "v")
+        },
+        coords={"time": time, "lat": lat, "lon": lon},
+    )
 
 
 def test_downscaler_refuses_bad_input(tiny_downscaler):
     d = tiny_downscaler
     good = _winds(d)
-    assert d.downscale(good, n_samples=1, steps=1)["u"].shape == (1, 4, 32, 64)   # the reference works
+    assert d.downscale(good, n_samples=1, steps=1)["u"].shape == (1, 4, 32, 64)  # the reference works
     nan = good.copy(deep=True)
     nan["u"][1, 2, 3] = np.nan
     inf = good.copy(deep=True)
@@ -212,7 +259,10 @@ def test_downscaler_refuses_bad_input(tiny_downscaler):
         (good.rename(u="speed"), r"lacks \['u'\]"),
         (good.isel(time=slice(0, 0)), "no time steps"),
         (good.isel(lat=0), r"needs dims \(time, lat, lon\)"),
-        (_winds(d, lat=np.linspace(-60, 60, 3), lon=np.arange(7) * 360 / 7), "3x7 grid; this model needs the 8x16"),
+        (
+            _winds(d, lat=np.linspace(-60, 60, 3), lon=np.arange(7) * 360 / 7),
+            "3x7 grid; this model needs the 8x16",
+        ),
         (nan, "u contains NaN or infinite values"),
         (inf, "v contains NaN or infinite values"),
     ]
@@ -221,7 +271,10 @@ def test_downscaler_refuses_bad_input(tiny_downscaler):
             d.downscale(ds, n_samples=1, steps=1)
     with pytest.raises(TypeError, match="xarray.Dataset"):
         d.downscale(good["u"], n_samples=1, steps=1)
-    for kwargs, message in (({"n_samples": 0}, "n_samples must be at least 1"), ({"steps": 0}, "steps must be"),
-                            ({"n_samples": 10**9}, "1000000000 samples x 4 frames would need about")):
+    for kwargs, message in (
+        ({"n_samples": 0}, "n_samples must be at least 1"),
+        ({"steps": 0}, "steps must be"),
+        ({"n_samples": 10**9}, "1000000000 samples x 4 frames would need about"),
+    ):
         with pytest.raises(ValueError, match=message):
             d.downscale(good, **{"n_samples": 1, "steps": 1, **kwargs})

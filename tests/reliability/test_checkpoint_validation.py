@@ -35,6 +35,7 @@ def _edit(root, part, fn):
 def _set(section, key, value):
     def fn(cfg):
         cfg[section][key] = value
+
     return fn
 
 
@@ -44,6 +45,7 @@ def _drop(section, key=None):
             del cfg[section]
         else:
             del cfg[section][key]
+
     return fn
 
 
@@ -64,7 +66,11 @@ def built(monkeypatch):
 
 
 CASES = [
-    ("vae", _set("vae", "latent_channels", 0), r"vae/config.json\['vae'\]: latent_channels = 0 is outside \[1, 256\]"),
+    (
+        "vae",
+        _set("vae", "latent_channels", 0),
+        r"vae/config.json\['vae'\]: latent_channels = 0 is outside \[1, 256\]",
+    ),
     ("vae", _set("vae", "latent_channels", -3), "latent_channels = -3 is outside"),
     ("vae", _set("vae", "latent_channels", "2"), "latent_channels must be an integer, got '2'"),
     ("vae", _set("vae", "latent_channels", 2.0), "latent_channels must be an integer, got 2.0"),
@@ -76,25 +82,57 @@ CASES = [
     ("vae", _set("vae", "dropout", 0.1), r"unknown VAEConfig keys \['dropout'\]"),
     ("vae", _drop("vae", "latent_channels"), r"VAEConfig keys \['latent_channels'\] are missing"),
     ("vae", _drop("vae"), r"vae/config.json has no key 'vae'"),
-    ("vae", _set("vae", "latent_channels", 3), r"latent_stats z_mean .* shape \[3, 4, 8\]|latent_shape \[2, 4, 8\] "
-                                               r"does not match the latents \[3, 4, 8\]"),
-    ("vae", lambda c: c["grid"].update(lat=c["grid"]["lat"][:-1]), "grid has 7x16 points but the normalisation"),
+    (
+        "vae",
+        _set("vae", "latent_channels", 3),
+        r"latent_stats z_mean .* shape \[3, 4, 8\]|latent_shape \[2, 4, 8\] "
+        r"does not match the latents \[3, 4, 8\]",
+    ),
+    (
+        "vae",
+        lambda c: c["grid"].update(lat=c["grid"]["lat"][:-1]),
+        "grid has 7x16 points but the normalisation",
+    ),
     ("vae", lambda c: c["grid"].update(lon=c["grid"]["lon"][::-1]), "grid lon must increase strictly"),
     ("vae", lambda c: c["grid"].update(lat=["a"] * 8), "grid lat must be a list of numbers"),
-    ("transformer", _set("denoiser", "window", 0), r"transformer/config.json\['denoiser'\]: window = 0 is outside"),
+    (
+        "transformer",
+        _set("denoiser", "window", 0),
+        r"transformer/config.json\['denoiser'\]: window = 0 is outside",
+    ),
     ("transformer", _set("denoiser", "window", 10**9), "window = 1000000000 is outside"),
     ("transformer", _set("denoiser", "n_layers", 10**6), "n_layers = 1000000 is outside"),
     ("transformer", _set("denoiser", "d_model", 15), r"d_model \(15\) must be a multiple of n_heads \(2\)"),
     ("transformer", _set("denoiser", "latent_shape", [2, 4]), "latent_shape must have 3 entries, got 2"),
     ("transformer", _set("denoiser", "patch", 3), r"latent 4x8 is not divisible by the patch size 3"),
-    ("transformer", _set("denoiser", "architecture", "other"), r"transformer/config.json\['denoiser'\]: unknown denoiser architecture 'other'"),
+    (
+        "transformer",
+        _set("denoiser", "architecture", "other"),
+        r"transformer/config.json\['denoiser'\]: unknown denoiser architecture 'other'",
+    ),
     ("transformer", _set("denoiser", "mlp_ratio", math.nan), "mlp_ratio must be a finite number"),
-    ("transformer", _set("denoiser", "d_model", 64), r"do not fit its config: .*wrong shape \(blocks\.0\.ada\.bias is \[144\], the config needs \[576\]"),
+    (
+        "transformer",
+        _set("denoiser", "d_model", 64),
+        r"do not fit its config: .*wrong shape \(blocks\.0\.ada\.bias is \[144\], the config needs \[576\]",
+    ),
     ("transformer", _drop("schedule"), r"transformer/config.json has no key 'schedule'"),
     ("transformer", lambda c: c["schedule"].update(num_train_steps=-1), "num_train_steps must be an integer"),
-    ("transformer", lambda c: c.update(mode="nope"), "mode 'nope' does not match its directory 'transformer'"),
-    ("transformer", lambda c: c["latent_stats"].update(z_std=[1.0]), r"latent_stats z_std .* shape \[2\], got shape \[1\]"),
-    ("autoregressive", _set("denoiser", "latent_shape", [2, 8, 16]), "latent_shape .* does not match the latents"),
+    (
+        "transformer",
+        lambda c: c.update(mode="nope"),
+        "mode 'nope' does not match its directory 'transformer'",
+    ),
+    (
+        "transformer",
+        lambda c: c["latent_stats"].update(z_std=[1.0]),
+        r"latent_stats z_std .* shape \[2\], got shape \[1\]",
+    ),
+    (
+        "autoregressive",
+        _set("denoiser", "latent_shape", [2, 8, 16]),
+        "latent_shape .* does not match the latents",
+    ),
 ]
 
 
@@ -106,7 +144,7 @@ def test_a_spoilt_config_is_refused_before_building(part, spoil, message, tiny_m
     with pytest.raises(CheckpointError, match=message) as info:
         EnsembleGenerator.from_checkpoint(root, device="cpu")
     assert "\n" not in str(info.value)
-    if "do not fit" in message:    # the VAE was fine; the denoiser was only probed on the meta device
+    if "do not fit" in message:  # the VAE was fine; the denoiser was only probed on the meta device
         assert built == ["VAE"]
     else:
         assert built == [], "a network was built before the config was checked"
@@ -116,7 +154,9 @@ def test_the_unspoilt_copy_loads(tiny_model_dir, tmp_path, built):
     root = tmp_path / "ensemble"
     shutil.copytree(tiny_model_dir, root)
     gen = EnsembleGenerator.from_checkpoint(root, device="cpu")
-    assert gen.modes == ["transformer", "autoregressive"] and sorted(built) == ["SpaceTimeDenoiser"] * 2 + ["VAE"]
+    assert gen.modes == ["transformer", "autoregressive"] and sorted(built) == ["SpaceTimeDenoiser"] * 2 + [
+        "VAE"
+    ]
 
 
 def test_weights_file_problems(tiny_model_dir, tmp_path):
@@ -127,7 +167,7 @@ def test_weights_file_problems(tiny_model_dir, tmp_path):
     weights.write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         EnsembleGenerator.from_checkpoint(root, device="cpu")
-    weights.write_bytes(good[: len(good) - 100])                       # header intact, data cut short
+    weights.write_bytes(good[: len(good) - 100])  # header intact, data cut short
     with pytest.raises(CheckpointError, match="vae"):
         EnsembleGenerator.from_checkpoint(root, device="cpu")
     weights.write_bytes(good)
@@ -158,7 +198,7 @@ def test_simvp_config_and_weights_are_checked(tmp_path):
         spoilt = {**cfg.to_dict(), key: value}
         with pytest.raises(CheckpointError, match=message):
             SimVPConfig.from_dict(ckpt.Config(spoilt, "simvp"))
-    wider = SimVPConfig.from_dict({**cfg.to_dict(), "hid_t": 16})     # valid, but not these weights
+    wider = SimVPConfig.from_dict({**cfg.to_dict(), "hid_t": 16})  # valid, but not these weights
     with pytest.raises(CheckpointError, match=r"do not fit its config: .*wrong shape"):
         ckpt.load_model(d, SimVP, wider)
 
@@ -167,8 +207,12 @@ def test_cau_unet_config_and_weights_are_checked(tmp_path):
     cfg = CAUUNetConfig(base=8, growth=4, mults=(1, 2), emb_dim=16)
     d = _save(tmp_path, CAUUNet(cfg), {"unet": cfg.to_dict()})
     assert CAUUNetConfig.from_dict(ckpt.load_config(d)["unet"]) == cfg
-    for spoilt, message in (({"mults": []}, "mults must not be empty"), ({"base": -8}, "base = -8 is outside"),
-                            ({"emb_dim": None}, "emb_dim must be an integer"), ({"extra": 1}, "unknown")):
+    for spoilt, message in (
+        ({"mults": []}, "mults must not be empty"),
+        ({"base": -8}, "base = -8 is outside"),
+        ({"emb_dim": None}, "emb_dim must be an integer"),
+        ({"extra": 1}, "unknown"),
+    ):
         with pytest.raises(CheckpointError, match=message):
             CAUUNetConfig.from_dict({**cfg.to_dict(), **spoilt})
     torch.manual_seed(0)

@@ -29,8 +29,13 @@ def _cond_for(gen: EnsembleGenerator, year: int, months: int = 12, seed: int = 0
     idx = np.arange(months) % 12
     time = [cftime.DatetimeProlepticGregorian(year + m // 12, m % 12 + 1, 15) for m in range(months)]
     values = clim[idx] + rng.normal(0, 1, (months, *clim.shape[1:])).astype(np.float32)
-    return xr.DataArray(values, dims=("time", "lat", "lon"), name="tas", attrs={"units": "K"},
-                        coords={"time": time, "lat": gen.lat, "lon": gen.lon})
+    return xr.DataArray(
+        values,
+        dims=("time", "lat", "lon"),
+        name="tas",
+        attrs={"units": "K"},
+        coords={"time": time, "lat": gen.lat, "lon": gen.lon},
+    )
 
 
 def _assert_seeded(load, cond, **request):
@@ -45,8 +50,9 @@ def _assert_seeded(load, cond, **request):
     return a
 
 
-@pytest.mark.parametrize("mode, sampler", [("transformer", "ddim"), ("transformer", "ddpm"),
-                                           ("autoregressive", "dpm++2m")])
+@pytest.mark.parametrize(
+    "mode, sampler", [("transformer", "ddim"), ("transformer", "ddpm"), ("autoregressive", "dpm++2m")]
+)
 def test_tiny_generator_is_deterministic(mode, sampler, tiny_model_dir):
     def load():
         return EnsembleGenerator.from_checkpoint(tiny_model_dir, device="cpu")
@@ -56,7 +62,9 @@ def test_tiny_generator_is_deterministic(mode, sampler, tiny_model_dir):
     assert out.shape == (3, 24, 8, 16) and out.attrs["seed"] == 11
 
 
-@pytest.mark.skipif(not (SHIPPED / "vae" / "model.safetensors").exists(), reason="models/ensemble is not shipped here")
+@pytest.mark.skipif(
+    not (SHIPPED / "vae" / "model.safetensors").exists(), reason="models/ensemble is not shipped here"
+)
 def test_shipped_generator_is_deterministic():
     gen = EnsembleGenerator.from_checkpoint(SHIPPED, device="cpu")
     cond = _cond_for(gen, 1990, months=12)
@@ -73,22 +81,27 @@ def test_downscaler_is_deterministic():
     from climviz.pipelines.downscale import Downscaler, FrameDiffusion
     from climviz.train.taudiff import grid_dict
 
-    grid = grid_dict(gaussian_latitudes(8), regular_longitudes(16), gaussian_latitudes(32), regular_longitudes(64))
+    grid = grid_dict(
+        gaussian_latitudes(8), regular_longitudes(16), gaussian_latitudes(32), regular_longitudes(64)
+    )
     norm = {"variables": ["u", "v"], "mean": [5.0, 0.0], "std": [10.0, 8.0]}
 
-    def load():   # the same weights each time, built afresh
+    def load():  # the same weights each time, built afresh
         torch.manual_seed(0)
         mean = SimVP(SimVPConfig(frames=4, coarse_shape=(8, 16), hid_s=8, hid_t=16, n_t=1)).eval()
         net = CAUUNet(residual_config(base=8, growth=4, mults=(1, 2), emb_dim=16)).eval()
         with torch.no_grad():
-            net.out.weight.normal_(0, 0.2)     # zero at init: give the samples something to depend on
-        return Downscaler(mean, FrameDiffusion(net, CosineSchedule(100), [1.0, 1.0]), norm, grid, device="cpu")
+            net.out.weight.normal_(0, 0.2)  # zero at init: give the samples something to depend on
+        return Downscaler(
+            mean, FrameDiffusion(net, CosineSchedule(100), [1.0, 1.0]), norm, grid, device="cpu"
+        )
 
     rng = np.random.default_rng(0)
     time = xr.date_range("2000-01-01", periods=5, freq="6h", calendar="proleptic_gregorian", use_cftime=True)
-    coarse = xr.Dataset({v: (("time", "lat", "lon"), rng.normal(0, 5, (5, 8, 16)).astype(np.float32))
-                         for v in ("u", "v")}, coords={"time": time, "lat": grid["coarse_lat"],
-                                                       "lon": grid["coarse_lon"]})
+    coarse = xr.Dataset(
+        {v: (("time", "lat", "lon"), rng.normal(0, 5, (5, 8, 16)).astype(np.float32)) for v in ("u", "v")},
+        coords={"time": time, "lat": grid["coarse_lat"], "lon": grid["coarse_lon"]},
+    )
     for sampler in ("ddim", "ddpm"):
         a = load().downscale(coarse, n_samples=2, steps=3, seed=5, sampler=sampler)
         b = load().downscale(coarse, n_samples=2, steps=3, seed=5, sampler=sampler)
@@ -97,14 +110,16 @@ def test_downscaler_is_deterministic():
             assert np.array_equal(a[v].values, b[v].values)
             assert not np.array_equal(a[v].values, c[v].values)
             assert not np.array_equal(a[v].values[0], a[v].values[1])
-        np.testing.assert_array_equal(a["u_mean"].values, c["u_mean"].values)   # the mean model has no noise
+        np.testing.assert_array_equal(a["u_mean"].values, c["u_mean"].values)  # the mean model has no noise
 
 
 SHIPPED_TAUDIFF = SHIPPED.parent / "taudiff"
 
 
-@pytest.mark.skipif(not (SHIPPED_TAUDIFF / "residual" / "model.safetensors").exists(),
-                    reason="models/taudiff is not shipped here")
+@pytest.mark.skipif(
+    not (SHIPPED_TAUDIFF / "residual" / "model.safetensors").exists(),
+    reason="models/taudiff is not shipped here",
+)
 def test_shipped_downscaler_is_deterministic():
     from climviz.pipelines.downscale import load_downscaler
 
@@ -112,8 +127,10 @@ def test_shipped_downscaler_is_deterministic():
     rng = np.random.default_rng(1)
     time = xr.date_range("2000-01-01", periods=2, freq="6h", calendar="proleptic_gregorian", use_cftime=True)
     shape = (2, d.coarse_lat.size, d.coarse_lon.size)
-    coarse = xr.Dataset({v: (("time", "lat", "lon"), rng.normal(0, 5, shape).astype(np.float32))
-                         for v in d.variables}, coords={"time": time, "lat": d.coarse_lat, "lon": d.coarse_lon})
+    coarse = xr.Dataset(
+        {v: (("time", "lat", "lon"), rng.normal(0, 5, shape).astype(np.float32)) for v in d.variables},
+        coords={"time": time, "lat": d.coarse_lat, "lon": d.coarse_lon},
+    )
     a, b, c = (d.downscale(coarse, n_samples=2, steps=2, seed=s) for s in (5, 5, 6))
     for v in d.variables:
         assert np.array_equal(a[v].values, b[v].values) and not np.array_equal(a[v].values, c[v].values)

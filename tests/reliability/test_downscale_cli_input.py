@@ -16,7 +16,7 @@ from climviz.data.grid import gaussian_latitudes, regular_longitudes
 def downscaler_dir(tmp_path_factory):
     import tiny_checkpoints
 
-    return tiny_checkpoints.train_downscaler(tmp_path_factory.mktemp("ds-models"))   # 8x16 -> 32x64
+    return tiny_checkpoints.train_downscaler(tmp_path_factory.mktemp("ds-models"))  # 8x16 -> 32x64
 
 
 def _coarse(lat_n=8, lon_n=16, n=4, names=("u", "v"), units="m s-1", shift=0.0):
@@ -24,10 +24,21 @@ def _coarse(lat_n=8, lon_n=16, n=4, names=("u", "v"), units="m s-1", shift=0.0):
     rng = np.random.default_rng(0)
     lat, lon = gaussian_latitudes(lat_n), regular_longitudes(lon_n) + shift
     time = xr.date_range("2000-01-01", periods=n, freq="6h", calendar="proleptic_gregorian", use_cftime=True)
-    return xr.Dataset({v: (("time", "lat", "lon"), rng.normal(0, 5, (n, lat_n, lon_n)).astype(np.float32),
-                           {"units": units}) for v in names},
-                      coords={"time": time, "lat": ("lat", lat, {"units": "degrees_north"}),
-                              "lon": ("lon", lon, {"units": "degrees_east"})})
+    return xr.Dataset(
+        {
+            v: (
+                ("time", "lat", "lon"),
+                rng.normal(0, 5, (n, lat_n, lon_n)).astype(np.float32),
+                {"units": units},
+            )
+            for v in names
+        },
+        coords={
+            "time": time,
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
+    )
 
 
 def _write(ds, path):
@@ -36,8 +47,22 @@ def _write(ds, path):
 
 
 def _run(model_dir, inp, out, capsys, *extra):
-    code = main(["downscale", "--model-dir", str(model_dir), "--input", str(inp), "--samples", "1",
-                 "--steps", "1", "-o", str(out), *extra])
+    code = main(
+        [
+            "downscale",
+            "--model-dir",
+            str(model_dir),
+            "--input",
+            str(inp),
+            "--samples",
+            "1",
+            "--steps",
+            "1",
+            "-o",
+            str(out),
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     return code, err[-1] if err else ""
 
@@ -51,15 +76,18 @@ def test_good_input_is_downscaled(downscaler_dir, tmp_path, capsys):
         assert ds["u"].shape[-2:] == (32, 64)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("random_bytes", r"cannot read|not a readable NetCDF|truncated or corrupt"),
-    ("truncated", r"cannot read|not a readable NetCDF|truncated or corrupt"),
-    ("no_v", r"\bv\b"),
-    ("grid_3x7", r"on a 3x7 grid; this model needs the 8x16 coarse grid"),
-    ("grid_shifted", r"on an 8x16 grid with other latitudes or longitudes"),
-    ("nan", r"NaN"),
-    ("output_csv", r"\.csv|suffix"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("random_bytes", r"cannot read|not a readable NetCDF|truncated or corrupt"),
+        ("truncated", r"cannot read|not a readable NetCDF|truncated or corrupt"),
+        ("no_v", r"\bv\b"),
+        ("grid_3x7", r"on a 3x7 grid; this model needs the 8x16 coarse grid"),
+        ("grid_shifted", r"on an 8x16 grid with other latitudes or longitudes"),
+        ("nan", r"NaN"),
+        ("output_csv", r"\.csv|suffix"),
+    ],
+)
 def test_bad_input_is_one_line_and_leaves_nothing(case, message, downscaler_dir, tmp_path, capsys):
     good = _write(_coarse(), tmp_path / "good.nc")
     inp, out = tmp_path / f"{case}.nc", tmp_path / "out" / "fine.nc"

@@ -27,6 +27,10 @@ def toy_tas(members=1, start=YEARS[0], end=YEARS[1], grid=GRID, seed=0) -> xr.Da
     season = np.cos(2 * np.pi * (np.arange(n) % 12) / 12)[:, None, None] * np.sin(np.deg2rad(lat))[:, None]
     base = 255 + 40 * np.cos(np.deg2rad(lat))[:, None] + 10 * season
     values = base[None] + rng.normal(0, 1.0, (members, n, *grid))
-    return xr.DataArray(values.astype(np.float32), dims=("member", "time", "lat", "lon"), name="tas",
-                        coords={"member": np.arange(members), "time": time, "lat": lat, "lon": lon},
-                        attrs={"units": "K", "standard_name": "air_temperature"})
+    return xr.DataArray(
+        values.astype(np.float32),
+        dims=("member", "time", "lat", "lon"),
+        name="tas",
+        coords={"member": np.arange(members), "time": time, "lat": lat, "lon": lon},
+        attrs={"units": "K", "standard_name": "air_temperature"},
+    )

@@ -34,7 +34,9 @@ def test_shards_partition_the_batch_in_equal_interleaved_parts(world):
         rebuilt[r::world] = p
     assert torch.equal(rebuilt, batch)
     # numpy arrays shard the same way; without a process group a shard is the whole batch
-    np.testing.assert_array_equal(distributed.shard(batch.numpy(), rank=world - 1, world=world), parts[-1].numpy())
+    np.testing.assert_array_equal(
+        distributed.shard(batch.numpy(), rank=world - 1, world=world), parts[-1].numpy()
+    )
     assert distributed.shard(batch) is batch and distributed.world_size() == 1
 
 
@@ -45,14 +47,48 @@ def _losses(log: str) -> list[tuple[str, float]]:
 @pytest.mark.slow
 def test_two_gloo_processes_train_like_one(tmp_path, monkeypatch):
     data = tmp_path / "toy.nc"
-    assert main(["data", "toy-ensemble", "-o", str(data), "--members", "3", "--start", "1990", "--end", "1991",
-                 "--grid", "16x32", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "toy-ensemble",
+                "-o",
+                str(data),
+                "--members",
+                "3",
+                "--start",
+                "1990",
+                "--end",
+                "1991",
+                "--grid",
+                "16x32",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    multi = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                              str(WORKER), str(two), str(data)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    multi = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(WORKER),
+            str(two),
+            str(data),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     try:  # meanwhile the same work in this process, without a process group
         monkeypatch.setattr(ckpt, "save_checkpoint", ckpt.save_checkpoint)  # the worker wraps it
         monkeypatch.setattr(sys, "argv", [str(WORKER), str(one), str(data)])
@@ -65,7 +101,10 @@ def test_two_gloo_processes_train_like_one(tmp_path, monkeypatch):
 
     # the same weights (VAE with a resume, autoregressive LDM, TAUDiff residual denoiser) ...
     for name in ("ens/vae", "ens/autoregressive", "residual"):
-        a, b = load_file(str(one / name / "model.safetensors")), load_file(str(two / name / "model.safetensors"))
+        a, b = (
+            load_file(str(one / name / "model.safetensors")),
+            load_file(str(two / name / "model.safetensors")),
+        )
         assert a.keys() == b.keys()
         for k in a:
             torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=f"{name} {k}")

@@ -72,8 +72,27 @@ def test_frame_source_reads_only_the_batch_and_equals_the_normalised_array():
 
 def test_training_from_a_chunked_file_streams_and_matches_memory(tmp_path):
     path = tmp_path / "toy.nc"  # chunks of (1 member, 12 months, lat, lon) on disk
-    assert main(["data", "toy-ensemble", "-o", str(path), "--members", "3", "--start", "1990", "--end", "1991",
-                 "--grid", "16x32", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "toy-ensemble",
+                "-o",
+                str(path),
+                "--members",
+                "3",
+                "--start",
+                "1990",
+                "--end",
+                "1991",
+                "--grid",
+                "16x32",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     lazy = open_ensemble(path)
     assert is_lazy(lazy) and lazy.chunks[1] == (12, 12)
     whole, member = lazy.nbytes, lazy.nbytes // lazy.sizes["member"]
@@ -86,8 +105,13 @@ def test_training_from_a_chunked_file_streams_and_matches_memory(tmp_path):
     torch.manual_seed(0)
     with LargestResult() as seen:
         train_ensemble_vae(path, tmp_path / "disk" / "vae", **kw)
-        train_ensemble_ldm(path, tmp_path / "disk", settings=LoopSettings(steps=2, batch_size=2),
-                           architecture={"d_model": 16, "n_layers": 1, "n_heads": 2, "window": 12}, device="cpu")
+        train_ensemble_ldm(
+            path,
+            tmp_path / "disk",
+            settings=LoopSettings(steps=2, batch_size=2),
+            architecture={"d_model": 16, "n_layers": 1, "n_heads": 2, "window": 12},
+            device="cpu",
+        )
     torch.manual_seed(0)
     train_ensemble_vae(in_memory, tmp_path / "memory" / "vae", **kw)
     # nothing Dask computed held more than one member (LDM encoding reads member by member)

@@ -17,8 +17,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 120_000
 
@@ -52,17 +60,33 @@ def app_url(tiny_model_root, tmp_path_factory):
     env = {**os.environ, "CLIMVIZ_MODEL_DIR": str(tiny_model_root), "OMP_NUM_THREADS": "1"}
     log = open(tmp_path_factory.mktemp("server") / "panel.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
-         "--allow-websocket-origin", f"127.0.0.1:{port}"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "app.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/app"
     try:
         for _ in range(240):
-            try:      # a bare TCP probe: an HTTP request for the app would render a whole session
+            try:  # a bare TCP probe: an HTTP request for the app would render a whole session
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"panel serve exited: {Path(log.name).read_text()[-2000:]}")
+                    raise RuntimeError(f"panel serve exited: {Path(log.name).read_text()[-2000:]}") from None
                 time.sleep(0.25)
         yield url
     finally:
@@ -137,12 +161,14 @@ def _check_enso_maps_keep_their_own_zoom(page):
             break
         page.wait_for_timeout(250)
     assert len(eofs) == 2, [p["title"] for p in plots]
-    maps = [p for p in plots if p["title"].startswith(("Conditioning run", "Generated member", "Generated mean"))]
+    maps = [
+        p for p in plots if p["title"].startswith(("Conditioning run", "Generated member", "Generated mean"))
+    ]
     assert len(maps) == 3, [p["title"] for p in plots]
     width = max(m["x1"] - m["x0"] for m in maps)
     for e in eofs:
         assert e["range"] not in {m["range"] for m in maps}, e
-        assert 0.2 * width < e["x1"] - e["x0"] < 0.6 * width, (e, maps)   # 170 of 360 degrees of longitude
+        assert 0.2 * width < e["x1"] - e["x0"] < 0.6 * width, (e, maps)  # 170 of 360 degrees of longitude
 
 
 def test_generate_in_the_browser(browser, app_url, tmp_path):
@@ -174,7 +200,10 @@ def test_two_sessions_get_their_own_results(browser, app_url, tmp_path):
     b.get_by_text("Generated 3 members").wait_for(timeout=TIMEOUT_MS)
     assert "seed 1" in a.get_by_text("Generated 2 members").inner_text()
     assert "seed 2" in b.get_by_text("Generated 3 members").inner_text()
-    assert a.get_by_text("Generated 3 members").count() == 0 and b.get_by_text("Generated 2 members").count() == 0
+    assert (
+        a.get_by_text("Generated 3 members").count() == 0
+        and b.get_by_text("Generated 2 members").count() == 0
+    )
     a.screenshot(path=str(tmp_path / "session_a.png"), full_page=True)
     b.screenshot(path=str(tmp_path / "session_b.png"), full_page=True)
     a.close()

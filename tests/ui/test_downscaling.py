@@ -22,8 +22,14 @@ def test_downscale_case_views(tiny_downscalers):
     np.testing.assert_allclose(res["coarse"]["v"].values, coarsen(truth, 4)["v"].values, rtol=1e-5, atol=1e-5)
     s.time = 3
     f = s.frame_fields()
-    assert list(f) == ["coarse input", "mean model", "TAUDiff sample 1", "TAUDiff sample 2", "baseline sample 1",
-                       "truth"]
+    assert list(f) == [
+        "coarse input",
+        "mean model",
+        "TAUDiff sample 1",
+        "TAUDiff sample 2",
+        "baseline sample 1",
+        "truth",
+    ]
     assert f["coarse input"][0].shape == (8, 16) and f["truth"][0].shape == (32, 64)
     np.testing.assert_allclose(f["truth"][0].values, truth["u"].isel(time=3).values, rtol=1e-6)
     z = s.vorticity()
@@ -36,8 +42,11 @@ def test_downscale_case_views(tiny_downscalers):
     e = float(0.5 * (truth["u"] ** 2 + truth["v"] ** 2).mean())
     assert 0.3 * e < float(ke["truth"].sum()) < 3 * e
     rows = s.timings()
-    assert [(r["model"], r["stage"]) for r in rows] == [("TAUDiff", "mean model"), ("TAUDiff", "diffusion"),
-                                                        ("baseline", "diffusion")]
+    assert [(r["model"], r["stage"]) for r in rows] == [
+        ("TAUDiff", "mean model"),
+        ("TAUDiff", "diffusion"),
+        ("baseline", "diffusion"),
+    ]
     assert all(r["seconds"] >= 0 for r in rows) and s.time_label().startswith("2000-01-01 18:00")
 
 

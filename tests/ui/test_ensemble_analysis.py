@@ -20,11 +20,11 @@ def test_spectrum_spans_the_whole_period_and_acf_starts_at_one(analysis):
     n = 360
     for key in ("psd_gen", "psd_ref"):
         f = analysis[key]["frequency"].values
-        assert f.size == n // 2 + 1 and f[1] == pytest.approx(12.0 / n)       # one-cycle-per-record step
+        assert f.size == n // 2 + 1 and f[1] == pytest.approx(12.0 / n)  # one-cycle-per-record step
     for key in ("acf_gen", "acf_ref"):
         acf = analysis[key]
         assert acf["lag"].values.tolist() == list(range(ACF_LAGS + 1)) and float(acf[0]) == pytest.approx(1.0)
-        assert 0.5 < float(acf.sel(lag=1)) < 1.0          # ENSO persists month to month
+        assert 0.5 < float(acf.sel(lag=1)) < 1.0  # ENSO persists month to month
     assert not analysis["notes"]
 
 
@@ -45,7 +45,10 @@ def test_views_draw_the_observed_line_dashed(analysis):
     psd = spectrum_view({"generated": analysis["psd_gen"], obs["label"]: obs["psd"]})
     for view in (acf, psd):
         curves = [c for c in view if isinstance(c, hv.Curve)]
-        dashed = [c.label for c in curves if hv.Store.lookup_options("bokeh", c, "style").kwargs.get("line_dash")
-                  == "dashed"]
+        dashed = [
+            c.label
+            for c in curves
+            if hv.Store.lookup_options("bokeh", c, "style").kwargs.get("line_dash") == "dashed"
+        ]
         assert dashed == [obs["label"]]
     assert np.isfinite(analysis["acf_gen"].values).all()

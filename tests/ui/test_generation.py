@@ -31,16 +31,19 @@ def test_generate_outputs_and_views(tiny_generator):
     # one denoising frame per sampler step, the last one is the decoded member 0 minus the conditioning run
     assert [f["step"] for f in s.denoise] == [1, 2, 3]
     last = s.denoise[-1]
-    np.testing.assert_allclose(last["field"].values, (ens.isel(member=0) - cond).isel(time=last["frame"]).values,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        last["field"].values, (ens.isel(member=0) - cond).isel(time=last["frame"]).values, atol=1e-3
+    )
     f = s.map_fields()
     assert set(f) == {"cond", "member", "mean", "spread", "truth"}
     s.month, s.shown_member = 5, 2
     clim = cond.groupby("time.month").mean("time")
-    np.testing.assert_allclose(s.map_fields()["member"].values,
-                               (ens.isel(member=2, time=5) - clim.sel(month=6)).values, atol=1e-5)
-    np.testing.assert_allclose(s.map_fields()["spread"].values, ens.isel(time=5).std("member", ddof=1).values,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        s.map_fields()["member"].values, (ens.isel(member=2, time=5) - clim.sel(month=6)).values, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        s.map_fields()["spread"].values, ens.isel(time=5).std("member", ddof=1).values, atol=1e-5
+    )
     ser = s.regional_series()
     assert ser["gen"].shape == (3, 24) and ser["ref_band"].shape == (2, 24)
     assert (ser["gen_band"].sel(quantile=0.95) >= ser["gen_band"].sel(quantile=0.05)).all()
@@ -94,7 +97,7 @@ def test_work_cap_refuses_politely(tiny_generator, monkeypatch):
 def test_period_bounds_are_the_embedded_data(tiny_generator):
     s = _state(tiny_generator)
     with pytest.raises(ValueError):
-        s.start_year = 1840          # before the embedded data (the model itself reads no calendar year)
+        s.start_year = 1840  # before the embedded data (the model itself reads no calendar year)
     s.end_year, s.start_year = 1993, 1993
     s.param.update(start_year=1991, end_year=1990)
     assert not s.start() and "empty" in s.error
@@ -102,11 +105,11 @@ def test_period_bounds_are_the_embedded_data(tiny_generator):
 
 def test_box_select_sets_a_custom_region(tiny_generator):
     s = _state(tiny_generator)
-    s.set_box(-170.0, -5.0, -120.0, 5.0)          # longitudes as -180..180
+    s.set_box(-170.0, -5.0, -120.0, 5.0)  # longitudes as -180..180
     assert s.region == CUSTOM and s.box == "-5.0,5.0,190.0,240.0"
     r = s.selection()
     assert (r.lat_min, r.lat_max, r.lon_min, r.lon_max) == (-5.0, 5.0, 190.0, 240.0)
-    s.set_box(350.0, 35.0, 40.0, 70.0)             # crossing 0E
+    s.set_box(350.0, 35.0, 40.0, 70.0)  # crossing 0E
     assert s.selection().wraps
 
 
@@ -129,8 +132,10 @@ def test_uploads_good_bad_and_other_grids(tiny_generator):
     assert "box.nc" in s.upload_note and "a regional grid" in s.upload_note and s.cond_source == EMBEDDED
     coarse = toy_ensemble(members=[27], start=1990, end=1991, grid=(16, 32), seed=0)
     assert s.load_upload(_nc_bytes(coarse), "coarse.nc"), s.upload_note
-    assert ("It was regridded from Gaussian 16x32 to Gaussian 24x48 by spherical-harmonic transform, truncated "
-            "at degree 15 (T15).") in s.upload_note
+    assert (
+        "It was regridded from Gaussian 16x32 to Gaussian 24x48 by spherical-harmonic transform, truncated "
+        "at degree 15 (T15)."
+    ) in s.upload_note
     assert s.conditioning().shape == (24, *GRID)
     far = toy_ensemble(members=[27], start=1960, end=1961, grid=GRID, seed=0)
     # a run outside the years the tiny model was trained on (1990-1993) is accepted: it reads no calendar year
@@ -163,4 +168,4 @@ def test_without_a_generator_everything_is_refused_with_the_note():
     s = EnsembleGeneration(None, "No ensemble generator at `x`: it has not been trained yet.")
     assert not s.available and "not been trained" in s.check_request()
     assert not s.start() and "not been trained" in s.error
-    assert s.conditioning().sizes["time"] == 240     # the embedded data still work (default 1980-1999)
+    assert s.conditioning().sizes["time"] == 240  # the embedded data still work (default 1980-1999)

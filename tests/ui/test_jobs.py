@@ -48,7 +48,7 @@ def test_slots_make_other_sessions_wait():
             break
         threading.Event().wait(0.01)
     assert first.state == "running" and second.state == "waiting"
-    second.cancel()                 # a waiting job can be cancelled too
+    second.cancel()  # a waiting job can be cancelled too
     assert second.join(5) and second.cancelled
     hold.set()
     assert first.join(10) and first.finished_ok
@@ -71,7 +71,7 @@ def test_a_full_queue_refuses_at_once_and_frees_as_jobs_leave():
     assert slots.waiting == 2 and all(j.state == "waiting" for j in waiting)
     with pytest.raises(Busy, match="1 computations are running and 2 are waiting"):
         Job(_looping(hold, 1), slots=slots).start()
-    waiting[0].cancel()                         # a cancelled waiter leaves the queue
+    waiting[0].cancel()  # a cancelled waiter leaves the queue
     assert waiting[0].join(5) and slots.waiting == 1 and slots.active == 2
     extra = Job(_looping(hold, 1), slots=slots).start()
     hold.set()

@@ -1,0 +1,90 @@
+"""What a user asks for: frozen requests that travel unchanged from the UI, the CLI
+and Dask down to the pipelines. No torch, no Panel, no xarray.
+
+A request checks its own fields against :mod:`climviz.vocabulary` when it is made,
+so a bad choice fails with the same message wherever it came from. Limits that
+depend on a model (its training steps, its grid) are checked by the pipeline.
+
+>>> GenerationRequest(n_members=3, mode="autoregressive").steps
+20
+>>> GenerationRequest(sampler="euler")
+Traceback (most recent call last):
+...
+ValueError: sampler must be one of ('dpm++2m', 'ddim', 'ddpm'), got 'euler'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from climviz.vocabulary import DEFAULT_MODE, DEFAULT_SAMPLER, DEFAULT_STEPS, MODES, SAMPLER_NAMES
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def _check_at_least(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """New ensemble members conditioned on one run (``EnsembleGenerator.generate``).
+
+    n_members : members to generate.
+    steps : sampler steps, 1 .. the model's training steps.
+    mode : one of ``MODES``.
+    seed : the same seed gives the same ensemble.
+    sampler : one of ``SAMPLER_NAMES``.
+    member_offset : generate members ``member_offset .. member_offset + n_members - 1`` of
+        the ensemble drawn with ``seed`` (member ``k`` does not depend on ``n_members``).
+    """
+
+    n_members: int = 5
+    steps: int = DEFAULT_STEPS
+    mode: str = DEFAULT_MODE
+    seed: int = 0
+    sampler: str = DEFAULT_SAMPLER
+    member_offset: int = 0
+
+    def __post_init__(self):
+        _check_at_least("n_members", self.n_members, 1)
+        _check_at_least("steps", self.steps, 1)
+        _check_choice("mode", self.mode, MODES)
+        _check_at_least("seed", self.seed, 0)
+        _check_choice("sampler", self.sampler, SAMPLER_NAMES)
+        _check_at_least("member_offset", self.member_offset, 0)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DownscaleRequest:
+    """Fine-resolution samples from coarse wind (``Downscaler.downscale``).
+
+    n_samples : residual samples per time step.
+    steps : sampler steps, 1 .. the schedule's training steps.
+    seed : the same seed gives the same samples (sample ``k`` does not depend on ``n_samples``).
+    sampler : one of ``SAMPLER_NAMES``.
+    batch_frames : frames per network call (memory, not results).
+    """
+
+    n_samples: int = 1
+    steps: int = DEFAULT_STEPS
+    seed: int = 0
+    sampler: str = "ddim"
+    batch_frames: int = 16
+
+    def __post_init__(self):
+        _check_at_least("n_samples", self.n_samples, 1)
+        _check_at_least("steps", self.steps, 1)
+        _check_at_least("seed", self.seed, 0)
+        _check_choice("sampler", self.sampler, SAMPLER_NAMES)
+        _check_at_least("batch_frames", self.batch_frames, 1)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
