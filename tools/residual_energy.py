@@ -1,7 +1,7 @@
 """How much of the truth the TAUDiff mean model leaves to the residual stage, on seen and unseen time.
 
     .venv/bin/python tools/residual_energy.py --data data/wind64.nc --model-dir models/taudiff \
-        [--folds-dir models/in-training/taudiff-cf/mean-folds --crossfit 2]
+        [--folds-dir runs/taudiff-folds --crossfit 2]
 
 Prints, by band of spherical-harmonic degree, the kinetic energy of
 ``fine - mean`` as a fraction of the truth's: on the training period (which the

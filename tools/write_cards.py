@@ -30,11 +30,13 @@ def _fmt(v):
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
+def card(directory: Path, scores: dict | None, retrain: str | None, note: str | None = None) -> str:
     cfg = json.loads((directory / "config.json").read_text())
     kind = cfg["kind"]
     title = f"{directory.parent.name}/{directory.name}"
     lines = [f"# {title}", "", DESCRIPTIONS.get(kind, kind), ""]
+    if note:
+        lines += [f"**Note.** {note}", ""]
     if kind == "ldm":
         lines += [
             f"Sequence mode: **{cfg['mode']}**; window {cfg['denoiser']['window']} months; "
@@ -99,10 +101,16 @@ def card(directory: Path, scores: dict | None, retrain: str | None) -> str:
                 "spread_ratio",
                 "crps_over_ideal",
                 "nino34_std_ratio",
+                "nino34_band_ratio_2-4yr",
+                "nino34_band_ratio_4-8yr",
                 "enso_eof_pattern_correlation",
                 "pinatubo_composite_abs_diff_K",
             ):
                 lines.append(f"| {key} | {_fmt(m[key])} |")
+            lines.append(
+                f"| Nino3.4 lag-1 autocorrelation, generated / true | "
+                f"{_fmt(m['nino34_lag1_autocorr_generated'])} / {_fmt(m['nino34_lag1_autocorr_true'])} |"
+            )
         lines.append(
             f"| evaluation | conditioned on member {scores['cond_member']}, scored against held-out "
             f"members {scores['truth_members']}, {scores['period'][0]} .. {scores['period'][1]}, "
@@ -129,14 +137,16 @@ def main() -> None:
     )
     ap.add_argument("--scores", default=None)
     ap.add_argument("--retrain", action="append", default=[], help="NAME=COMMAND per subdirectory")
+    ap.add_argument("--note", action="append", default=[], help="NAME=TEXT per subdirectory: a limit to state")
     args = ap.parse_args()
     scores = json.loads(Path(args.scores).read_text()) if args.scores else None
     retrain = dict(r.split("=", 1) for r in args.retrain)
+    notes = dict(r.split("=", 1) for r in args.note)
     root = Path(args.root)
     subs = [root] if (root / "config.json").exists() else sorted(root.iterdir())
     for sub in subs:
         if (sub / "config.json").exists():
-            (sub / "CARD.md").write_text(card(sub, scores, retrain.get(sub.name)))
+            (sub / "CARD.md").write_text(card(sub, scores, retrain.get(sub.name), notes.get(sub.name)))
             print(sub / "CARD.md")
 
 
