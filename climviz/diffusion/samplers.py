@@ -1,5 +1,7 @@
-"""Samplers with one small shape (as in diffusers): ``set_timesteps(n)`` then
-``step(model_output, t, sample, generator)`` per step.
+"""Samplers with one small shape (as in diffusers): ``set_timesteps(n)`` fills
+``.timesteps``, then ``step(model_output, i, sample, generator)`` for ``i`` the
+index into ``.timesteps`` returns a :class:`~climviz.contracts.SamplerStep`
+``(prev_sample, pred_original_sample)`` (:class:`climviz.contracts.Sampler`).
 
 - :class:`DDPMSampler`: ancestral sampling (Ho et al. 2020, Eq. 6-7) on a
   respaced schedule of ``n`` steps (Nichol & Dhariwal 2021, Sec. 4).
@@ -23,7 +25,8 @@ sampled std over the target's is (exact, from the linear map / variance recursio
 
 First-order DDIM and DDPM shrink the ensemble spread at few steps;
 DPM-Solver++(2M) keeps it within 5% from 10 steps and within 1.5% from 15, so it
-is the default (:data:`DEFAULT_SAMPLER`, :data:`DEFAULT_STEPS`).
+is the default of the ensemble generator, at 20 steps (:data:`DEFAULT_SAMPLER`,
+:data:`DEFAULT_STEPS`); a :class:`~climviz.requests.DownscaleRequest` defaults to DDIM.
 
 Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
 """
@@ -134,7 +137,8 @@ class DPMSolverSampler(_Sampler):
     With ``lambda = log(alpha / sigma)`` and ``h = lambda_next - lambda``:
     ``x_next = sigma_next / sigma x - alpha_next (exp(-h) - 1) D``, where
     ``D = x0`` at the first step and ``(1 + 1/2r) x0 - 1/2r x0_prev`` after it
-    (``r = h_prev / h``); the last step, to sigma = 0, returns ``D`` (first order).
+    (``r = h_prev / h``); the last step, to sigma = 0 (clean data), returns this
+    step's ``x0`` (the first-order update with ``sigma_next = 0``).
     """
 
     name = "dpm++2m"
