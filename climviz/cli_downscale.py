@@ -65,7 +65,7 @@ def _train_taudiff(args: argparse.Namespace) -> int:
 def _downscale(args: argparse.Namespace) -> int:
     from climviz.data.io import check_output_path, write_dataset
     from climviz.pipelines.downscale import load_downscaler
-    from climviz.pipelines.downscale_training import open_winds
+    from climviz.pipelines.wind_data import open_winds
 
     check_output_path(args.output)  # refuse a bad output before any work
     model = load_downscaler(args.model_dir)

@@ -7,28 +7,22 @@ north, longitude in ``[0, 360)`` degrees east, cftime monthly time stamps
 
 The embedded default grid is a Gaussian grid (Legendre-Gauss latitudes), as
 MPI-ESM's T63 (96 x 192) is, so spherical-harmonic transforms on it are exact.
+The grid arithmetic itself (Gaussian latitudes, regular longitudes, area
+weights) is in :mod:`climviz.latlon`, re-exported here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+# the grid arithmetic lives below climviz.nn and climviz.data; re-exported here
+from climviz.latlon import cell_area_weights, gaussian_latitudes, regular_longitudes  # noqa: F401
+
 MEMBER, TIME, LAT, LON = "member", "time", "lat", "lon"
 CANONICAL_DIMS = (MEMBER, TIME, LAT, LON)
 CALENDAR = "proleptic_gregorian"
 TIME_UNITS = "days since 1850-01-01"
 DEFAULT_GRID = (96, 192)
-
-
-def gaussian_latitudes(nlat: int) -> np.ndarray:
-    """Legendre-Gauss latitudes in degrees north, ascending, shape ``[nlat]``."""
-    x, _ = np.polynomial.legendre.leggauss(nlat)  # nodes in cos(colatitude), ascending
-    return np.rad2deg(np.arcsin(x))
-
-
-def regular_longitudes(nlon: int) -> np.ndarray:
-    """Equally spaced longitudes ``0, 360/nlon, ...`` in degrees east, shape ``[nlon]``."""
-    return np.arange(nlon) * (360.0 / nlon)
 
 
 def global_grid(nlat: int, nlon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,12 +55,6 @@ def grid_mismatch(lat, lon, ref_lat, ref_lon, atol: float = 1e-3) -> str:
     return f"{article} {lat.size}x{lon.size} grid" + (
         " with other latitudes or longitudes" if same_shape else ""
     )
-
-
-def cell_area_weights(lat: np.ndarray) -> np.ndarray:
-    """Area weights proportional to cos(latitude), shape ``[nlat]``, normalised to mean 1."""
-    w = np.cos(np.deg2rad(np.asarray(lat, dtype=float)))
-    return w / w.mean()
 
 
 def decimal_years(times) -> np.ndarray:

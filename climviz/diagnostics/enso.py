@@ -115,6 +115,30 @@ def nino34_anomalies(
     )
 
 
+def _eof_kernel(x: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EOF analysis of ``x [nt, ny, nx]`` weighted by ``weights [ny, nx]``; no sign fixing.
+
+    With ``A`` the time-centred anomalies times the weights (points that are NaN
+    left out) and ``A = U S V^T`` its SVD, the eigenvalues of the covariance are
+    ``S^2 / (nt - 1)``. Returns
+
+    - ``eof [n, ny, nx]``: covariance of the unweighted anomalies with each
+      unit-variance PC (NaN where ``x`` is), units of ``x``;
+    - ``pc [nt, n]``: ``U sqrt(nt - 1)``, unit variance (ddof 1);
+    - ``frac [n]``: ``S^2 / sum(S^2)`` over all modes.
+    """
+    nt = x.shape[0]
+    anom = (x - x.mean(axis=0)).reshape(nt, -1)
+    ok = ~np.isnan(anom[0])  # the time mean carries a NaN at any time step to all of them
+    u, s, _ = np.linalg.svd(anom[:, ok] * weights.reshape(-1)[ok], full_matrices=False)
+    if n > s.size:
+        raise ValueError(f"n={n} modes: the field has only {s.size} (time steps or valid points)")
+    pc = u[:, :n] * np.sqrt(nt - 1.0)
+    eof = np.full((n, anom.shape[1]), np.nan)
+    eof[:, ok] = pc.T @ anom[:, ok] / (nt - 1.0)
+    return eof.reshape(n, *x.shape[1:]), pc, s[:n] ** 2 / np.sum(s**2)
+
+
 def eofs(
     da: xr.DataArray,
     *,
@@ -124,10 +148,13 @@ def eofs(
     lon_dim: str = "lon",
     region: Region | str | tuple | None = None,
 ) -> xr.Dataset:
-    """Empirical orthogonal functions with ``sqrt(cos lat)`` weights (``eofs`` package).
+    """Empirical orthogonal functions with ``sqrt(cos lat)`` weights (one SVD, :func:`_eof_kernel`).
 
     The time mean is removed first (pass anomalies if you want the seasonal
-    cycle gone). Missing values must be constant in time (e.g. land).
+    cycle gone). A point missing at any time step (e.g. land) is left out and
+    is NaN in ``eof``. Scalings are those of the ``eofs`` package's
+    ``Eof(..., weights=sqrt(cos lat))`` (tests/diagnostics/test_enso.py checks
+    the two agree to 1e-8).
 
     Parameters
     ----------
@@ -144,9 +171,11 @@ def eofs(
     xr.Dataset with
 
     - ``eof (mode, lat, lon)``: the modes as covariance maps, in units of ``da``
-      per standard deviation of the PC (``Eof.eofsAsCovariance(pcscaling=1)``);
+      per standard deviation of the PC: the covariance of the (unweighted) anomalies
+      with the unit-variance PC, as ``eofs``' ``eofsAsCovariance(pcscaling=1)``;
     - ``pc (time, mode)``: principal components scaled to unit variance;
-    - ``variance_fraction (mode)``: fraction of the (weighted) total variance.
+    - ``variance_fraction (mode)``: fraction of the (weighted) total variance
+      (eigenvalue over the sum of all eigenvalues).
 
     ``mode`` runs 1..n. The sign of each mode is fixed so that the area-weighted
     mean of its pattern is positive (El Nino positive for ENSO-dominated boxes).
@@ -165,8 +194,6 @@ def eofs(
     >>> bool(ds.variance_fraction.sel(mode=1) > 0.99)
     True
     """
-    from eofs.xarray import Eof
-
     if region is not None:
         da = get_region(region).select(da, lat_dim=lat_dim, lon_dim=lon_dim)
     dims = (time_dim, lat_dim, lon_dim)
@@ -177,19 +204,8 @@ def eofs(
     if n < 1 or n > nt:
         raise ValueError(f"n={n} modes: need 1 <= n <= number of time steps ({nt})")
     lat = np.asarray(da[lat_dim].values, dtype=float)
-    lon = np.asarray(da[lon_dim].values, dtype=float)
-    # eofs.xarray wants a time-like first dim ('time' name); give it a clean array
-    # with plain integer time so cftime and custom dim names never reach it
-    clean = xr.DataArray(
-        np.asarray(da.values, dtype=float),
-        dims=("time", "lat", "lon"),
-        coords={"time": np.arange(nt), "lat": lat, "lon": lon},
-    )
-    wts = np.sqrt(np.clip(np.cos(np.deg2rad(lat)), 0.0, None))[:, None] * np.ones((1, lon.size))
-    solver = Eof(clean, weights=wts)
-    eof = np.asarray(solver.eofsAsCovariance(neofs=n, pcscaling=1).values)  # [n, nlat, nlon]
-    pc = np.asarray(solver.pcs(npcs=n, pcscaling=1).values)  # [nt, n]
-    frac = np.asarray(solver.varianceFraction(neigs=n).values)  # [n]
+    wts = np.sqrt(np.clip(np.cos(np.deg2rad(lat)), 0.0, None))[:, None] * np.ones((1, da.sizes[lon_dim]))
+    eof, pc, frac = _eof_kernel(np.asarray(da.values, dtype=float), wts, n)
     # sign convention: area-weighted mean of each pattern positive
     wlat = np.cos(np.deg2rad(lat))[:, None]
     s = np.sign(np.nansum(eof * wlat, axis=(1, 2)))

@@ -1,5 +1,7 @@
-"""Samplers with one small shape (as in diffusers): ``set_timesteps(n)`` then
-``step(model_output, t, sample, generator)`` per step.
+"""Samplers with one small shape (as in diffusers): ``set_timesteps(n)`` fills
+``.timesteps``, then ``step(model_output, i, sample, generator)`` for ``i`` the
+index into ``.timesteps`` returns a :class:`~climviz.contracts.SamplerStep`
+``(prev_sample, pred_original_sample)`` (:class:`climviz.contracts.Sampler`).
 
 - :class:`DDPMSampler`: ancestral sampling (Ho et al. 2020, Eq. 6-7) on a
   respaced schedule of ``n`` steps (Nichol & Dhariwal 2021, Sec. 4).
@@ -23,7 +25,8 @@ sampled std over the target's is (exact, from the linear map / variance recursio
 
 First-order DDIM and DDPM shrink the ensemble spread at few steps;
 DPM-Solver++(2M) keeps it within 5% from 10 steps and within 1.5% from 15, so it
-is the default (:data:`DEFAULT_SAMPLER`, :data:`DEFAULT_STEPS`).
+is the default of the ensemble generator, at 20 steps (:data:`DEFAULT_SAMPLER`,
+:data:`DEFAULT_STEPS`); a :class:`~climviz.requests.DownscaleRequest` defaults to DDIM.
 
 Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
 """
@@ -34,6 +37,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from climviz.contracts import Sampler, SamplerStep
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES  # noqa: F401 (re-exported)
 
@@ -91,7 +95,8 @@ class _Sampler:
         x64, v64 = x.double(), v.double()
         return a * x64 - s * v64, s * x64 + a * v64
 
-    def step(self, model_output, i, sample, generator=None):  # pragma: no cover - abstract
+    def step(self, model_output, i, sample, generator=None) -> SamplerStep:  # pragma: no cover - abstract
+        """One step from ``sample`` at ``timesteps[i]`` given the network's ``v``; see :class:`Sampler`."""
         raise NotImplementedError
 
 
@@ -100,12 +105,12 @@ class DDIMSampler(_Sampler):
 
     name = "ddim"
 
-    def step(self, model_output, i, sample, generator=None):
+    def step(self, model_output, i, sample, generator=None) -> SamplerStep:
         t, t_prev = int(self.timesteps[i]), self._prev(i)
         x0, eps = self.predict_x0_eps(model_output, t, sample)
         ab_prev = self._alpha_bar(t_prev)
         prev = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
-        return prev.to(sample.dtype), x0.to(sample.dtype)
+        return SamplerStep(prev.to(sample.dtype), x0.to(sample.dtype))
 
 
 class DDPMSampler(_Sampler):
@@ -113,7 +118,7 @@ class DDPMSampler(_Sampler):
 
     name = "ddpm"
 
-    def step(self, model_output, i, sample, generator=None):
+    def step(self, model_output, i, sample, generator=None) -> SamplerStep:
         t, t_prev = int(self.timesteps[i]), self._prev(i)
         x0, _ = self.predict_x0_eps(model_output, t, sample)
         ab_t, ab_prev = self._alpha_bar(t), self._alpha_bar(t_prev)
@@ -122,10 +127,10 @@ class DDPMSampler(_Sampler):
             (1 - beta).sqrt() * (1 - ab_prev) / (1 - ab_t)
         ) * sample.double()
         if t_prev is None:
-            return mean.to(sample.dtype), x0.to(sample.dtype)
+            return SamplerStep(mean.to(sample.dtype), x0.to(sample.dtype))
         var = beta * (1 - ab_prev) / (1 - ab_t)  # posterior variance (Eq. 7)
         noise = randn(sample.shape, generator, sample.device, torch.float64)
-        return (mean + var.sqrt() * noise).to(sample.dtype), x0.to(sample.dtype)
+        return SamplerStep((mean + var.sqrt() * noise).to(sample.dtype), x0.to(sample.dtype))
 
 
 class DPMSolverSampler(_Sampler):
@@ -134,7 +139,8 @@ class DPMSolverSampler(_Sampler):
     With ``lambda = log(alpha / sigma)`` and ``h = lambda_next - lambda``:
     ``x_next = sigma_next / sigma x - alpha_next (exp(-h) - 1) D``, where
     ``D = x0`` at the first step and ``(1 + 1/2r) x0 - 1/2r x0_prev`` after it
-    (``r = h_prev / h``); the last step, to sigma = 0, returns ``D`` (first order).
+    (``r = h_prev / h``); the last step, to sigma = 0 (clean data), returns this
+    step's ``x0`` (the first-order update with ``sigma_next = 0``).
     """
 
     name = "dpm++2m"
@@ -147,13 +153,13 @@ class DPMSolverSampler(_Sampler):
     def _lambda(ab: torch.Tensor) -> torch.Tensor:
         return 0.5 * (torch.log(ab) - torch.log1p(-ab))
 
-    def step(self, model_output, i, sample, generator=None):
+    def step(self, model_output, i, sample, generator=None) -> SamplerStep:
         t, t_prev = int(self.timesteps[i]), self._prev(i)
         if i == 0:
             self._x0_prev, self._h_prev = None, None
         x0, _ = self.predict_x0_eps(model_output, t, sample)
         if t_prev is None:
-            return x0.to(sample.dtype), x0.to(sample.dtype)
+            return SamplerStep(x0.to(sample.dtype), x0.to(sample.dtype))
         ab, ab_next = self._alpha_bar(t), self._alpha_bar(t_prev)
         h = self._lambda(ab_next) - self._lambda(ab)
         d = x0
@@ -163,7 +169,7 @@ class DPMSolverSampler(_Sampler):
         sig, sig_next = (1 - ab).sqrt(), (1 - ab_next).sqrt()
         prev = (sig_next / sig) * sample.double() - ab_next.sqrt() * torch.expm1(-h) * d
         self._x0_prev, self._h_prev = x0, h
-        return prev.to(sample.dtype), x0.to(sample.dtype)
+        return SamplerStep(prev.to(sample.dtype), x0.to(sample.dtype))
 
 
 SAMPLERS = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
@@ -183,7 +189,7 @@ def make_sampler(name: str, schedule: CosineSchedule, num_steps: int) -> _Sample
 def sample(
     denoise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     shape: tuple[int, ...],
-    sampler: _Sampler,
+    sampler: Sampler,
     *,
     generator: Generators = None,
     device: torch.device | str = "cpu",

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from climviz.data.grid import gaussian_latitudes
+from climviz.latlon import gaussian_latitudes
 from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import SphereConv2d
 

@@ -1,9 +1,9 @@
-"""Latent denoiser that attends over the time axis (arXiv 2407.02070, Sec. 3.2).
+"""The ``temporal`` latent denoiser (the shipped generator's; :mod:`climviz.nn.denoisers`).
 
 Each month's latent frame ``[C, h, w]`` becomes one token, so attention runs
 along time only and costs ``O(T^2 d)`` per sequence rather than
-``O((T h w)^2 d)`` for full space-time attention (the DESIGN.md probe of
-full attention took ~78 s for 10 members x 120 months x 20 steps).
+``O((T h w)^2 d)`` for full space-time attention (the ``spacetime``
+architecture, :mod:`climviz.nn.spacetime_denoiser`, factorises it instead).
 Spatial structure is carried by the frame embedding, by a per-position
 channel-mixing path, and by the VAE decoder.
 

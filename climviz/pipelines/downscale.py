@@ -29,8 +29,8 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import SimVP, SimVPConfig
+from climviz.nn.wind_fields import VARIABLES, denormalize, make_upsample, normalize
 from climviz.pipelines.limits import check_memory
-from climviz.train.taudiff import VARIABLES, denormalize, make_upsample, normalize
 
 Progress = Callable[[int, int], None]
 _LAT_TOL = 1e-3

@@ -5,17 +5,19 @@ interpolation of the coarse input, the mean model, TAUDiff samples and the
 baseline samples. Scores (issue 4):
 
 - kinetic-energy spectra by spherical-harmonic degree (:func:`ke_spectrum`) and
-  by 2-D FFT over a mid-latitude box (:func:`fft_power_spectrum`); the ratio
+  by 2-D FFT of u over a mid-latitude box (:func:`fft_power_spectrum`); the ratio
   to the truth and the fraction of degrees ``1 <= l < 0.8 L`` where it lies
-  within ``[0.8, 1.25]``, ``L`` the resolved degree (the toy wind's solver
-  truncation ``attrs["solver_lmax"]`` when present, else ``nlat``);
-- relative vorticity on the sphere (centred differences in metric form,
-  periodic in longitude) and vortex counts: local extrema of ``|zeta|`` above
+  within ``[0.8, 1.25]``, ``L`` the resolved degree: ``nlat``, or the toy wind's
+  solver truncation ``attrs["solver_lmax"]`` when that is smaller (for the FFT
+  spectrum, ``L`` is the number of wavenumbers);
+- relative vorticity on the sphere (:func:`~climviz.diagnostics.vorticity.relative_vorticity`,
+  spherical harmonics) and vortex counts: local maxima of ``|zeta|`` above
   ``k`` times the truth's vorticity std (3x3 neighbourhood, longitude wraps);
 - temporal power spectra of u at grid points (every 4th point of the fine grid,
   Hann periodogram along time, averaged over points and samples) and their
   ratio to the truth's;
-- area-weighted RMSE of the mean model, MAE of the mean model, and fair CRPS of the
+- area-weighted RMSE of the vector wind and MAE of u, of each method's field (its
+  mean over ``sample`` for TAUDiff and the baseline), and the fair CRPS of u of the
   samples (:func:`crps_ensemble` over ``sample``);
 - wall time per stage.
 
@@ -122,9 +124,9 @@ def evaluate_downscale(
 
     ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
     """
+    from climviz.nn.wind_fields import make_upsample
     from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
-    from climviz.pipelines.downscale_training import make_pairs, open_winds, split_time
-    from climviz.train.taudiff import make_upsample
+    from climviz.pipelines.wind_data import make_pairs, open_winds, split_time
 
     td = Downscaler.from_checkpoint(model_dir)
     model_dir = Path(model_dir)

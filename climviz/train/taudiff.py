@@ -13,7 +13,9 @@ Three resumable loops (all through :func:`climviz.train.common.run_loop`):
 Arrays come in physical units (m s-1), ``[N, C, ...]`` with ``N`` consecutive
 time steps and ``C`` variables (u, v). Normalisation: one global mean and std
 per variable (area weighted, from the fine training data), see
-:func:`wind_statistics`; it is stored in every ``config.json``.
+:func:`wind_statistics`; it is stored in every ``config.json``. The variables,
+:func:`~climviz.nn.wind_fields.normalize` and the conditioning interpolation
+are shared with inference and live in :mod:`climviz.nn.wind_fields`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ import torch
 from climviz.data.grid import cell_area_weights
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
-from climviz.nn.simvp import LatLonUpsample, SimVP, SimVPConfig
+from climviz.nn.simvp import SimVP, SimVPConfig
+from climviz.nn.wind_fields import VARIABLES, make_upsample, normalize, per_variable
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
 from climviz.train.distributed import shard
-
-VARIABLES = ("u", "v")
 
 
 # ---------------------------------------------------------------- normalisation
@@ -53,19 +54,6 @@ def residual_std(residual: np.ndarray, lat: np.ndarray) -> list[float]:
     ]
 
 
-def _channel(values, device) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(values, np.float32), device=device)[:, None, None]
-
-
-def normalize(x: torch.Tensor, norm: dict) -> torch.Tensor:
-    """``(x - mean) / std`` per variable; ``x [..., C, H, W]``."""
-    return (x - _channel(norm["mean"], x.device)) / _channel(norm["std"], x.device)
-
-
-def denormalize(x: torch.Tensor, norm: dict) -> torch.Tensor:
-    return x * _channel(norm["std"], x.device) + _channel(norm["mean"], x.device)
-
-
 def grid_dict(coarse_lat, coarse_lon, fine_lat, fine_lon) -> dict:
     """Grid description stored in ``config.json`` (plain lists of degrees)."""
     return {
@@ -74,13 +62,6 @@ def grid_dict(coarse_lat, coarse_lon, fine_lat, fine_lon) -> dict:
             coarse_lat=coarse_lat, coarse_lon=coarse_lon, fine_lat=fine_lat, fine_lon=fine_lon
         ).items()
     }
-
-
-def make_upsample(grid: dict) -> LatLonUpsample:
-    """The coarse -> fine interpolation used for conditioning (same as the mean model's)."""
-    return LatLonUpsample(
-        grid["coarse_lat"], grid["fine_lat"], len(grid["coarse_lon"]), len(grid["fine_lon"])
-    )
 
 
 def _lat_weight(lat, device) -> torch.Tensor:
@@ -210,7 +191,7 @@ def train_residual_diffusion(
     c_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32))
     f_t = torch.from_numpy(np.ascontiguousarray(fine, np.float32))
     m_t = torch.from_numpy(np.ascontiguousarray(mean, np.float32))
-    rs = _channel(res_std, device)
+    rs = per_variable(res_std, device)
 
     def target(idx):
         return (f_t[idx].to(device) - m_t[idx].to(device)) / rs

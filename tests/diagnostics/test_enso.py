@@ -10,7 +10,7 @@ from climviz.diagnostics.enso import eofs, nino34_index, pattern_correlation
 
 @pytest.fixture(scope="session")
 def sst_ndjfm():
-    """Real NDJFM Pacific SST anomalies 1963-2012 shipped in the eofs wheel (18 x 30)."""
+    """Real NDJFM Pacific SST anomalies 1963-2012 shipped in the eofs wheel (18 x 30; eofs is a test extra)."""
     import eofs as eofs_pkg
 
     path = Path(eofs_pkg.__file__).parent / "examples" / "example_data" / "sst_ndjfm_anom.nc"
@@ -32,27 +32,54 @@ def test_leading_eof_of_observed_sst_is_enso(sst_ndjfm):
     np.testing.assert_allclose(ds.pc.std("time", ddof=1), 1.0, rtol=1e-6)
 
 
-def test_eofs_match_independent_svd(sst_ndjfm):
-    x = sst_ndjfm.values  # [time, lat, lon], NaN over land (constant in time)
-    lat = sst_ndjfm.latitude.values.astype(float)
-    ok = np.isfinite(x).all(axis=0)
-    w = np.sqrt(np.cos(np.deg2rad(lat)))[:, None] * np.ones(x.shape[2])
-    a = (x - x.mean(0))[:, ok] * w[ok]
-    _, s, vt = np.linalg.svd(a, full_matrices=False)
-    frac = s**2 / (s**2).sum()
-    ds = eofs(sst_ndjfm, n=2, lat_dim="latitude", lon_dim="longitude")
-    np.testing.assert_allclose(ds.variance_fraction.values, frac[:2], rtol=1e-8)
-    ref = np.full(ok.shape, np.nan)
-    ref[ok] = vt[0] / w[ok]  # un-weighted pattern
-    ref = xr.DataArray(ref, dims=("latitude", "longitude"), coords=ds.eof.sel(mode=1).coords)
-    r = pattern_correlation(
-        ds.eof.sel(mode=1, drop=True),
-        ref.drop_vars("mode", errors="ignore"),
-        lat_dim="latitude",
-        lon_dim="longitude",
-        abs=True,
+def _eofs_package(da: xr.DataArray, n: int, lat_dim: str, lon_dim: str):
+    """The GPL ``eofs`` package (a test-only oracle): covariance-map EOFs, unit-variance PCs, fractions."""
+    from eofs.xarray import Eof
+
+    lat = da[lat_dim].values.astype(float)
+    clean = xr.DataArray(
+        np.asarray(da.values, float),
+        dims=("time", "lat", "lon"),
+        coords={"time": np.arange(da.sizes["time"]), "lat": lat, "lon": da[lon_dim].values.astype(float)},
     )
-    assert float(r) > 0.9999
+    w = np.sqrt(np.clip(np.cos(np.deg2rad(lat)), 0.0, None))[:, None] * np.ones((1, clean.sizes["lon"]))
+    solver = Eof(clean, weights=w)
+    return (
+        solver.eofsAsCovariance(neofs=n, pcscaling=1).values,
+        solver.pcs(npcs=n, pcscaling=1).values,
+        solver.varianceFraction(neigs=n).values,
+    )
+
+
+def _random_field_to_the_poles():
+    """Noise on a grid with both poles, missing once at one point (that point is left out)."""
+    lat = np.array([-90.0, -60.0, -30.0, 0.0, 30.0, 60.0, 90.0])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 7, 6))
+    x[3, 2, 2] = np.nan
+    return xr.DataArray(
+        x,
+        dims=("time", "lat", "lon"),
+        coords={"time": np.arange(20), "lat": lat, "lon": np.arange(0, 360, 60.0)},
+    )
+
+
+@pytest.mark.parametrize("case", ["observed sst (land NaN)", "random, poles, one NaN"])
+def test_eofs_match_the_eofs_package(case, sst_ndjfm):
+    """Own SVD against the ``eofs`` package, to 1e-8 (they agree to ~1e-15); signs aligned per mode."""
+    if case.startswith("observed"):
+        da, lat_dim, lon_dim = sst_ndjfm, "latitude", "longitude"
+    else:
+        da, lat_dim, lon_dim = _random_field_to_the_poles(), "lat", "lon"
+    n = 3
+    ds = eofs(da, n=n, lat_dim=lat_dim, lon_dim=lon_dim)
+    eof_ref, pc_ref, frac_ref = _eofs_package(da, n, lat_dim, lon_dim)
+    sign = np.sign(np.nansum(ds.eof.values * eof_ref, axis=(1, 2)))
+    np.testing.assert_allclose(ds.variance_fraction.values, frac_ref, rtol=1e-8)
+    np.testing.assert_allclose(ds.pc.values, pc_ref * sign, rtol=0, atol=1e-8)
+    scale = np.nanmax(np.abs(eof_ref))
+    np.testing.assert_allclose(ds.eof.values, eof_ref * sign[:, None, None], rtol=0, atol=1e-8 * scale)
+    assert np.array_equal(np.isnan(ds.eof.values), np.isnan(eof_ref))
 
 
 def test_eofs_with_cftime_and_other_dim_names():

@@ -1,4 +1,4 @@
-"""A tiny ensemble generator trained end to end through the CLI (seconds, not minutes)."""
+"""A tiny ensemble generator trained end to end through the CLI, a tiny downscaler (seconds, not minutes)."""
 
 import sys
 from pathlib import Path
@@ -20,3 +20,9 @@ def tiny_ensemble_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_generator_dir(tmp_path_factory, tiny_ensemble_file):
     return tiny_checkpoints.train_ensemble(tiny_ensemble_file, tmp_path_factory.mktemp("models") / "ensemble")
+
+
+@pytest.fixture(scope="session")
+def tiny_downscaler_dir(tmp_path_factory):
+    """``.../taudiff`` (TAUDiff) beside ``.../taudiff-baseline``."""
+    return tiny_checkpoints.train_downscaler(tmp_path_factory.mktemp("models"))

@@ -9,6 +9,7 @@ from climviz.data.grid import gaussian_latitudes, regular_longitudes
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, baseline_config, residual_config
 from climviz.nn.simvp import SimVP, SimVPConfig
+from climviz.nn.wind_fields import normalize
 from climviz.pipelines.downscale import (
     BaselineDownscaler,
     Downscaler,
@@ -20,7 +21,6 @@ from climviz.pipelines.downscale import (
 from climviz.train.common import LoopSettings
 from climviz.train.taudiff import (
     grid_dict,
-    normalize,
     train_baseline,
     train_mean_model,
     train_residual_diffusion,

@@ -1,10 +1,18 @@
-"""`evaluate_downscale` end to end with tiny models on a tiny synthetic wind file; temporal spectra."""
+"""`evaluate_downscale` end to end with tiny models on a tiny synthetic wind file; temporal spectra, vortex counts.
+
+The vorticity itself is checked analytically in tests/diagnostics/test_vorticity.py.
+"""
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from climviz.pipelines.downscale_eval import evaluate_downscale, markdown_table, point_temporal_spectrum
+from climviz.pipelines.downscale_eval import (
+    evaluate_downscale,
+    markdown_table,
+    point_temporal_spectrum,
+    vortex_count,
+)
 
 
 def test_point_temporal_spectrum_peaks_at_the_forcing_frequency():
@@ -18,6 +26,16 @@ def test_point_temporal_spectrum_peaks_at_the_forcing_frequency():
     psd = point_temporal_spectrum(u, every=2)
     assert psd.dims == ("frequency",)
     assert float(psd["frequency"][int(np.argmax(psd.values))]) == pytest.approx(0.5)
+
+
+def test_vortex_count_finds_isolated_peaks_across_the_dateline():
+    z = np.zeros((1, 16, 32))
+    z[0, 4, 0] = 5.0  # on the seam: its neighbour across longitude 0 is column 31
+    z[0, 4, 31] = 3.0  # not a peak (its neighbour is larger)
+    z[0, 10, 12] = -4.0  # |zeta| counts cyclones and anticyclones
+    z[0, 12, 20] = 0.5  # below the threshold
+    da = xr.DataArray(z, dims=("time", "lat", "lon"))
+    assert vortex_count(da, 1.0) == 2.0
 
 
 @pytest.fixture(scope="module")
