@@ -137,7 +137,9 @@ def main() -> None:
     )
     ap.add_argument("--scores", default=None)
     ap.add_argument("--retrain", action="append", default=[], help="NAME=COMMAND per subdirectory")
-    ap.add_argument("--note", action="append", default=[], help="NAME=TEXT per subdirectory: a limit to state")
+    ap.add_argument(
+        "--note", action="append", default=[], help="NAME=TEXT per subdirectory: a limit to state"
+    )
     args = ap.parse_args()
     scores = json.loads(Path(args.scores).read_text()) if args.scores else None
     retrain = dict(r.split("=", 1) for r in args.retrain)
