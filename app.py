@@ -1,7 +1,7 @@
 """climviz dashboard: ``panel serve app.py`` (``make serve`` adds the start-up warm-up flags).
 
 Assembles the template; state lives in climviz.ui (Param objects), drawing in
-climviz.ui.views and layouts in climviz.ui.pages. Panel runs this script for
+climviz.ui.views and pages (Panel Viewers) in climviz.ui.pages. Panel runs this script for
 every browser session: models and the embedded data the default views show are
 made once per process (``climviz.ui.sources.prepare_shared``, models from
 ``$CLIMVIZ_MODEL_DIR`` or ``models/``), before the server listens when it is
@@ -13,7 +13,7 @@ import panel as pn
 
 from climviz.ui.downscaling import Downscaling
 from climviz.ui.generation import EnsembleGeneration
-from climviz.ui.pages import deferred, downscaling_page, ensemble_page, explorer_tab
+from climviz.ui.pages import DownscalingPage, EnsemblePage, ExplorerPage, deferred
 from climviz.ui.sources import load_downscalers, load_generator, prepare_shared
 
 pn.extension(sizing_mode="stretch_width", notifications=True)
@@ -25,9 +25,9 @@ taudiff, baseline, ds_note = load_downscalers()
 downscaling = Downscaling(taudiff, baseline, ds_note)
 
 tabs = pn.Tabs(
-    ("Ensemble generator", ensemble_page(ensemble)),
-    ("Downscaling", deferred(downscaling_page, downscaling)),
-    ("Explore the embedded ensemble", deferred(explorer_tab)),
+    ("Ensemble generator", EnsemblePage(ensemble)),
+    ("Downscaling", deferred(lambda: DownscalingPage(downscaling))),
+    ("Explore the embedded ensemble", deferred(ExplorerPage)),
     dynamic=True,
     sizing_mode="stretch_width",
 )

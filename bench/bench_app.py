@@ -76,7 +76,7 @@ def in_process(root: Path) -> None:
 
     from climviz.ui.downscaling import Downscaling
     from climviz.ui.generation import EnsembleGeneration
-    from climviz.ui.pages import downscaling_page, ensemble_page
+    from climviz.ui.pages import DownscalingPage, EnsemblePage, EnsembleViews
     from climviz.ui.sources import load_downscalers, load_generator
 
     print(f"imports                         {time.perf_counter() - t:7.2f} s")
@@ -90,12 +90,16 @@ def in_process(root: Path) -> None:
     app_sessions(root)
     state = EnsembleGeneration(gen, note)
     t = time.perf_counter()
-    ensemble_page(state).get_root()
+    EnsemblePage(state).__panel__().get_root()
+    EnsembleViews(
+        request=state.request, results=state.results
+    ).__panel__().get_root()  # what comes after load
     print(f"ensemble tab first render (server side) {time.perf_counter() - t:7.2f} s")
     if gen is not None:
+        r = state.request
         req = (
-            f"{state.n_members} members x {state.n_months()} months x {state.steps} steps "
-            f"({state.mode}, {state.start_year}-{state.end_year}, {gen.device})"
+            f"{r.n_members} members x {r.n_months()} months x {r.steps} steps "
+            f"({r.mode}, {r.start_year}-{r.end_year}, {gen.device})"
         )
         t = time.perf_counter()
         state.start()
@@ -108,7 +112,7 @@ def in_process(root: Path) -> None:
     if td is not None:
         ds = Downscaling(td, base, dnote)
         t = time.perf_counter()
-        downscaling_page(ds).get_root()
+        DownscalingPage(ds).__panel__().get_root()
         print(f"downscaling tab first render    {time.perf_counter() - t:7.2f} s")
         t = time.perf_counter()
         ds.run()

@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]  # `python -c` puts the working direc
 
 UI_STATE = [
     "generation",
+    "ensemble_request",
+    "ensemble_results",
+    "export",
+    "region_choice",
     "downscaling",
     "explorer",
     "sources",

@@ -44,3 +44,8 @@ RCMIP_VOLCANIC_ERF: dict[str, tuple[float, float]] = {
 }
 
 ERUPTIONS_BY_NAME = {e.name: e for e in ERUPTIONS}
+
+
+def eruptions_between(start_year: int, end_year: int) -> list[tuple[str, float]]:
+    """``(name, decimal year)`` of the eruptions in ``start_year``..``end_year`` (for marks on time axes)."""
+    return [(e.name, e.year + (e.month - 0.5) / 12) for e in ERUPTIONS if start_year <= e.year <= end_year]

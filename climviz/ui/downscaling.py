@@ -14,10 +14,9 @@ import numpy as np
 import param
 import xarray as xr
 
-from climviz.data.regions import REGIONS, get_region
 from climviz.diagnostics.spectra import ke_spectrum
-from climviz.ui.generation import CUSTOM
 from climviz.ui.jobs import env_cap
+from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import wind_case
 from climviz.ui.task import BackgroundTask
 
@@ -32,7 +31,7 @@ def max_work() -> int:
     return env_cap(MAX_WORK_ENV, DEFAULT_MAX_WORK)
 
 
-class Downscaling(BackgroundTask):
+class Downscaling(RegionChoice, BackgroundTask):
     """Downscale one synthetic case with TAUDiff and the baseline; derive what the views show.
 
     ``taudiff`` / ``baseline`` are loaded downscalers or ``None`` (``note`` says why).
@@ -47,8 +46,7 @@ class Downscaling(BackgroundTask):
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed")
     run_baseline = param.Boolean(default=True, doc="Also run the end-to-end diffusion baseline (for timings)")
     time = param.Integer(default=0, bounds=(0, None), doc="Frame shown")
-    region = param.Selector(default="Global", objects=[*REGIONS, CUSTOM], doc="Region")
-    box = param.String(default="20,70,280,360", doc="Custom box: lat_min,lat_max,lon_min,lon_max")
+    box = param.String(default="20,70,280,360")  # the North Atlantic storm track
 
     result = param.Dict(
         default=None,
@@ -76,9 +74,6 @@ class Downscaling(BackgroundTask):
             f"device **{t.device}**, checkpoint `{t.source}` ({len(t.coarse_lat)}x{len(t.coarse_lon)} -> "
             f"{len(t.lat)}x{len(t.lon)}){base}"
         )
-
-    def selection(self):
-        return get_region(self.box if self.region == CUSTOM else self.region)
 
     def fine_grid(self) -> tuple[int, int]:
         return (len(self.taudiff.lat), len(self.taudiff.lon))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import param
 import xarray as xr
 
-from climviz.data.forcing import ERUPTIONS
+from climviz.data.forcing import eruptions_between
 from climviz.data.observed import hadcrut5_global_annual
 from climviz.data.regions import REGIONS
 from climviz.ui.sources import embedded_area_mean, embedded_ensemble
@@ -87,11 +86,4 @@ class EnsembleExplorer(param.Parameterized):
     @staticmethod
     def eruptions(start_year: int = 1850, end_year: int = 2005) -> list[tuple[str, float]]:
         """(name, decimal year) of eruptions inside the period."""
-        return [
-            (e.name, e.year + (e.month - 0.5) / 12) for e in ERUPTIONS if start_year <= e.year <= end_year
-        ]
-
-
-def decimal_year(time: xr.DataArray) -> np.ndarray:
-    """cftime monthly stamps -> decimal years (for plotting)."""
-    return np.array([t.year + (t.month - 0.5) / 12 for t in time.values])
+        return eruptions_between(start_year, end_year)

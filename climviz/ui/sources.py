@@ -151,7 +151,7 @@ def prepare_shared(root: Path | None = None) -> None:
 
     generator, note = load_generator(root)
     load_downscalers(root)
-    EnsembleGeneration(generator, note).prefetch()
+    EnsembleGeneration(generator, note).results.prefetch()
     defaults = EnsembleExplorer.param
     embedded_area_mean(defaults.members.default, defaults.region.default)
 

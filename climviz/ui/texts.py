@@ -8,8 +8,10 @@ code, then starts from random noise and removes it step by step until it has dra
 new ensemble member: same forcing, different weather. *Transformer* mode looks at the whole
 period at once; *autoregressive* mode builds it month block by month block."""
 
-MAPS = """**Maps** of one month, as anomalies from the conditioning run's own monthly
-climatology over the period (so the seasonal cycle is gone). If the generator works, a generated
+MAPS = """**Maps** of one month, as anomalies from a monthly climatology over the period (so the
+seasonal cycle is gone): the conditioning run's own, or the true ensemble's (*Anomalies from*);
+against the true ensemble's, the conditioning run shows its own departure from the ensemble's
+climate as well. The maps zoom and pan together. If the generator works, a generated
 member looks as different from the conditioning run as the held-out *true* member does; the
 ensemble *mean* is smoother (the random parts cancel) and the *spread* map shows where members
 disagree most (over land and in the ENSO region). Drag a box on the first map with the box-select

@@ -50,6 +50,17 @@ def region_rects(box, central_lon: float = 180.0) -> list[tuple[float, float, fl
     return rects
 
 
+def region_extent(region) -> tuple[float, tuple[float, float, float, float] | None]:
+    """``(central_lon, extent)`` that show a :class:`~climviz.data.regions.Region` on a map:
+    ``(180, None)`` for the globe, else the region's centre and its box in display coordinates."""
+    r = region
+    if r.is_global_lon and r.lat_max - r.lat_min >= 179:
+        return 180.0, None
+    span = (r.lon_max - r.lon_min) % 360.0 or 360.0
+    centre = (r.lon_min + span / 2.0) % 360.0
+    return centre, (-span / 2.0, r.lat_min, span / 2.0, r.lat_max)
+
+
 def map_view(
     field: xr.DataArray,
     *,
@@ -58,17 +69,24 @@ def map_view(
     clim: tuple[float, float] | None = None,
     width: int = 640,
     height: int = 330,
+    responsive: bool = False,
+    min_width: int = 300,
     central_lon: float = 180.0,
     box=None,
     extent=None,
     tools=("hover",),
     dynamic: bool = True,
+    axes: str = "",
 ):
     """A ``(lat, lon)`` field on a PlateCarree map with coastlines, rasterised with Datashader.
 
     ``box``: a Region outlined on the map; ``extent``: ``(lon_min, lat_min, lon_max, lat_max)``
     in display coordinates to zoom to (default: the globe). ``dynamic=False`` rasterises once
-    (needed inside a DynamicMap callback, which cannot hold another DynamicMap).
+    (needed inside a DynamicMap callback, which cannot hold another DynamicMap), at twice
+    ``width`` x ``height`` pixels. ``responsive=True``: the map fills the width of its pane at
+    the extent's aspect, at least ``min_width`` pixels wide, instead of ``width`` x ``height``.
+    ``axes``: maps with the same non-empty name zoom and pan together when their panes link
+    axes (Panel links the bokeh ranges of panes whose axes have the same label and unit).
     """
     use_offline_natural_earth()
     label = field.attrs.get("long_name", field.name or "value")
@@ -79,9 +97,8 @@ def map_view(
     data = _in_display_coords(
         field.drop_vars([c for c in field.coords if c not in ("lat", "lon")]), central_lon
     )
-    img = gv.Image(
-        data.rename(label), kdims=["lon", "lat"], vdims=[label], crs=proj, rtol=0.2
-    )  # Gaussian lat
+    kdims = [hv.Dimension("lon", unit=axes or None), hv.Dimension("lat", unit=axes or None)]
+    img = gv.Image(data.rename(label), kdims=kdims, vdims=[label], crs=proj, rtol=0.2)  # Gaussian lat
     raster = rasterize(
         img,
         precompute=True,
@@ -100,11 +117,17 @@ def map_view(
         layers = layers * gv.Rectangles(rects, crs=proj).opts(
             fill_alpha=0, line_color="black", line_width=2, line_dash="dashed"
         )
-    opts = dict(projection=proj, title=title, width=width, height=height, xaxis=None, yaxis=None)
+    opts = dict(projection=proj, title=title, xaxis=None, yaxis=None)
     if extent is None:
         opts["global_extent"] = True
+        extent = (-180.0, -90.0, 180.0, 90.0)
     else:
         opts.update(xlim=(extent[0], extent[2]), ylim=(extent[1], extent[3]))
+    if responsive:  # the frame keeps the extent's aspect; the colour bar comes on top of it
+        aspect = (extent[2] - extent[0]) / max(1e-6, extent[3] - extent[1])
+        opts.update(responsive=True, aspect=aspect, min_width=min_width)
+    else:
+        opts.update(width=width, height=height)
     return layers.opts(**opts)
 
 
@@ -238,7 +261,7 @@ def series_view(
 ):
     """Regional-mean time series: conditioning run, generated members and 5-95% band, true 5-95% band.
 
-    ``s``: output of :meth:`EnsembleGeneration.regional_series`.
+    ``s``: output of :meth:`EnsembleResults.regional_series`.
     """
     years = s["years"]
     layers = []

@@ -5,7 +5,7 @@ without the variable, NaN, Fahrenheit, a regional box, a 10**9-member header, a
 period outside the model's years, ...). Each is fed to (a) ``climviz generate``
 (``main()`` in process, and the installed command in a subprocess for a few),
 (b) the Python API (``open_run`` + ``EnsembleGenerator.generate``), and (c) the
-app's upload handler (``EnsembleGeneration.load_upload``). The downscaler's
+app's upload handler (``EnsembleRequest.load_upload``). The downscaler's
 API gets its own malformed inputs.
 """
 
@@ -179,23 +179,25 @@ def test_api_refuses_bad_requests(tiny_generator, cond_file):
 def app_state(tiny_generator):
     from climviz.ui.generation import EnsembleGeneration
 
-    return EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, start_year=1990, end_year=1991)
+    return EnsembleGeneration(
+        tiny_generator, "", n_members=2, steps=2, start_year=1990, end_year=1991
+    ).request
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_upload_sets_a_note_and_does_not_raise(name, bad_files, app_state):
-    from climviz.ui.generation import EMBEDDED
+    from climviz.ui.ensemble_request import EMBEDDED
 
     case = bad_files[name]
     assert app_state.load_upload(case.path.read_bytes(), case.path.name) is False
     assert case.path.name in app_state.upload_note
     assert re.search(case.upload_message, app_state.upload_note), app_state.upload_note
     assert "Traceback" not in app_state.upload_note and "\n" not in app_state.upload_note.strip()
-    assert app_state.cond_source == EMBEDDED and app_state._upload is None  # the previous choice stays
+    assert app_state.cond_source == EMBEDDED and app_state.upload is None  # the previous choice stays
 
 
 def test_a_good_upload_after_bad_ones_is_used(bad_files, cond_file, app_state):
-    from climviz.ui.generation import UPLOAD
+    from climviz.ui.ensemble_request import UPLOAD
 
     assert not app_state.load_upload(bad_files["truncated"].path.read_bytes(), "t.nc")
     assert app_state.load_upload(cond_file.read_bytes(), "good.nc"), app_state.upload_note

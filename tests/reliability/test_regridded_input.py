@@ -100,9 +100,12 @@ def test_api_regrids_the_run_on_the_way_in(colleague_file, tiny_generator):
 
 
 def test_upload_regrids_and_the_note_says_so(colleague_file, tiny_generator):
-    from climviz.ui.generation import UPLOAD, EnsembleGeneration
+    from climviz.ui.ensemble_request import UPLOAD
+    from climviz.ui.generation import EnsembleGeneration
 
-    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, start_year=1990, end_year=1991)
+    state = EnsembleGeneration(
+        tiny_generator, "", n_members=2, steps=2, start_year=1990, end_year=1991
+    ).request
     assert state.load_upload(colleague_file.read_bytes(), "colleague.nc"), state.upload_note
     assert state.cond_source == UPLOAD and f"It was {NOTE}." in state.upload_note
     np.testing.assert_allclose(state.conditioning().values, _expected_k(), atol=1e-4)  # first realization

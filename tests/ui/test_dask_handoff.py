@@ -35,17 +35,17 @@ def test_large_request_runs_on_the_cluster_and_equals_the_local_result(
     tiny_generator, cluster_env, monkeypatch
 ):
     s = _state(tiny_generator)
-    assert s.uses_cluster() and "Dask scheduler `local`" in s.device_text()
-    assert s.param.n_members.bounds == (2, 200)  # a cluster takes more members than the server
+    assert s.request.uses_cluster() and "Dask scheduler `local`" in s.request.device_text()
+    assert s.request.param.n_members.bounds == (2, 200)  # a cluster takes more members than the server
     ens = s.generate(timeout=600)
     assert s.error == "", s.error
     assert "on the Dask scheduler local" in s.status and ens.attrs["dask_scheduler"] == "local"
     assert list(cluster_env.iterdir()) == []  # the temporary store is gone
-    assert s.denoise == [] and s.analysis["nino_gen"].shape == (4, 24)
+    assert s.results.denoise == [] and s.results.analysis["nino_gen"].shape == (4, 24)
 
     monkeypatch.delenv("CLIMVIZ_DASK_SCHEDULER")
     here = _state(tiny_generator)
-    assert not here.uses_cluster() and "Dask" not in here.device_text()
+    assert not here.request.uses_cluster() and "Dask" not in here.request.device_text()
     ref = here.generate(timeout=600)
     assert ens.dims == ref.dims and ens.shape == ref.shape == (4, 24, 24, 48)
     np.testing.assert_array_equal(ens["time"].values, ref["time"].values)
@@ -58,11 +58,11 @@ def test_large_request_runs_on_the_cluster_and_equals_the_local_result(
 def test_small_requests_stay_here_and_caps_follow_the_route(tiny_generator, cluster_env, monkeypatch):
     monkeypatch.setenv("CLIMVIZ_MAX_WORK", "100")
     small = _state(tiny_generator, n_members=2)  # below CLIMVIZ_DASK_MIN_MEMBERS
-    assert not small.uses_cluster()
+    assert not small.request.uses_cluster()
     assert "this server's cap of 100" in small.check_request()
     large = _state(tiny_generator, n_members=4)  # 4 x 24 x 3 = 288 <= 10 x 100
-    assert large.uses_cluster() and large.check_request() == ""
-    large.n_members = 20  # 1440 > 1000
+    assert large.request.uses_cluster() and large.check_request() == ""
+    large.request.n_members = 20  # 1440 > 1000
     assert "the Dask cluster's cap of 1,000" in large.check_request()
     monkeypatch.setenv("CLIMVIZ_DASK_MAX_WORK", "5000")
     assert large.check_request() == ""
@@ -78,5 +78,5 @@ def test_cancel_removes_the_cluster_store(tiny_generator, cluster_env):
     s.cancel()
     s.job.join(600)
     s.poll()
-    assert s.status.startswith("Cancelled") and s.result is None and s.error == ""
+    assert s.status.startswith("Cancelled") and s.results.result is None and s.error == ""
     assert list(cluster_env.iterdir()) == []

@@ -36,16 +36,3 @@ def test_view_labels_observed_and_synthetic(comparison):
     assert any("HadCRUT5" in lab and "observed" in lab for lab in labels)
     assert "synthetic ensemble mean" in labels
     assert "SYNTHETIC" in view.opts.get().kwargs["title"] and "OBSERVED" in view.opts.get().kwargs["title"]
-
-
-def test_explore_plots_keep_their_own_axes():
-    """The K plume and the anomaly plot share dimension names: linked, the anomaly plot's axis
-    would stretch to 0-290 K and flatten both (seen in the browser)."""
-    import panel as pn
-
-    from climviz.ui.pages import explorer_page
-
-    _, main = explorer_page(EnsembleExplorer(members=2))
-    panes = [p for p in main if isinstance(p, pn.pane.HoloViews)]
-    assert len(panes) == 3
-    assert [p.linked_axes for p in panes[1:]] == [False, False]

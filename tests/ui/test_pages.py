@@ -1,32 +1,36 @@
-"""How a session's page is built: no embedded data made per session, hidden views drawn when
-shown, panes built once and updated (timings live in bench/bench_app.py)."""
+"""How a session's pages are built: no embedded data made per session, panes made once and given
+new objects, hidden views drawn when shown, maps that fill the page and zoom together
+(timings live in bench/bench_app.py)."""
 
 import panel as pn
 import param
+import pytest
 
 import climviz.ui.sources as sources
+from climviz.ui.ensemble_results import TRUE_CLIM
+from climviz.ui.explorer import EnsembleExplorer
 from climviz.ui.generation import EnsembleGeneration
-from climviz.ui.pages import _drawn_view, _ensemble_views, _redraw_when_shown
+from climviz.ui.pages import DownscalingPage, DrawnView, EnsemblePage, EnsembleViews, ExplorerPage
 
 PERIOD = {"start_year": 1990, "end_year": 1991}
 
 
 class _Choice(param.Parameterized):
     a = param.Integer(default=0)
-    b = param.Integer(default=0)
 
 
 def test_a_hidden_view_is_drawn_when_shown_and_follows_changes_only_then():
     s, calls = _Choice(), []
     tabs = pn.Tabs(("one", pn.Column()), ("two", pn.Column()))
-    _redraw_when_shown(tabs, 1, lambda: calls.append(s.a), s, ["a"])
+    view = DrawnView(lambda: calls.append(s.a) or "")
+    s.param.watch(lambda _: view.changed(), "a")
+    view.show_in(tabs, 1)
     s.a = 1
     s.a = 2
     assert calls == []  # hidden: nothing drawn
     tabs.active = 1
     assert calls == [2]  # opened: drawn once, with the latest choice
     s.a = 3
-    s.b = 9  # not something the view depends on
     assert calls == [2, 3]
     tabs.active = 0
     tabs.active = 1
@@ -46,61 +50,149 @@ def test_a_drawn_view_shows_its_panes_or_the_sentence_in_their_place():
             raise ValueError("bad box")
         return said["text"]
 
-    layout, redraw = _drawn_view(draw, pane)
-    note = layout[0]
-    redraw()
-    assert note.visible and note.object == "*Generate first.*" and not pane.visible
+    view = DrawnView(draw, pane)
+    view.redraw()
+    assert view.note.visible and view.note.object == "*Generate first.*" and not pane.visible
     said["text"] = ""
-    redraw()
-    assert not note.visible and pane.visible
+    view.redraw()
+    assert not view.note.visible and pane.visible
     said["text"] = "raise"
-    redraw()
-    assert "ValueError: bad box" in note.object and note.visible and not pane.visible
+    view.redraw()
+    assert "ValueError: bad box" in view.note.object and view.note.visible and not pane.visible
 
 
-def _holoviews_panes(layout) -> list:
-    return [p for p in layout.objects if isinstance(p, pn.pane.HoloViews)]
+def _views(state) -> EnsembleViews:
+    return EnsembleViews(request=state.request, results=state.results)
 
 
-def test_a_session_makes_no_embedded_data_and_keeps_its_panes(tiny_generator, monkeypatch):
-    EnsembleGeneration(tiny_generator, "", **PERIOD).prefetch()  # what the process does at start-up
+def _render(viewer):
+    """The bokeh model of a page, as a session would draw it."""
+    return viewer.__panel__().get_root()
 
+
+def _figure(pane, root):
+    """The bokeh figure a HoloViews pane drew in ``root``."""
+    return pane._plots[root.ref["id"]][0].state
+
+
+def _title(dmap) -> str:
+    return dmap.last.opts.get().kwargs["title"]
+
+
+@pytest.fixture(scope="module")
+def shared_data(tiny_generator):
+    EnsembleGeneration(tiny_generator, "", **PERIOD).results.prefetch()  # what the process does at start-up
+
+
+@pytest.fixture
+def no_new_data(shared_data, monkeypatch):
     def refuse(*_, **__):
         raise AssertionError("a session made embedded data that the process should share")
 
     monkeypatch.setattr(sources, "toy_ensemble", refuse)
+
+
+def test_the_maps_are_kept_and_the_generated_ones_join_with_the_first_result(tiny_generator, no_new_data):
     state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
-    views = _ensemble_views(state)
-    views.get_root()  # draws the conditioning and true-member maps from the caches
-    tabs = views[3]
-    maps = tabs[0]
-    before = _holoviews_panes(maps)
-    assert len(before) == 2  # the generated maps join with the first result
-
-    series_plot = tabs[1][1][1]
-    assert series_plot.object is None  # the hidden regional-mean tab drew nothing
-    tabs.active = 1
-    first = series_plot.object
-    assert first is not None and "Global" in first.opts.get().kwargs["title"]
-
+    views = _views(state)
+    _render(views)  # draws the conditioning and true-member maps from the caches
+    grid = views.maps.grid
+    before = list(grid.objects)
+    assert before == [views.maps.panes["cond"], views.maps.panes["truth"]]
     assert state.generate(timeout=120) is not None, state.error  # conditioning and reference from the caches
-    after = _holoviews_panes(maps)
-    assert len(after) == 5 and all(any(p is q for q in after) for p in before)
-    state.region = "Nino3.4"
-    assert tabs[1][1][1] is series_plot and series_plot.object is not first  # same pane, new plot
-    assert "Nino3.4" in series_plot.object.opts.get().kwargs["title"]
+    after = list(grid.objects)
+    assert len(after) == 5 and after[:2] == before and all(p is q for p, q in zip(after, before))
+
+
+def test_a_new_month_updates_the_same_map_panes(tiny_generator, no_new_data):
+    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
+    assert state.generate(timeout=120) is not None, state.error
+    views = _views(state)
+    _render(views)
+    maps = views.maps
+    panes = dict(maps.panes)
+    objects = {k: p.object for k, p in panes.items()}
+    assert "1990-01" in _title(maps.maps["member"])
+    state.results.month = 13
+    assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)  # nothing rebuilt
+    assert "1991-02" in _title(maps.maps["member"]) and "1991-02" in _title(maps.maps["cond"])
+
+
+def test_the_anomaly_reference_changes_the_maps_and_says_so(tiny_generator, no_new_data):
+    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
+    views = _views(state)
+    _render(views)
+    maps = views.maps
+    cond = maps._pipes["cond"].data["field"]
+    assert "conditioning run's 1990-1991" in maps.caption.object
+    state.results.anomaly_reference = TRUE_CLIM
+    assert "true ensemble's 1990-1991" in maps.caption.object
+    assert float(abs(maps._pipes["cond"].data["field"] - cond).max()) > 0.01
+    widgets = [
+        w for w in views.__panel__().select(pn.widgets.RadioButtonGroup) if w.name == "Anomaly reference"
+    ]
+    assert len(widgets) == 1 and widgets[0].value == TRUE_CLIM
+
+
+def test_the_ensemble_maps_fill_the_width_and_zoom_together_apart_from_the_enso_maps(
+    tiny_generator, no_new_data
+):
+    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
+    assert state.generate(timeout=120) is not None, state.error
+    views = _views(state)
+    root = _render(views)
+    views.tabs.active = 2  # draws the ENSO tab's EOF maps
+    figs = [_figure(p, root) for p in views.maps.panes.values()]
+    assert all(f.sizing_mode == "stretch_width" and f.width is None and f.min_width >= 300 for f in figs)
+    assert len({id(f.x_range) for f in figs}) == 1 and len({id(f.y_range) for f in figs}) == 1
+    eofs = [_figure(p, root) for p in views.enso.eofs]
+    assert eofs[0].x_range is eofs[1].x_range  # generated and true EOF zoom together ...
+    assert eofs[0].x_range is not figs[0].x_range  # ... on their own, tropical-Pacific axes
+
+
+def test_hidden_regional_series_are_drawn_when_shown_into_the_same_pane(tiny_generator, no_new_data):
+    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
+    views = _views(state)
+    _render(views)
+    plot = views.series.plot
+    assert plot.object is None  # the hidden regional-mean tab drew nothing
+    views.tabs.active = 1
+    first = plot.object
+    assert first is not None and "Global" in first.opts.get().kwargs["title"]
+    state.results.region = "Nino3.4"
+    assert views.series.plot is plot and plot.object is not first  # same pane, new plot
+    assert "Nino3.4" in plot.object.opts.get().kwargs["title"]
+
+
+def test_the_ensemble_page_is_controls_beside_views_or_a_note_without_a_model(tiny_generator):
+    page = EnsemblePage(EnsembleGeneration(tiny_generator, "", **PERIOD))
+    layout = page.__panel__()
+    assert isinstance(layout, pn.Row) and isinstance(layout[1], pn.param.ParamFunction)  # views come later
+    assert isinstance(page.views(), EnsembleViews)
+    missing = EnsemblePage(EnsembleGeneration(None, "No ensemble generator at `x`.")).__panel__()
+    assert isinstance(missing, pn.Column)
+    assert any("No ensemble generator at `x`." in str(p.object) for p in missing.select(pn.pane.Alert))
+
+
+def test_the_explorer_updates_its_panes_and_keeps_its_plots_apart():
+    page = ExplorerPage(EnsembleExplorer(members=2))
+    assert isinstance(page.__panel__(), pn.Row)
+    # the K plume and the anomaly plot share dimension names: linked, one would squash the other
+    assert [page.plume_pane.linked_axes, page.observed_pane.linked_axes] == [False, False]
+    root = _render(page)
+    pane, first = page.map_pane, page.map_pane.object
+    page.explorer.member = 1
+    assert page.map_pane is pane and pane.object is not first
+    assert _figure(pane, root).title.text.startswith("Member 1,")
 
 
 def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_downscalers):
     from climviz.ui.downscaling import Downscaling
-    from climviz.ui.pages import downscaling_page
 
     td, base = tiny_downscalers
     state = Downscaling(td, base, spinup_days=1.0, frames=2, n_samples=2, steps=2)
-    page = downscaling_page(state)
-    tabs = page[1][2]
-    speed_layout, spectra_layout = tabs[0][0], tabs[2]
-    note, title, grid = speed_layout
+    page = DownscalingPage(state)
+    grid, note = page.speed_maps.grid, page.speed.note
     assert note.visible and "Press Downscale" in note.object and len(grid.objects) == 0
     assert state.run(timeout=300) is not None, state.error
     panes = list(grid.objects)  # coarse input, mean model, 2 TAUDiff samples, a baseline sample, truth
@@ -109,11 +201,11 @@ def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_dow
     state.time = 1
     assert all(p is q for p, q in zip(grid.objects, panes))  # same panes ...
     assert all(p.object is not f for p, f in zip(grid.objects, first))  # ... new maps
-    assert "06:00" in title.object
-    assert spectra_layout[1][0].object is None  # hidden tab: not drawn
+    assert "06:00" in page.speed_maps.title.object
+    assert page.ke_plot.object is None  # hidden tab: not drawn
     state.param.update(n_samples=1, run_baseline=False)
     assert state.run(timeout=300) is not None, state.error
     assert len(grid.objects) == 4  # coarse input, mean model, 1 TAUDiff sample, truth
     assert all(p is q for p, q in zip(grid.objects, panes))  # the first four kept
-    tabs.active = 2
-    assert spectra_layout[1][0].object is not None and "TAUDiff" in spectra_layout[2][1][0].object
+    page.tabs.active = 2
+    assert page.ke_plot.object is not None and "TAUDiff" in page.timing_table.object

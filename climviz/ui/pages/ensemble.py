@@ -1,0 +1,522 @@
+"""The ensemble tab: ask for a generated ensemble, then compare it with the truth.
+
+Every pane is made once, when the page is built; watchers of the state
+(``param.depends(..., watch=True)``) give the panes new objects, and views in
+hidden sub-tabs are drawn when their tab is opened (:class:`~climviz.ui.pages.parts.DrawnView`).
+The maps are DynamicMaps fed by ``Pipe`` streams: they update in place and keep
+their (linked) zoom when the month or member changes.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+import param
+
+from climviz.data.grid import decimal_years
+from climviz.ui import texts
+from climviz.ui.ensemble_request import EMBEDDED, UPLOAD, EnsembleRequest
+from climviz.ui.ensemble_results import EnsembleResults
+from climviz.ui.export import export_netcdf
+from climviz.ui.generation import EnsembleGeneration
+from climviz.ui.pages.parts import DrawnView, JobControls, deferred, explain, synthetic_banner, unavailable
+from climviz.ui.views import (
+    acf_view,
+    bars_view,
+    denoise_curve,
+    map_view,
+    nino_view,
+    placeholder_map,
+    series_view,
+    spectrum_view,
+    symmetric_clim,
+)
+
+MAP_MIN_W = 300  # px: below this a global map is unreadable
+MAPS_AXES = "ensemble"  # the ensemble maps zoom together (and with no other maps)
+ENSO_AXES = "enso"
+ENSO_EXTENT = (-60.0, -25.0, 110.0, 25.0)  # tropical Pacific in display coordinates (lon - 180)
+MAPS = {  # name in EnsembleResults.map_fields -> title, colour map
+    "cond": ("Conditioning run", "RdBu_r"),
+    "truth": ("Held-out true member", "RdBu_r"),
+    "member": ("Generated member", "RdBu_r"),
+    "mean": ("Generated mean", "RdBu_r"),
+    "spread": ("Generated spread", "viridis"),
+}
+
+
+# what the views follow, besides the result itself ("results.version")
+CONDITIONING = ("request.cond_member", "request.cond_source", "request.start_year", "request.end_year")
+COMPARISON = ("results.region", "results.box", "results.truth_member", "results.n_reference")
+
+
+class _ResultView(pn.viewable.Viewer):
+    """A view of what a request produced."""
+
+    request = param.ClassSelector(class_=EnsembleRequest)
+    results = param.ClassSelector(class_=EnsembleResults)
+
+
+class _DrawnTab(_ResultView):
+    """A sub-tab: an explanation above a :class:`DrawnView` (``self.view``) that subclasses make
+    and mark stale from their own watchers."""
+
+    text = ""  # the explanation
+    view: DrawnView
+
+    def header(self) -> list:
+        """What comes between the explanation and the view."""
+        return []
+
+    def __panel__(self):
+        return pn.Column(
+            explain(self.text, width=None), *self.header(), self.view, sizing_mode="stretch_width"
+        )
+
+
+def _map_pane(obj, linked: bool = True) -> pn.pane.HoloViews:
+    return pn.pane.HoloViews(obj, sizing_mode="stretch_width", min_width=MAP_MIN_W, linked_axes=linked)
+
+
+class MapsView(_ResultView):
+    """One month's maps: conditioning run, held-out true member, generated member, mean and spread.
+
+    A box drawn on the conditioning-run map with the box-select tool sets a custom region.
+    """
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._like = None  # a field of the grid, for the empty maps
+        self._pipes = {name: hv.streams.Pipe(data=None) for name in MAPS}
+        self.maps = {name: hv.DynamicMap(self._draw, streams=[pipe]) for name, pipe in self._pipes.items()}
+        self.panes = {name: _map_pane(dmap) for name, dmap in self.maps.items()}
+        bounds = hv.streams.BoundsXY(source=self.maps["cond"], bounds=None)
+        bounds.add_subscriber(self._on_box)
+        self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width")
+        self._layout = pn.Column(
+            explain(texts.MAPS, width=None), self.caption, self.grid, sizing_mode="stretch_width"
+        )
+        self._arrange()
+        self.update()
+
+    def _on_box(self, bounds):
+        if bounds is not None:
+            x0, y0, x1, y1 = bounds
+            self.results.set_box(x0 + 180.0, y0, x1 + 180.0, y1)  # display x is lon - 180 (Pacific-centred)
+
+    @staticmethod
+    def _draw(data):
+        """The map of one ``data`` dict sent down a pipe (DynamicMap callback)."""
+        if data is None:
+            return hv.Overlay()
+        if data["field"] is None:
+            return placeholder_map(
+                data["like"], data["title"], responsive=True, box=data["box"], dynamic=False, axes=MAPS_AXES
+            )
+        return map_view(
+            data["field"],
+            title=data["title"],
+            cmap=data["cmap"],
+            clim=data["clim"],
+            responsive=True,
+            min_width=MAP_MIN_W,
+            box=data["box"],
+            tools=data["tools"],
+            dynamic=False,
+            axes=MAPS_AXES,
+        )
+
+    @param.depends("results.version", watch=True)
+    def _arrange(self):
+        """Conditioning run and true member; the generated maps join with the first result."""
+        names = ["cond", "truth"] + (["member", "mean", "spread"] if self.results.result is not None else [])
+        panes = [self.panes[n] for n in names]
+        if list(self.grid.objects) != panes:
+            self.grid.objects = panes
+
+    @param.depends(
+        "results.version",
+        "results.month",
+        "results.shown_member",
+        "results.anomaly_reference",
+        *COMPARISON,
+        *CONDITIONING,
+        watch=True,
+    )
+    def update(self):
+        """Send each map its field (the fields of a month are computed once for all maps)."""
+        res = self.results
+        try:
+            fields = res.map_fields()
+            label, caption = res.month_label(), f"*Month {res.month_label()}, {res.anomaly_text()}.*"
+        except Exception as err:  # e.g. an empty period, or no true ensemble: said on the map titles
+            fields, label, caption = {}, str(err), f"**No maps:** {err}"
+        clim = symmetric_clim(*[v for k, v in fields.items() if k != "spread"]) if fields else (-1, 1)
+        box = res.selection() if res.region != "Global" else None
+        if self._like is None:
+            self._like = res.shown_conditioning().isel(time=0)
+        self.caption.object = caption
+        for name, (title, cmap) in MAPS.items():
+            field = fields.get(name)
+            if field is None:
+                why = "press Generate" if name != "truth" else "no true member for an uploaded run"
+                title = f"{title}: {why if fields else label}"
+            else:
+                title = f"{title}, {label}"
+            like = self._like.assign_attrs(
+                long_name="spread (std over members)" if name == "spread" else "anomaly", units="K"
+            )
+            self._pipes[name].send(
+                {
+                    "field": field,
+                    "like": like,
+                    "title": title,
+                    "cmap": cmap,
+                    "clim": None if name == "spread" else clim,
+                    "box": box,
+                    "tools": ("hover", "box_select") if name == "cond" else ("hover",),
+                }
+            )
+
+    def __panel__(self):
+        return self._layout
+
+
+class SeriesView(_DrawnTab):
+    """The regional-mean anomaly of the conditioning run, the generated and the true ensembles."""
+
+    text = texts.SERIES
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.plot = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="stretch_width")
+        self.view = DrawnView(self._draw, self.plot)
+
+    def _draw(self) -> str:
+        res = self.results
+        try:
+            s = res.regional_series()
+        except Exception as err:
+            return f"No time series: {err}"
+        running = f" ({res.smoothing}-month running mean)" if res.smoothing > 1 else ""
+        self.plot.object = series_view(
+            s, res.eruptions(), title=f"{res.selection().name}: regional-mean anomaly{running}"
+        )
+        return ""
+
+    @param.depends(
+        "results.version",
+        "results.smoothing",
+        "results.anomaly_reference",
+        *COMPARISON,
+        *CONDITIONING,
+        watch=True,
+    )
+    def _changed(self):
+        self.view.changed()
+
+
+class EnsoView(_DrawnTab):
+    """Nino3.4 of the conditioning run, generated and true members; spectra, autocorrelation, EOFs."""
+
+    text = texts.ENSO
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.nino = pn.pane.HoloViews(None, linked_axes=False)
+        self.spectrum = pn.pane.HoloViews(None, linked_axes=False)
+        self.acf = pn.pane.HoloViews(None, linked_axes=False)
+        # the two EOF maps zoom together, apart from the other maps
+        self.eofs = [_map_pane(None) for _ in range(2)]
+        self.corr = pn.pane.Markdown("")
+        self.notes = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.view = DrawnView(
+            self._draw,
+            self.nino,
+            pn.Row(self.spectrum, self.acf),
+            pn.Row(*self.eofs, sizing_mode="stretch_width"),
+            self.corr,
+            self.notes,
+        )
+
+    def _draw(self) -> str:
+        a = self.results.analysis
+        if self.results.result is None or not a:
+            return "*Generate an ensemble to see its ENSO.*"
+        self.nino.visible = self.spectrum.visible = self.acf.visible = "nino_gen" in a
+        if "nino_gen" in a:
+            psd, acf = {"generated": a["psd_gen"]}, {"generated": a["acf_gen"]}
+            if "psd_ref" in a:
+                psd["true"], acf["true"] = a["psd_ref"], a["acf_ref"]
+            if a.get("observed"):  # dashed reference: the real Nino3.4
+                obs = a["observed"]
+                psd[obs["label"]], acf[obs["label"]] = obs["psd"], obs["acf"]
+            years = decimal_years(a["nino_gen"]["time"].values)
+            self.nino.object = nino_view(years, a["nino_cond"], a["nino_gen"], a.get("nino_ref"), width=820)
+            self.spectrum.object = spectrum_view(psd, width=420)
+            self.acf.object = acf_view(acf, width=400)
+        eofs = [(a[k], t) for k, t in (("eof_gen", "generated"), ("eof_ref", "true")) if a.get(k) is not None]
+        clim = symmetric_clim(*[ds["eof"] for ds, _ in eofs]) if eofs else None
+        for pane, (ds, title) in zip(self.eofs, eofs):
+            pane.object = map_view(
+                ds["eof"].assign_attrs(long_name="EOF 1", units="K"),
+                title=f"Leading EOF, {title} ({float(ds['variance_fraction']):.0%})",
+                clim=clim,
+                responsive=True,
+                extent=ENSO_EXTENT,
+                axes=ENSO_AXES,
+            )
+        for k, pane in enumerate(self.eofs):
+            pane.visible = k < len(eofs)
+        self.corr.object = (
+            f"Pattern correlation of the two leading EOFs: **{a['eof_corr']:.2f}**" if "eof_corr" in a else ""
+        )
+        self.notes.object = "\n\n".join(f"*{n}*" for n in a.get("notes", []))
+        return ""
+
+    @param.depends("results.version", watch=True)
+    def _changed(self):
+        self.view.changed()
+
+
+class ScoresView(_DrawnTab):
+    """Spread ratio, CRPS and rank histogram of the generated ensemble in the region."""
+
+    text = texts.SCORES
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.table = pn.pane.Markdown("", width=460)
+        self.bars = pn.pane.HoloViews(None, linked_axes=False)
+        self.view = DrawnView(self._draw, pn.Row(self.table, self.bars))
+
+    def _draw(self) -> str:
+        if self.results.result is None:
+            return "*Generate an ensemble to score it.*"
+        try:
+            s = self.results.scores()
+        except Exception as err:
+            return f"No scores for this selection: {err}"
+        if s is None:
+            return "*Scores need a true ensemble: only for embedded conditioning runs.*"
+        held = "held out of training" if s["truth_held_out"] else "seen in training"
+        self.table.object = (
+            f"| score ({s['region']}, whole period) | generated | true ensemble (ideal) |\n|---|---|---|\n"
+            f"| spread ratio (generated / true) | **{s['spread_ratio']:.2f}** | 1 |\n"
+            f"| CRPS vs true member {s['truth_member']} ({held}), K | **{s['crps']:.3f}** | {s['crps_reference']:.3f} |\n"
+            f"| members | {s['n_generated']} | {s['n_reference']} |"
+        )
+        self.bars.object = bars_view(s["rank_histogram"])
+        return ""
+
+    @param.depends("results.version", *COMPARISON, watch=True)
+    def _changed(self):
+        self.view.changed()
+
+
+class DenoiseView(_DrawnTab):
+    """The sampler's prediction of one month at each step (teaching)."""
+
+    text = texts.DENOISE
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.map = pn.pane.HoloViews(
+            None, linked_axes=False, sizing_mode="stretch_width", min_width=MAP_MIN_W
+        )
+        self.curve = pn.pane.HoloViews(None, linked_axes=False)
+        self.slider = pn.widgets.IntSlider.from_param(
+            self.results.param.denoise_step, name="Sampler step", width=400
+        )
+        self.view = DrawnView(self._draw, pn.Row(self.map, self.curve, sizing_mode="stretch_width"))
+
+    def _draw(self) -> str:
+        frames = self.results.denoise
+        if not frames:
+            return "*Generate an ensemble to watch the sampler work.*"
+        step = min(self.results.denoise_step, len(frames) - 1)
+        f = frames[step]
+        field = f["field"].assign_attrs(long_name="generated minus conditioning", units="K")
+        t = field["time"].values.item() if "time" in field.coords else None
+        when = f", {t.year}-{t.month:02d}" if t is not None else ""
+        self.map.object = map_view(
+            field,
+            title=f"Prediction at step {f['step']} of {f['n_steps']}{when}",
+            clim=symmetric_clim(frames[-1]["field"]),
+            responsive=True,
+        )
+        self.curve.object = denoise_curve(frames, step)
+        return ""
+
+    @param.depends("results.version", "results.denoise_step", watch=True)
+    def _changed(self):
+        self.view.changed()
+
+    def header(self) -> list:
+        return [self.slider]
+
+
+class EnsembleViews(_ResultView):
+    """What to look at (region, month, members, anomaly reference) and the tabs of views."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        parts = dict(request=self.request, results=self.results)
+        self.maps = MapsView(**parts)
+        self.series, self.enso = SeriesView(**parts), EnsoView(**parts)
+        self.scores, self.denoise = ScoresView(**parts), DenoiseView(**parts)
+        self.tabs = pn.Tabs(
+            ("Maps", self.maps),
+            ("Regional mean", self.series),
+            ("ENSO", self.enso),
+            ("Scores", self.scores),
+            ("Denoising (teaching)", self.denoise),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+        for k, v in enumerate((self.series, self.enso, self.scores, self.denoise), start=1):
+            v.view.show_in(self.tabs, k)
+        self._layout = pn.Column(
+            synthetic_banner(),
+            explain(texts.GENERATOR, width=None),
+            self._controls(),
+            self.tabs,
+            sizing_mode="stretch_width",
+        )
+
+    def _controls(self) -> pn.FlexBox:
+        p = self.results.param
+        return pn.FlexBox(
+            pn.widgets.Select.from_param(p.region, width=170),
+            pn.widgets.TextInput.from_param(p.box, name="Custom box (lat0,lat1,lon0,lon1)", width=230),
+            pn.widgets.IntSlider.from_param(p.month, name="Month (index in the period)", width=260),
+            pn.widgets.IntInput.from_param(p.shown_member, name="Generated member", width=130),
+            pn.widgets.IntInput.from_param(p.truth_member, name="True member", width=110),
+            pn.widgets.IntInput.from_param(p.smoothing, name="Running mean (months)", width=150),
+            pn.widgets.RadioButtonGroup.from_param(p.anomaly_reference, name="Anomaly reference", width=260),
+        )
+
+    def __panel__(self):
+        return self._layout
+
+
+class EnsembleControls(_ResultView):
+    """The request: conditioning run (embedded member or upload), generation settings, Generate, download."""
+
+    generation = param.ClassSelector(class_=EnsembleGeneration)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        req = self.request
+        self._member = pn.widgets.IntInput.from_param(
+            req.param.cond_member, name="Embedded member (25-29 held out)"
+        )
+        self._upload = pn.widgets.FileInput(
+            accept=".nc,.nc4,.netcdf", multiple=False, sizing_mode="stretch_width"
+        )
+        self._upload.param.watch(self._on_upload, "value")
+        self._upload_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._work = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._download = pn.widgets.FileDownload(
+            callback=self._netcdf,
+            filename="climviz_generated_ensemble.nc",
+            label="Download ensemble (NetCDF)",
+            button_type="success",
+            disabled=True,
+            sizing_mode="stretch_width",
+        )
+        settings = pn.Param(
+            req.param,
+            parameters=["n_members", "mode", "sampler", "steps", "start_year", "end_year", "seed"],
+            widgets={
+                "n_members": {"type": pn.widgets.IntInput, "name": "Members to generate"},
+                "steps": {"type": pn.widgets.IntInput, "name": "Sampler steps"},
+                "start_year": pn.widgets.IntInput,
+                "end_year": pn.widgets.IntInput,
+                "seed": pn.widgets.IntInput,
+            },
+            show_name=False,
+            sizing_mode="stretch_width",
+        )
+        self._layout = pn.Column(
+            pn.pane.Markdown("#### Conditioning run"),
+            pn.widgets.RadioButtonGroup.from_param(req.param.cond_source, button_type="default"),
+            self._member,
+            self._upload,
+            self._upload_note,
+            pn.pane.Markdown("#### Generation"),
+            settings,
+            self._work,
+            JobControls(task=self.generation, label="Generate"),
+            self._download,
+            pn.pane.Markdown(f"<small>Model: {req.device_text()}</small>"),
+            width=300,
+        )
+        self._source_changed()
+        self._work_changed()
+
+    def _on_upload(self, event):
+        if event.new:
+            self.request.load_upload(event.new, self._upload.filename or "upload.nc")
+
+    def _netcdf(self):
+        return export_netcdf(self.results)
+
+    @param.depends("request.cond_source", "request.upload_note", watch=True)
+    def _source_changed(self):
+        embedded = self.request.cond_source == EMBEDDED
+        self._member.visible = embedded
+        self._upload.visible = self._upload_note.visible = self.request.cond_source == UPLOAD
+        self._upload_note.object = self.request.upload_note
+
+    @param.depends(
+        "request.n_members",
+        "request.steps",
+        "request.start_year",
+        "request.end_year",
+        "request.cond_source",
+        watch=True,
+    )
+    def _work_changed(self):
+        self._work.object = self.request.work_text()
+
+    @param.depends("results.version", watch=True)
+    def _result_changed(self):
+        self._download.disabled = self.results.result is None
+
+    def __panel__(self):
+        return self._layout
+
+
+class EnsemblePage(pn.viewable.Viewer):
+    """Generate an ensemble from a conditioning run and compare it with the truth.
+
+    The controls come first; the views are built once the page is up in the browser.
+    """
+
+    generation = param.ClassSelector(class_=EnsembleGeneration)
+
+    def __init__(self, generation: EnsembleGeneration, **params):
+        super().__init__(generation=generation, **params)
+        g = generation
+        if not g.available:
+            self._layout = unavailable(
+                synthetic_banner(),
+                f"**Ensemble generator not available.** {g.note} The embedded ensemble can still be "
+                "explored in the *Explore the embedded ensemble* tab.",
+                texts.GENERATOR,
+            )
+            return
+        parts = dict(request=g.request, results=g.results)
+        self._layout = pn.Row(
+            EnsembleControls(generation=g, **parts),
+            deferred(self.views, until="loaded"),
+            sizing_mode="stretch_width",
+        )
+
+    def views(self) -> EnsembleViews:
+        return EnsembleViews(request=self.generation.request, results=self.generation.results)
+
+    def __panel__(self):
+        return self._layout
