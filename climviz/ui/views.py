@@ -84,7 +84,9 @@ def map_view(
     in display coordinates to zoom to (default: the globe). ``dynamic=False`` rasterises once
     (needed inside a DynamicMap callback, which cannot hold another DynamicMap), at twice
     ``width`` x ``height`` pixels. ``responsive=True``: the map fills the width of its pane at
-    the extent's aspect, at least ``min_width`` pixels wide, instead of ``width`` x ``height``.
+    the extent's aspect, at least ``min_width`` pixels wide, instead of ``width`` x ``height``;
+    it is rasterised once (a raster that follows the zoom is a nested DynamicMap, which leaves a
+    responsive map no height in a Panel column; the grids shown are coarser than the raster).
     ``axes``: maps with the same non-empty name zoom and pan together when their panes link
     axes (Panel links the bokeh ranges of panes whose axes have the same label and unit).
     """
@@ -99,6 +101,7 @@ def map_view(
     )
     kdims = [hv.Dimension("lon", unit=axes or None), hv.Dimension("lat", unit=axes or None)]
     img = gv.Image(data.rename(label), kdims=kdims, vdims=[label], crs=proj, rtol=0.2)  # Gaussian lat
+    dynamic = dynamic and not responsive
     raster = rasterize(
         img,
         precompute=True,

@@ -108,8 +108,8 @@ def browser(app_url):
         b.close()
 
 
-def _open(browser, url, errors):
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+def _open(browser, url, errors, viewport=(1500, 1100)):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
@@ -208,4 +208,30 @@ def test_two_sessions_get_their_own_results(browser, app_url, tmp_path):
     b.screenshot(path=str(tmp_path / "session_b.png"), full_page=True)
     a.close()
     b.close()
+    assert not errors, errors
+
+
+_PLOT_BOX = """(prefix) => {
+    const view = window.Bokeh.index.query_one(
+        (v) => v.model.title != null && typeof v.model.title.text === "string" && v.model.title.text.startsWith(prefix)
+    );
+    if (view == null) return null;
+    const r = view.el.getBoundingClientRect();
+    return {width: r.width, height: r.height};
+}"""
+
+
+def test_the_first_ensemble_map_uses_the_page(browser, app_url, tmp_path):
+    """At 1600x1000 the conditioning-run map fills its half of the views (it was 190 px wide once)."""
+    errors: list[str] = []
+    page = _open(browser, app_url, errors, viewport=(1600, 1000))
+    end = time.time() + TIMEOUT_MS / 1000
+    while (box := page.evaluate(_PLOT_BOX, "Conditioning run")) is None or box["height"] < 10:
+        if time.time() > end:
+            raise AssertionError(f"no conditioning-run map drawn: {box}")
+        page.wait_for_timeout(250)
+    page.screenshot(path=str(tmp_path / "first_map.png"))
+    page.close()
+    assert box["width"] >= 600, box
+    assert 0.4 * box["width"] <= box["height"] <= 0.7 * box["width"], box  # a global map, not a strip
     assert not errors, errors

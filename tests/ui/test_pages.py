@@ -128,9 +128,7 @@ def test_the_anomaly_reference_changes_the_maps_and_says_so(tiny_generator, no_n
     state.results.anomaly_reference = TRUE_CLIM
     assert "true ensemble's 1990-1991" in maps.caption.object
     assert float(abs(maps._pipes["cond"].data["field"] - cond).max()) > 0.01
-    widgets = [
-        w for w in views.__panel__().select(pn.widgets.RadioButtonGroup) if w.name == "Anomaly reference"
-    ]
+    widgets = [w for w in views.__panel__().select(pn.widgets.Select) if w.name == "Anomalies from"]
     assert len(widgets) == 1 and widgets[0].value == TRUE_CLIM
 
 

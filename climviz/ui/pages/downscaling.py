@@ -74,8 +74,8 @@ class DownscalingPage(pn.viewable.Viewer):
             )
             return
         self.speed_maps, self.vort_maps = RegionMaps(), RegionMaps()
-        self.ke_plot = pn.pane.HoloViews(None, linked_axes=False)
-        self.timing_plot = pn.pane.HoloViews(None, linked_axes=False)
+        self.ke_plot = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
+        self.timing_plot = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
         self.timing_table = pn.pane.Markdown("", width=300)
         self.speed = DrawnView(self._draw_speed, self.speed_maps)
         self.vort = DrawnView(self._draw_vorticity, self.vort_maps)

@@ -224,9 +224,9 @@ class EnsoView(_DrawnTab):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.nino = pn.pane.HoloViews(None, linked_axes=False)
-        self.spectrum = pn.pane.HoloViews(None, linked_axes=False)
-        self.acf = pn.pane.HoloViews(None, linked_axes=False)
+        self.nino = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
+        self.spectrum = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
+        self.acf = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
         # the two EOF maps zoom together, apart from the other maps
         self.eofs = [_map_pane(None) for _ in range(2)]
         self.corr = pn.pane.Markdown("")
@@ -288,7 +288,7 @@ class ScoresView(_DrawnTab):
     def __init__(self, **params):
         super().__init__(**params)
         self.table = pn.pane.Markdown("", width=460)
-        self.bars = pn.pane.HoloViews(None, linked_axes=False)
+        self.bars = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
         self.view = DrawnView(self._draw, pn.Row(self.table, self.bars))
 
     def _draw(self) -> str:
@@ -325,7 +325,7 @@ class DenoiseView(_DrawnTab):
         self.map = pn.pane.HoloViews(
             None, linked_axes=False, sizing_mode="stretch_width", min_width=MAP_MIN_W
         )
-        self.curve = pn.pane.HoloViews(None, linked_axes=False)
+        self.curve = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
         self.slider = pn.widgets.IntSlider.from_param(
             self.results.param.denoise_step, name="Sampler step", width=400
         )
@@ -394,7 +394,7 @@ class EnsembleViews(_ResultView):
             pn.widgets.IntInput.from_param(p.shown_member, name="Generated member", width=130),
             pn.widgets.IntInput.from_param(p.truth_member, name="True member", width=110),
             pn.widgets.IntInput.from_param(p.smoothing, name="Running mean (months)", width=150),
-            pn.widgets.RadioButtonGroup.from_param(p.anomaly_reference, name="Anomaly reference", width=260),
+            pn.widgets.Select.from_param(p.anomaly_reference, name="Anomalies from", width=200),
         )
 
     def __panel__(self):

@@ -33,8 +33,8 @@ class ExplorerPage(pn.viewable.Viewer):
         super().__init__(explorer=explorer or EnsembleExplorer(), **params)
         self.map_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=300)
         # the K plume and the anomaly plot share dimension names: linked, one would squash the other
-        self.plume_pane = pn.pane.HoloViews(None, linked_axes=False)
-        self.observed_pane = pn.pane.HoloViews(None, linked_axes=False)
+        self.plume_pane = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
+        self.observed_pane = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed")
         controls = pn.Param(
             self.explorer.param,
             parameters=["members", "member", "region", "year", "month", "smoothing", "anomaly"],
