@@ -96,3 +96,16 @@ def test_stipples_and_marker_in_display_coordinates():
     np.testing.assert_allclose(display_x([0.0, 350.0], central_lon=0.0), [0.0, -10.0])
     m = point_marker(GridPoint(ilat=0, ilon=0, lat=-30.0, lon=120.0))
     assert m.dimension_values(0).tolist() == [-60.0] and m.dimension_values(1).tolist() == [-30.0]
+
+
+def test_views_render_with_bokeh():
+    insp = _inspection(3, 2)
+    for view in (
+        point_series_view(insp),
+        anomaly_distribution_view(insp),
+        point_rank_view(insp),
+        quantile_table(insp),
+    ):
+        hv.render(view, backend="bokeh")
+    overlay = stipple_view([0.0, 60.0], [0.0, 30.0]) * point_marker(insp.point)
+    hv.render(overlay, backend="bokeh")
