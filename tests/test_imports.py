@@ -24,8 +24,10 @@ UI_STATE = [
     "jobs",
     "upload",
     "cluster",
+    "point_inspect",
+    "steps_sweep",
 ]
-PIPELINES = ["ensemble", "downscale", "distributed", "ensemble_eval", "downscale_eval"]
+PIPELINES = ["ensemble", "downscale", "distributed", "ensemble_eval", "downscale_eval", "steps_sweep"]
 CASES = [
     *[(f"climviz.ui.{m}", ("torch", "panel")) for m in UI_STATE],
     *[(f"climviz.pipelines.{m}", ("panel",)) for m in PIPELINES],

@@ -8,6 +8,7 @@ import pytest
 MODULES = [
     "climviz.data.regions",
     "climviz.diagnostics.means",
+    "climviz.diagnostics.agreement",
     "climviz.diagnostics.enso",
     "climviz.diagnostics.spectra",
     "climviz.diagnostics.volcanic",
