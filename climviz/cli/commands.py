@@ -49,7 +49,8 @@ class Commands:
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:
-    """``--device`` (:data:`climviz.vocabulary.DEVICES`), resolved by :func:`climviz.devices.resolve_device`."""
+    """``--device`` (:data:`climviz.vocabulary.DEVICES`): handed to the pipeline, which resolves it with
+    :func:`climviz.devices.resolve_device`."""
     p.add_argument(
         "--device",
         choices=DEVICES,

@@ -54,14 +54,13 @@ def _train_taudiff(args: argparse.Namespace) -> int:
 
 def _downscale(args: argparse.Namespace) -> int:
     from climviz.data.io import check_output_path, write_dataset
-    from climviz.devices import resolve_device
     from climviz.pipelines.downscale import load_downscaler
     from climviz.pipelines.wind_data import open_winds
     from climviz.requests import DownscaleRequest
 
     check_output_path(args.output)  # refuse a bad output before any work
     request = DownscaleRequest(n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler)
-    model = load_downscaler(args.model_dir, resolve_device(args.device))
+    model = load_downscaler(args.model_dir, args.device)
     ds = open_winds(args.input)
     if args.start or args.end:
         ds = ds.sel(time=slice(args.start, args.end))

@@ -156,12 +156,11 @@ def _generate(args: argparse.Namespace) -> int:
     if args.scheduler:
         return _generate_distributed(args)
     from climviz.data.io import check_output_path, write_dataset
-    from climviz.devices import resolve_device
     from climviz.pipelines.ensemble import EnsembleGenerator
 
     check_output_path(args.output)  # a bad suffix or directory fails now, not after the sampling
     request = _request(args)
-    gen = EnsembleGenerator.from_checkpoint(args.model_dir, resolve_device(args.device))
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir, args.device)
     cond = _open_cond(args, (gen.lat, gen.lon)).load()
     out = gen.generate(cond, request, progress=progress_printer("network evaluations"))
     out.attrs["conditioning_source"] = f"{args.cond}" + (
@@ -175,12 +174,11 @@ def _generate(args: argparse.Namespace) -> int:
 def _evaluate_ensemble(args: argparse.Namespace) -> int:
     import json
 
-    from climviz.devices import resolve_device
     from climviz.pipelines.ensemble import EnsembleGenerator
     from climviz.pipelines.ensemble_eval import markdown_table, run_evaluation
     from climviz.pipelines.ensemble_training import parse_members
 
-    gen = EnsembleGenerator.from_checkpoint(args.model_dir, resolve_device(args.device))
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir, args.device)
     result = run_evaluation(
         gen,
         args.data,
