@@ -26,6 +26,7 @@ from climviz.diagnostics import (
     rank_histogram,
     spread_ratio,
 )
+from climviz.requests import GenerationRequest
 from climviz.ui.cluster import (
     DASK_MAX_WORK_ENV,
     MAX_CLUSTER_MEMBERS,
@@ -364,7 +365,7 @@ class EnsembleGeneration(BackgroundTask):
         """
         if self._refuse():
             return False
-        request = dict(
+        request = GenerationRequest(
             n_members=int(self.n_members),
             steps=int(self.steps),
             mode=self.mode,
@@ -431,7 +432,9 @@ class EnsembleGeneration(BackgroundTask):
         return self.result if self.run_and_wait(timeout) else None
 
     # ------------------------------------------------------------ the worker
-    def _compute(self, cond: xr.DataArray, request: dict, frame: int, ref_spec, report, on_cluster: bool):
+    def _compute(
+        self, cond: xr.DataArray, request: GenerationRequest, frame: int, ref_spec, report, on_cluster: bool
+    ):
         """Generate, here or by the Dask workers (the same members; no denoising preview), and diagnose."""
         self._frames = []
         if on_cluster:
@@ -442,7 +445,9 @@ class EnsembleGeneration(BackgroundTask):
         ref = embedded_members(*ref_spec) if ref_spec is not None else None
         return ens, diagnose(ens, cond, ref), cond
 
-    def _generate_here(self, cond: xr.DataArray, request: dict, frame: int, report) -> xr.DataArray:
+    def _generate_here(
+        self, cond: xr.DataArray, request: GenerationRequest, frame: int, report
+    ) -> xr.DataArray:
         """Generate in this process, keeping a denoising frame of month ``frame`` per sampler step."""
         f = min(frame, cond.sizes["time"] - 1)
 
@@ -457,7 +462,7 @@ class EnsembleGeneration(BackgroundTask):
                 }
             )
 
-        return self.generator.generate(cond, progress=report, preview=preview, preview_frame=f, **request)
+        return self.generator.generate(cond, request, progress=report, preview=preview, preview_frame=f)
 
     # ------------------------------------------------------------ derived for the views (cheap, on demand)
     def climatology(self) -> xr.DataArray:

@@ -1,4 +1,4 @@
-"""The Example sections of the diagnostics, regions and requests docstrings must run and print what they say."""
+"""The Example sections of the diagnostics, regions, requests and devices docstrings must run and print what they say."""
 
 import doctest
 import importlib
@@ -14,6 +14,7 @@ MODULES = [
     "climviz.diagnostics.volcanic",
     "climviz.diagnostics.scores",
     "climviz.requests",
+    "climviz.devices",
 ]
 
 
