@@ -16,6 +16,7 @@ import xarray as xr
 
 from climviz.diagnostics.means import area_weights
 from climviz.diagnostics.scores import crps_ensemble, spread_ratio, spread_skill_ratio
+from climviz.requests import GenerationRequest
 from climviz.vocabulary import DEFAULT_MODE, DEFAULT_SAMPLER
 
 DEFAULT_SWEEP = (2, 5, 10, 20)
@@ -26,11 +27,9 @@ Progress = Callable[[int, int], None]
 def _generate(
     generator, cond: xr.DataArray, steps: int, n_members: int, seed: int, sampler: str, mode: str, progress
 ):
-    """One request, called as the ensemble tab calls it (the one place to change for
-    ``generate(cond, GenerationRequest(...))``)."""
-    return generator.generate(
-        cond, n_members=n_members, steps=steps, mode=mode, seed=seed, sampler=sampler, progress=progress
-    )
+    """One request, made as the ensemble tab makes it."""
+    request = GenerationRequest(n_members=n_members, steps=steps, mode=mode, seed=seed, sampler=sampler)
+    return generator.generate(cond, request, progress=progress)
 
 
 def score_row(
