@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from climviz.requests import GenerationRequest
+
 
 def _cond(nlat: int, nlon: int, start: int, months: int) -> xr.DataArray:
     """A smooth synthetic conditioning run in K (any values do for timing and memory)."""
@@ -101,14 +103,10 @@ def _throughput(args) -> None:
     gen = EnsembleGenerator.from_checkpoint(args.model_dir, device="cpu")
     cond = _cond(len(gen.lat), len(gen.lon), 1986, args.months)
     model = str(Path(args.model_dir).absolute())
-    request = {
-        "n_members": args.members,
-        "steps": args.steps,
-        "mode": "transformer",
-        "seed": 0,
-        "sampler": "ddim",
-        "members_per_task": args.members_per_task,
-    }
+    request = GenerationRequest(
+        n_members=args.members, steps=args.steps, mode="transformer", seed=0, sampler="ddim"
+    )
+    per_task = args.members_per_task
     print(
         f"request: {args.members} members x {args.months} months x {args.steps} DDIM steps, "
         f"{args.members_per_task} members per task, grid {len(gen.lat)}x{len(gen.lon)}, shipped models"
@@ -116,11 +114,20 @@ def _throughput(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(w) for w in args.workers.split(",")]:
             with connect("local", n, dashboard_address=":0") as client:
-                generate_to_zarr(model, cond, Path(tmp) / "warm.zarr", client=client, **request)
+                generate_to_zarr(
+                    model, cond, Path(tmp) / "warm.zarr", request, members_per_task=per_task, client=client
+                )
                 times = []
                 for r in range(args.repeats):
                     t0 = time.perf_counter()
-                    generate_to_zarr(model, cond, Path(tmp) / f"w{n}-{r}.zarr", client=client, **request)
+                    generate_to_zarr(
+                        model,
+                        cond,
+                        Path(tmp) / f"w{n}-{r}.zarr",
+                        request,
+                        members_per_task=per_task,
+                        client=client,
+                    )
                     times.append(time.perf_counter() - t0)
             t = statistics.median(times)
             print(
@@ -151,8 +158,7 @@ def _memory(args) -> None:
                     UntrainedFactory(nlat, nlon),
                     c,
                     Path(tmp) / f"m{i}.zarr",
-                    k,
-                    steps=2,
+                    GenerationRequest(n_members=k, steps=2, sampler="ddim"),
                     members_per_task=k,
                     client=client,
                     time_chunk=args.time_chunk,

@@ -24,6 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
+from climviz.requests import DownscaleRequest
+
 
 def _untrained(grid):
     from climviz.data.grid import gaussian_latitudes, regular_longitudes
@@ -169,17 +171,21 @@ def main(argv=None) -> int:
         f"{n} frames = {args.days:g} day(s), {args.samples} sample(s), sampler {args.sampler}, "
         f"TAUDiff {args.steps} steps, baseline {base_steps} steps, {args.repeats} repeats (+1 warm-up)"
     )
-    taudiff.downscale(coarse.isel(time=slice(0, 1)), steps=1)  # warm-up
-    baseline.downscale(coarse.isel(time=slice(0, 1)), steps=1)
+    taudiff.downscale(coarse.isel(time=slice(0, 1)), DownscaleRequest(steps=1))  # warm-up
+    baseline.downscale(coarse.isel(time=slice(0, 1)), DownscaleRequest(steps=1))
     rows = {"mean": [], "diff": [], "td": [], "base": []}
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        out = taudiff.downscale(coarse, n_samples=args.samples, steps=args.steps, sampler=args.sampler)
+        out = taudiff.downscale(
+            coarse, DownscaleRequest(n_samples=args.samples, steps=args.steps, sampler=args.sampler)
+        )
         rows["td"].append(time.perf_counter() - t0)
         rows["mean"].append(out.attrs["mean_model_s"])
         rows["diff"].append(out.attrs["diffusion_s"])
         t0 = time.perf_counter()
-        baseline.downscale(coarse, n_samples=args.samples, steps=base_steps, sampler=args.sampler)
+        baseline.downscale(
+            coarse, DownscaleRequest(n_samples=args.samples, steps=base_steps, sampler=args.sampler)
+        )
         rows["base"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) / args.days for k, v in rows.items()}
     print(

@@ -31,6 +31,7 @@ from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diffusion.samplers import make_sampler, sample
 from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
 from climviz.pipelines.ensemble import EnsembleGenerator
+from climviz.requests import GenerationRequest
 from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS
 
 
@@ -82,7 +83,12 @@ def main() -> None:
     )
 
     def run(mode):
-        return gen.generate(cond, args.members, args.steps, mode, seed=0, sampler=args.sampler)
+        return gen.generate(
+            cond,
+            GenerationRequest(
+                n_members=args.members, steps=args.steps, mode=mode, seed=0, sampler=args.sampler
+            ),
+        )
 
     latent = {}
     for mode in gen.modes:

@@ -25,9 +25,11 @@ def _check_choice(name: str, value, choices) -> None:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
-def _check_at_least(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+def _check_int(name: str, value, low: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class GenerationRequest:
     n_members : members to generate.
     steps : sampler steps, 1 .. the model's training steps.
     mode : one of ``MODES``.
-    seed : the same seed gives the same ensemble.
+    seed : the same seed gives the same ensemble (any integer: a negative one is taken
+        modulo 2**64, see :func:`climviz.pipelines.ensemble.member_seed`).
     sampler : one of ``SAMPLER_NAMES``.
     member_offset : generate members ``member_offset .. member_offset + n_members - 1`` of
         the ensemble drawn with ``seed`` (member ``k`` does not depend on ``n_members``).
@@ -51,12 +54,12 @@ class GenerationRequest:
     member_offset: int = 0
 
     def __post_init__(self):
-        _check_at_least("n_members", self.n_members, 1)
-        _check_at_least("steps", self.steps, 1)
+        _check_int("n_members", self.n_members, 1)
+        _check_int("steps", self.steps, 1)
         _check_choice("mode", self.mode, MODES)
-        _check_at_least("seed", self.seed, 0)
+        _check_int("seed", self.seed)
         _check_choice("sampler", self.sampler, SAMPLER_NAMES)
-        _check_at_least("member_offset", self.member_offset, 0)
+        _check_int("member_offset", self.member_offset, 0)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,11 +83,11 @@ class DownscaleRequest:
     batch_frames: int = 16
 
     def __post_init__(self):
-        _check_at_least("n_samples", self.n_samples, 1)
-        _check_at_least("steps", self.steps, 1)
-        _check_at_least("seed", self.seed, 0)
+        _check_int("n_samples", self.n_samples, 1)
+        _check_int("steps", self.steps, 1)
+        _check_int("seed", self.seed, 0)
         _check_choice("sampler", self.sampler, SAMPLER_NAMES)
-        _check_at_least("batch_frames", self.batch_frames, 1)
+        _check_int("batch_frames", self.batch_frames, 1)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -85,7 +85,7 @@ def test_missing_checkpoint_is_reported(tmp_path, capsys):
 
 def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
     """Not a terminal (a batch job's log): the first step, then one line per tenth, each with the time."""
-    from climviz.cli_progress import progress_printer
+    from climviz.cli.progress import progress_printer
 
     progress = progress_printer("steps")
     for i in range(1, 101):
@@ -93,3 +93,69 @@ def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split()[1] for line in lines] == ["1/100"] + [f"{k}/100" for k in range(10, 101, 10)]
     assert all(line.startswith("steps: ") and line.endswith(" s)") for line in lines)
+
+
+def test_every_command_group_registers_the_same_way():
+    """build_parser() knows every command; each group module adds its own through register(commands)."""
+    import argparse
+    import inspect
+
+    from climviz import cli
+    from climviz.cli.commands import Commands
+
+    def tree(parser):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return parser.get_default("handler")
+        return {name: tree(p) for name, p in subs[0].choices.items()}
+
+    got = tree(cli.build_parser())
+    handlers = [got["data"]["toy-ensemble"], got["data"]["toy-wind"], got["generate"], got["downscale"]]
+    handlers += list(got["train"].values()) + list(got["evaluate"].values())
+    assert all(callable(h) for h in handlers) and len(set(handlers)) == len(handlers) == 9
+    assert {k: list(v) if isinstance(v, dict) else None for k, v in got.items()} == {
+        "data": ["toy-ensemble", "toy-wind"],
+        "train": ["vae", "ldm", "taudiff"],
+        "generate": None,
+        "evaluate": ["ensemble", "downscale"],
+        "downscale": None,
+    }
+    # one interface: register(commands), and each group alone adds only its own commands
+    own = {
+        "data": {"data": ["toy-ensemble", "toy-wind"]},
+        "ensemble": {"train": ["vae", "ldm"], "generate": None, "evaluate": ["ensemble"]},
+        "downscale": {"train": ["taudiff"], "downscale": None, "evaluate": ["downscale"]},
+    }
+    assert [g.__name__.rsplit(".", 1)[1] for g in cli.GROUPS] == list(own)
+    for group in cli.GROUPS:
+        assert list(inspect.signature(group.register).parameters) == ["commands"]
+        parser = argparse.ArgumentParser()
+        group.register(Commands(parser))
+        alone = {k: list(v) if isinstance(v, dict) else None for k, v in tree(parser).items()}
+        assert alone == own[group.__name__.rsplit(".", 1)[1]]
+
+
+def test_python_m_climviz_runs_the_command():
+    """``python -m climviz`` and ``python -m climviz.cli`` (what torchrun -m runs) are the command."""
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    for module in ("climviz", "climviz.cli"):
+        run = subprocess.run(
+            [sys.executable, "-m", module, "--help"], cwd=root, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        assert (
+            run.stdout.startswith("usage: climviz ")
+            and "generate" in run.stdout
+            and "downscale" in run.stdout
+        )
+    bad = subprocess.run(
+        [sys.executable, "-m", "climviz", "nonsense"], cwd=root, capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "invalid choice: 'nonsense'" in bad.stderr
+
+
+def test_scheduler_refuses_a_device_choice(tmp_path, capsys):
+    args = ["generate", "--cond", "c.nc", "-o", str(tmp_path / "o.zarr"), "--scheduler", "local"]
+    assert main([*args, "--device", "cpu"]) == 2
+    assert "with --scheduler the Dask workers choose" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,7 @@
 
 The UI's Param state modules load neither torch nor Panel (a model is loaded
 only when a tab needs it; only pages/views draw); the pipelines never load Panel;
-the contracts and requests are plain Python.
+the contracts and requests are plain Python; the CLI loads none of them until a command runs.
 """
 
 import json
@@ -28,13 +28,17 @@ UI_STATE = [
     "jobs",
     "upload",
     "cluster",
+    "point_inspect",
+    "steps_sweep",
 ]
-PIPELINES = ["ensemble", "downscale", "distributed", "ensemble_eval", "downscale_eval"]
+PIPELINES = ["ensemble", "downscale", "distributed", "ensemble_eval", "downscale_eval", "steps_sweep"]
 CASES = [
     *[(f"climviz.ui.{m}", ("torch", "panel")) for m in UI_STATE],
     *[(f"climviz.pipelines.{m}", ("panel",)) for m in PIPELINES],
     ("climviz.contracts", ("torch", "numpy", "xarray", "panel")),
     ("climviz.requests", ("torch", "numpy", "xarray", "panel")),
+    ("climviz.cli", ("torch", "numpy", "xarray", "panel")),  # `climviz --help` stays fast
+    ("climviz.devices", ("torch",)),  # torch only once a device is resolved
 ]
 
 

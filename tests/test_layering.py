@@ -23,6 +23,7 @@ INFERENCE_PIPELINES = [
     "downscale_figures",
     "ensemble_eval",
     "wind_data",
+    "steps_sweep",
 ]
 
 

@@ -4,6 +4,7 @@ Weights are cos(latitude) throughout; dimension names are keyword arguments.
 torch is imported only inside the spherical-harmonic kernel of ``spectra``.
 """
 
+from climviz.diagnostics.agreement import agreeing_points, agreement_mask, sign_agreement
 from climviz.diagnostics.enso import eofs, nino34_anomalies, nino34_index, pattern_correlation
 from climviz.diagnostics.means import anomalies, area_mean, area_weights, climatology
 from climviz.diagnostics.scores import crps_ensemble, rank_histogram, spread_ratio, spread_skill_ratio
@@ -18,6 +19,8 @@ from climviz.diagnostics.timeseries import autocorrelation, autocovariance, band
 from climviz.diagnostics.volcanic import volcanic_composite
 
 __all__ = [
+    "agreeing_points",
+    "agreement_mask",
     "anomalies",
     "area_mean",
     "area_weights",
@@ -35,6 +38,7 @@ __all__ = [
     "pattern_correlation",
     "peak_period",
     "rank_histogram",
+    "sign_agreement",
     "sh_power_spectrum",
     "spread_ratio",
     "spread_skill_ratio",

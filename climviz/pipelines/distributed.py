@@ -1,9 +1,9 @@
 """Ensemble generation spread over Dask workers, written to one Zarr store.
 
-``generate_to_zarr(model, cond, "out.zarr", n_members=100, client=client)``
+``generate_to_zarr(model, cond, "out.zarr", GenerationRequest(n_members=100), client=client)``
 splits the members into tasks of ``members_per_task``; each task loads the
 generator once per worker process (cached), generates its members with
-``EnsembleGenerator.sample_latents(..., member_offset=a)`` and writes its
+``EnsembleGenerator.sample_latents`` (the request with ``member_offset=a``) and writes its
 region ``member = a:b`` of one Zarr store straight from the worker, so no
 member ever travels back to the client. Member ``k`` depends only on
 ``(seed, k)``, so the store holds the ensemble that ``generate()`` gives in one
@@ -47,12 +47,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from climviz.data.io import atomic_path, default_encoding
+from climviz.requests import GenerationRequest
 
 SCHEDULER_ENV = "CLIMVIZ_DASK_SCHEDULER"
 ABORT_MARKER = ".climviz-abort"
@@ -112,17 +114,15 @@ def generate_task(
     cond: xr.DataArray,
     store: str,
     members: tuple[int, int],
-    steps: int,
-    mode: str,
-    seed: int,
-    sampler: str,
+    request: GenerationRequest,
     time_chunk: int,
     vae_batch: int,
 ) -> dict:
-    """Generate members ``[a, b)`` and write them into ``store`` (region ``member = a:b``).
+    """Generate members ``[a, b)`` of ``request`` and write them into ``store`` (region ``member = a:b``).
 
-    Runs on a worker. Returns small facts only: the members written, the
-    provenance attributes, the worker and its peak resident memory (bytes).
+    Runs on a worker. ``a, b`` count from the store's first member (``request.member_offset``).
+    Returns small facts only: the members written, the provenance attributes, the worker and
+    its peak resident memory (bytes).
     """
     import torch
     import zarr
@@ -130,11 +130,10 @@ def generate_task(
     store_path = Path(store)
     _check_abort(store_path)
     a, b = members
+    part = replace(request, n_members=b - a, member_offset=request.member_offset + a)
     gen = load_generator(model)
     with torch.no_grad():
-        cond, months, z = gen.sample_latents(
-            cond, b - a, steps, mode, seed, sampler=sampler, member_offset=a, vae_batch=vae_batch
-        )
+        cond, months, z = gen.sample_latents(cond, part, vae_batch=vae_batch)
         tas = zarr.open_group(str(store_path), mode="r+")["tas"]
         for t0 in range(0, len(months), time_chunk):
             t1 = min(t0 + time_chunk, len(months))
@@ -143,7 +142,7 @@ def generate_task(
             tas[a:b, t0:t1] = fields
     return {
         "members": (a, b),
-        "attrs": gen.provenance(cond, mode, sampler, steps, seed),
+        "attrs": gen.provenance(cond, request),
         "worker": _worker_name(),
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # Linux: KiB
     }
@@ -159,14 +158,18 @@ def plan_tasks(n_members: int, members_per_task: int) -> list[tuple[int, int]]:
     return [(a, min(a + members_per_task, n_members)) for a in range(0, n_members, members_per_task)]
 
 
-def create_store(path: Path, cond: xr.DataArray, n_members: int, time_chunk: int) -> None:
-    """Write the empty store: coordinates, ``tas`` metadata and chunking ``(1, time_chunk, lat, lon)``."""
+def create_store(
+    path: Path, cond: xr.DataArray, n_members: int, time_chunk: int, member_offset: int = 0
+) -> None:
+    """Write the empty store: coordinates (members ``member_offset ..``), ``tas`` metadata and
+    chunking ``(1, time_chunk, lat, lon)``."""
     import dask.array
 
     t, h, w = cond.sizes["time"], cond.sizes["lat"], cond.sizes["lon"]
     data = dask.array.zeros((n_members, t, h, w), chunks=(1, time_chunk, h, w), dtype=np.float32)
+    members = np.arange(member_offset, member_offset + n_members)
     coords = {
-        "member": ("member", np.arange(n_members), {"long_name": "generated ensemble member"}),
+        "member": ("member", members, {"long_name": "generated ensemble member"}),
         **{d: (d, cond[d].values, dict(cond[d].attrs)) for d in ("time", "lat", "lon")},
     }
     ds = xr.Dataset({"tas": (DIMS, data, {"units": "K"})}, coords=coords)
@@ -317,19 +320,15 @@ def submit_generation(
     model,
     cond: xr.DataArray,
     store,
-    n_members: int,
-    steps: int = 20,
-    mode: str = "transformer",
-    seed: int = 0,
-    sampler: str = "ddim",
+    request: GenerationRequest,
+    *,
     members_per_task: int = 4,
     client=None,
-    *,
     time_chunk: int = 120,
     vae_batch: int = 64,
     attrs: dict | None = None,
 ) -> GenerationJob:
-    """Start generating ``n_members`` into the Zarr ``store``; return a :class:`GenerationJob` at once.
+    """Start generating ``request`` into the Zarr ``store``; return a :class:`GenerationJob` at once.
 
     ``client``: a ``distributed.Client``; ``None`` uses ``$CLIMVIZ_DASK_SCHEDULER`` (see
     :func:`connect`; ``local`` starts ``$CLIMVIZ_DASK_WORKERS`` workers) if set, else the
@@ -338,7 +337,8 @@ def submit_generation(
 
     For the dashboard (the call returns at once; poll from a periodic callback)::
 
-        job = submit_generation("models/ensemble", cond, "runs/gen-42.zarr", 50, steps=20, seed=42)
+        request = GenerationRequest(n_members=50, steps=20, seed=42)
+        job = submit_generation("models/ensemble", cond, "runs/gen-42.zarr", request)
         done, total = job.progress()          # members written so far
         if job.done():
             ens = open_ensemble(job.result())  # raises the task's error, if one failed
@@ -351,7 +351,9 @@ def submit_generation(
         )
     if time_chunk < 1 or vae_batch < 1:
         raise ValueError("time_chunk and vae_batch must be at least 1")
-    ranges = plan_tasks(n_members, members_per_task)
+    if not isinstance(request, GenerationRequest):
+        raise TypeError(f"expected a climviz.requests.GenerationRequest, got {type(request).__name__}")
+    ranges = plan_tasks(request.n_members, members_per_task)
     if isinstance(model, (str, os.PathLike)):
         model = str(Path(model).absolute())
     cond = cond.load()
@@ -359,11 +361,11 @@ def submit_generation(
     closer = contextlib.ExitStack()
     tmp = closer.enter_context(atomic_path(store))
     try:
-        create_store(tmp, cond, n_members, min(time_chunk, cond.sizes["time"]))
-        args = (str(tmp), steps, mode, seed, sampler, time_chunk, vae_batch)
+        create_store(tmp, cond, request.n_members, min(time_chunk, cond.sizes["time"]), request.member_offset)
+        args = (request, time_chunk, vae_batch)
         if client is None:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="climviz-generate")
-            futures = [executor.submit(generate_task, model, cond, args[0], r, *args[1:]) for r in ranges]
+            futures = [executor.submit(generate_task, model, cond, str(tmp), r, *args) for r in ranges]
         else:
             executor = None
             token = uuid.uuid4().hex[:8]
@@ -373,9 +375,9 @@ def submit_generation(
                     generate_task,
                     model_f,
                     cond_f,
-                    args[0],
+                    str(tmp),
                     r,
-                    *args[1:],
+                    *args,
                     pure=False,
                     key=f"climviz-generate-{token}-{r[0]}",
                 )
@@ -391,20 +393,16 @@ def generate_to_zarr(
     model,
     cond: xr.DataArray,
     store,
-    n_members: int,
-    steps: int = 20,
-    mode: str = "transformer",
-    seed: int = 0,
-    sampler: str = "ddim",
+    request: GenerationRequest,
+    *,
     members_per_task: int = 4,
     client=None,
-    *,
     time_chunk: int = 120,
     vae_batch: int = 64,
     attrs: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Generate ``n_members`` members conditioned on ``cond`` into one Zarr store; return its path.
+    """Generate ``request.n_members`` members conditioned on ``cond`` into one Zarr store; return its path.
 
     Parameters
     ----------
@@ -413,14 +411,15 @@ def generate_to_zarr(
         Each worker process loads a directory or factory once and keeps it.
     cond : xr.DataArray (time, lat, lon) in K, the conditioning run (sent once to the cluster).
     store : target ``.zarr`` path, seen by the client and every worker.
-    n_members, steps, mode, seed, sampler : as in ``EnsembleGenerator.generate``.
+    request : :class:`climviz.requests.GenerationRequest`, as in ``EnsembleGenerator.generate``;
+        the store's members are ``request.member_offset .. + n_members - 1``.
     members_per_task : members generated together by one task (the split is along
         members only: the time axis of a member is sampled jointly).
     client : ``distributed.Client``; ``None``: see :func:`submit_generation`.
     time_chunk : months decoded and written at once, and the store's time chunk.
     vae_batch : frames per VAE encoder/decoder call (bounds their activations).
     attrs : extra attributes of ``tas`` (override the provenance ones).
-    progress : ``progress(members written, n_members)`` after each task.
+    progress : ``progress(members written, request.n_members)`` after each task.
 
     Returns
     -------
@@ -430,13 +429,9 @@ def generate_to_zarr(
         model,
         cond,
         store,
-        n_members,
-        steps,
-        mode,
-        seed,
-        sampler,
-        members_per_task,
-        client,
+        request,
+        members_per_task=members_per_task,
+        client=client,
         time_chunk=time_chunk,
         vae_batch=vae_batch,
         attrs=attrs,

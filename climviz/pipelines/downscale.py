@@ -24,6 +24,7 @@ import xarray as xr
 
 from climviz import __version__
 from climviz.data.grid import grid_mismatch
+from climviz.devices import resolve_device
 from climviz.diffusion.samplers import make_sampler, sample
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
@@ -31,6 +32,7 @@ from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, denormalize, make_upsample, normalize
 from climviz.pipelines.limits import check_memory
+from climviz.requests import DownscaleRequest
 
 Progress = Callable[[int, int], None]
 _LAT_TOL = 1e-3
@@ -38,12 +40,6 @@ VAR_ATTRS = {
     "u": {"standard_name": "eastward_wind", "units": "m s-1"},
     "v": {"standard_name": "northward_wind", "units": "m s-1"},
 }
-
-
-def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _sync(device: torch.device) -> None:
@@ -187,7 +183,7 @@ class _DownscalerBase:
     kind = ""
 
     def __init__(self, norm: dict, grid: dict, *, source: str = "", device=None):
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.norm, self.grid, self.source = norm, grid, source
         self.variables = tuple(norm.get("variables", VARIABLES))
         self.coarse_lat = np.asarray(grid["coarse_lat"], float)
@@ -288,17 +284,20 @@ class _DownscalerBase:
             )
         return torch.stack(outs)  # [S, N, C, H, W]
 
-    def _check_args(self, n_samples, steps, n_frames: int):
-        if int(n_samples) < 1:
-            raise ValueError("n_samples must be at least 1")
-        if int(steps) < 1:
-            raise ValueError("steps must be at least 1")
+    def _unpack(self, request: DownscaleRequest, n_frames: int) -> tuple[int, int, int, str, int]:
+        """``(n_samples, steps, seed, sampler, batch_frames)`` of ``request``, once its memory is checked."""
+        if not isinstance(request, DownscaleRequest):
+            raise TypeError(
+                f"expected a climviz.requests.DownscaleRequest, got {type(request).__name__} "
+                "(build one: DownscaleRequest(n_samples=..., steps=..., seed=..., sampler=...))"
+            )
         fine = len(self.variables) * self.lat.size * self.lon.size  # samples, their stack and the numpy copy
         check_memory(
-            3 * 4 * int(n_samples) * n_frames * fine,
-            f"{n_samples} samples x {n_frames} frames",
+            3 * 4 * request.n_samples * n_frames * fine,
+            f"{request.n_samples} samples x {n_frames} frames",
             "ask for fewer samples or a shorter period",
         )
+        return request.n_samples, request.steps, request.seed, request.sampler, request.batch_frames
 
 
 class Downscaler(_DownscalerBase):
@@ -334,7 +333,7 @@ class Downscaler(_DownscalerBase):
     @classmethod
     def from_checkpoint(cls, directory, device=None) -> Downscaler:
         """Load ``directory/mean`` (kind ``taudiff-mean``) and ``directory/residual``."""
-        root, dev = Path(directory), _device(device)
+        root, dev = Path(directory), resolve_device(device)
         cfg = ckpt.load_config(root / "mean")
         if cfg.get("kind") != "taudiff-mean":
             raise ckpt.CheckpointError(f"{root / 'mean'}: not a TAUDiff mean-model checkpoint")
@@ -347,26 +346,18 @@ class Downscaler(_DownscalerBase):
         return cls(mean_model, residual, cfg["normalization"], cfg["grid"], source=str(root), device=dev)
 
     def downscale(
-        self,
-        coarse: xr.Dataset,
-        n_samples: int = 1,
-        steps: int = 20,
-        seed: int = 0,
-        *,
-        sampler: str = "ddim",
-        batch_frames: int = 16,
-        progress: Progress | None = None,
+        self, coarse: xr.Dataset, request: DownscaleRequest, *, progress: Progress | None = None
     ) -> xr.Dataset:
         """Downscale coarse ``u, v (time, lat, lon)`` to fine samples.
 
         Parameters
         ----------
         coarse : xr.Dataset with ``u``, ``v`` (m s-1) on the training coarse grid.
-        n_samples : residual samples per time step.
-        steps : sampler steps, 1 .. the schedule's training steps.
-        seed : the same seed gives the same samples (sample ``k`` does not depend on ``n_samples``).
-        sampler : ``"ddim"`` (deterministic) or ``"ddpm"`` (ancestral).
-        batch_frames : frames per network call.
+        request : :class:`climviz.requests.DownscaleRequest`: ``n_samples`` (residual samples
+            per time step), ``steps`` (1 .. the schedule's training steps), ``seed`` (the same
+            seed gives the same samples; sample ``k`` does not depend on ``n_samples``),
+            ``sampler`` (``"ddim"`` deterministic by default, ``"ddpm"`` ancestral,
+            ``"dpm++2m"``) and ``batch_frames`` (frames per network call).
         progress : ``progress(done, total)`` after each network evaluation.
 
         Returns
@@ -375,7 +366,7 @@ class Downscaler(_DownscalerBase):
         on the fine grid; attrs ``mean_model_s``, ``diffusion_s`` (wall seconds) and provenance.
         """
         ds = self.check_input(coarse)
-        self._check_args(n_samples, steps, ds.sizes["time"])
+        n_samples, steps, seed, sampler, batch_frames = self._unpack(request, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
         n_win = len(window_starts(max(n, self.mean_model.cfg.frames), self.mean_model.cfg.frames))
@@ -422,25 +413,17 @@ class BaselineDownscaler(_DownscalerBase):
 
     @classmethod
     def from_checkpoint(cls, directory, device=None) -> BaselineDownscaler:
-        dev = _device(device)
+        dev = resolve_device(device)
         check_grid(ckpt.load_config(directory)["grid"], str(Path(directory) / ckpt.CONFIG))
         diffusion, cfg = FrameDiffusion.from_checkpoint(directory, "taudiff-baseline", dev)
         return cls(diffusion, cfg["normalization"], cfg["grid"], source=str(directory), device=dev)
 
     def downscale(
-        self,
-        coarse: xr.Dataset,
-        n_samples: int = 1,
-        steps: int = 20,
-        seed: int = 0,
-        *,
-        sampler: str = "ddim",
-        batch_frames: int = 16,
-        progress: Progress | None = None,
+        self, coarse: xr.Dataset, request: DownscaleRequest, *, progress: Progress | None = None
     ) -> xr.Dataset:
         """As :meth:`Downscaler.downscale`; ``mean_model_s`` is 0."""
         ds = self.check_input(coarse)
-        self._check_args(n_samples, steps, ds.sizes["time"])
+        n_samples, steps, seed, sampler, batch_frames = self._unpack(request, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
         n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)

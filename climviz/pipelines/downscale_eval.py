@@ -29,6 +29,7 @@ the spectra and vorticity snapshots there as PNGs.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from climviz.data.grid import cell_area_weights
 from climviz.diagnostics.scores import crps_ensemble
 from climviz.diagnostics.spectra import fft_power_spectrum, ke_spectrum, temporal_power_spectrum
 from climviz.diagnostics.vorticity import relative_vorticity
+from climviz.requests import DownscaleRequest
 
 SPECTRAL_BAND = (0.8, 1.25)
 BOX = (30.0, 60.0, 0.0, 90.0)  # lat_min, lat_max, lon_min, lon_max: a mid-latitude storm-track box
@@ -119,25 +121,28 @@ def evaluate_downscale(
     vortex_k: float = 2.0,
     progress=None,
     figures=None,
+    device=None,
 ) -> dict:
     """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict.
 
     ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
+    ``device``: where the models run (:func:`climviz.devices.resolve_device`; default auto).
     """
     from climviz.nn.wind_fields import make_upsample
     from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
     from climviz.pipelines.wind_data import make_pairs, open_winds, split_time
 
-    td = Downscaler.from_checkpoint(model_dir)
+    td = Downscaler.from_checkpoint(model_dir, device)
     model_dir = Path(model_dir)
     bdir = Path(baseline_dir) if baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
-    base = BaselineDownscaler.from_checkpoint(bdir) if (bdir / "config.json").is_file() else None
+    base = BaselineDownscaler.from_checkpoint(bdir, device) if (bdir / "config.json").is_file() else None
     fine, coarse = make_pairs(open_winds(data).load(), factor)
     _, test = split_time(fine.sizes["time"], holdout)
     idx = np.arange(fine.sizes["time"])[test][:frames]
     fine, coarse = fine.isel(time=idx), coarse.isel(time=idx)
 
-    out = td.downscale(coarse, n_samples=n_samples, steps=steps, seed=seed, progress=progress)
+    request = DownscaleRequest(n_samples=n_samples, steps=steps, seed=seed)
+    out = td.downscale(coarse, request, progress=progress)
     fields = {"truth": (fine["u"], fine["v"])}
     up = make_upsample(td.grid)
     import torch
@@ -158,7 +163,7 @@ def evaluate_downscale(
     }
     if base is not None:
         bsteps = baseline_steps or steps
-        bout = base.downscale(coarse, n_samples=n_samples, steps=bsteps, seed=seed, progress=progress)
+        bout = base.downscale(coarse, replace(request, steps=bsteps), progress=progress)
         fields["baseline"] = (bout["u"], bout["v"])
         timings["baseline"] = {"diffusion_s": bout.attrs["diffusion_s"], "steps": bsteps}
 

@@ -20,15 +20,17 @@ from climviz import __version__
 from climviz.data.grid import decimal_years
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.data.regrid import regrid
-from climviz.diffusion.samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, make_sampler, randn
+from climviz.devices import resolve_device
+from climviz.diffusion.samplers import DEFAULT_SAMPLER, make_sampler, randn
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
 from climviz.nn.denoisers import denoiser_class, denoiser_config, uses_calendar_year
 from climviz.nn.vae import VAE, VAE_BATCH, VAEConfig
 from climviz.pipelines.generator_layout import check_generator_layout
 from climviz.pipelines.limits import check_memory
+from climviz.requests import GenerationRequest
+from climviz.vocabulary import MODES
 
-MODES = ("transformer", "autoregressive")
 Progress = Callable[[int, int], None]
 
 
@@ -50,12 +52,6 @@ def member_generators(seed: int, members) -> list[torch.Generator]:
     on which other members are generated in the same batch (or on another worker).
     """
     return [torch.Generator(device="cpu").manual_seed(member_seed(seed, k)) for k in members]
-
-
-def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class LatentDiffusion:
@@ -205,6 +201,15 @@ class LatentDiffusion:
         return out
 
 
+def _checked_request(request) -> GenerationRequest:
+    if not isinstance(request, GenerationRequest):
+        raise TypeError(
+            f"expected a climviz.requests.GenerationRequest, got {type(request).__name__} "
+            "(build one: GenerationRequest(n_members=..., steps=..., mode=..., seed=..., sampler=...))"
+        )
+    return request
+
+
 class EnsembleGenerator:
     """VAE + residual latent diffusion models, with coordinates at the edges.
 
@@ -222,7 +227,7 @@ class EnsembleGenerator:
         source: str = "",
         device=None,
     ):
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.vae = vae.to(self.device).eval()
         self.normalizer = normalizer
         self.diffusion = diffusion
@@ -233,7 +238,7 @@ class EnsembleGenerator:
     def from_checkpoint(cls, directory, device=None) -> EnsembleGenerator:
         """Load ``directory/vae`` and every ``directory/<mode>`` present."""
         root = Path(directory)
-        dev = _device(device)
+        dev = resolve_device(device)
         cfg = ckpt.load_config(root / "vae")
         if cfg.get("kind") != "vae":
             raise ckpt.CheckpointError(f"{root / 'vae'}: not a VAE checkpoint")
@@ -301,13 +306,8 @@ class EnsembleGenerator:
     def sample_latents(
         self,
         cond: xr.DataArray,
-        n_members: int = 5,
-        steps: int = DEFAULT_STEPS,
-        mode: str = "transformer",
-        seed: int = 0,
+        request: GenerationRequest,
         *,
-        sampler: str = DEFAULT_SAMPLER,
-        member_offset: int = 0,
         progress: Progress | None = None,
         preview=None,
         preview_frame: int = 0,
@@ -320,12 +320,10 @@ class EnsembleGenerator:
         :meth:`decode_fields` (all at once, or a time slice at a time). Arguments
         as in :meth:`generate`; ``vae_batch`` frames go through the encoder at once.
         """
+        request = _checked_request(request)
+        n_members, mode = request.n_members, request.mode
         if mode not in self.diffusion:
             raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
-        if n_members < 1:
-            raise ValueError("n_members must be at least 1")
-        if member_offset < 0:
-            raise ValueError(f"member_offset must be >= 0, got {member_offset}")
         cond = self._check_cond(cond)
         months = np.array([t.month for t in cond["time"].values]) if cond.sizes["time"] else np.array([], int)
         if len(months) == 0:
@@ -344,15 +342,17 @@ class EnsembleGenerator:
                 f"{y0:.0f}-{y1:.0f} and cannot generate outside it"
             )
         z_c = self.encode(self.normalizer.normalize(cond.values.astype(np.float32), months), vae_batch)
-        gens = member_generators(seed, range(member_offset, member_offset + n_members))
+        gens = member_generators(
+            request.seed, range(request.member_offset, request.member_offset + n_members)
+        )
         on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
         z_y = self.diffusion[mode].sample_residual(
             z_c,
             months - 1,
             years,
             n_members,
-            steps=steps,
-            sampler=sampler,
+            steps=request.steps,
+            sampler=request.sampler,
             generator=gens,
             progress=progress,
             on_step=on_step,
@@ -368,8 +368,9 @@ class EnsembleGenerator:
         fields = self.decode(z.flatten(0, 1), batch).reshape(m, t, len(self.lat), len(self.lon))
         return self.normalizer.denormalize(fields, months)
 
-    def provenance(self, cond: xr.DataArray, mode: str, sampler: str, steps: int, seed: int) -> dict:
+    def provenance(self, cond: xr.DataArray, request: GenerationRequest) -> dict:
         """Attributes of a generated ensemble (variable ``tas``): CF names, units and provenance."""
+        mode = request.mode
         return {
             "standard_name": "air_temperature",
             "long_name": "near-surface air temperature (generated)",
@@ -378,9 +379,9 @@ class EnsembleGenerator:
             "model": self.source or "in-memory model",
             "diffusion_model": self.diffusion[mode].name,
             "mode": mode,
-            "sampler": sampler,
-            "steps": int(steps),
-            "seed": int(seed),
+            "sampler": request.sampler,
+            "steps": int(request.steps),
+            "seed": int(request.seed),
             "conditioning_source": str(
                 cond.attrs.get("source_description", cond.attrs.get("source", "user run"))
             ),
@@ -392,31 +393,24 @@ class EnsembleGenerator:
     def generate(
         self,
         cond: xr.DataArray,
-        n_members: int = 5,
-        steps: int = DEFAULT_STEPS,
-        mode: str = "transformer",
-        seed: int = 0,
+        request: GenerationRequest,
         *,
-        sampler: str = DEFAULT_SAMPLER,
-        member_offset: int = 0,
         progress: Progress | None = None,
         preview=None,
         preview_frame: int = 0,
     ) -> xr.DataArray:
-        """Generate ``n_members`` new members that share ``cond``'s forced response.
+        """Generate ``request.n_members`` new members that share ``cond``'s forced response.
 
         Parameters
         ----------
         cond : xr.DataArray (time, lat, lon), K. A run on another global grid is regridded
             to the model's (:func:`climviz.data.regrid.regrid`; ``attrs["regridding"]`` of the
             result says how); a regional or irregular grid raises ``DataError``.
-        n_members : number of members to generate.
-        steps : sampler steps, 1 .. training steps.
-        mode : ``"transformer"`` or ``"autoregressive"``.
-        seed : the same seed gives the same ensemble.
-        sampler : ``"dpm++2m"`` (default), ``"ddim"`` (deterministic) or ``"ddpm"`` (ancestral);
-            README, Samplers, for the spread each keeps.
-        member_offset : generate members ``member_offset .. member_offset + n_members - 1``
+        request : :class:`climviz.requests.GenerationRequest`: ``n_members``, ``steps`` (1 ..
+            training steps), ``mode`` (one of :attr:`modes`), ``seed`` (the same seed gives the
+            same ensemble), ``sampler`` (``"dpm++2m"`` by default, ``"ddim"`` deterministic,
+            ``"ddpm"`` ancestral; README, Samplers, for the spread each keeps) and
+            ``member_offset``: generate members ``member_offset .. member_offset + n_members - 1``
             of the ensemble drawn with ``seed``. Member ``k`` depends only on
             ``(seed, k)`` (its noise comes from its own generator, see
             :func:`member_generators`), so a worker producing members ``[a, b)``
@@ -434,24 +428,15 @@ class EnsembleGenerator:
         the ``member`` coordinate holds the member indices.
         """
         cond, months, z = self.sample_latents(
-            cond,
-            n_members,
-            steps,
-            mode,
-            seed,
-            sampler=sampler,
-            member_offset=member_offset,
-            progress=progress,
-            preview=preview,
-            preview_frame=preview_frame,
+            cond, request, progress=progress, preview=preview, preview_frame=preview_frame
         )
-        members = np.arange(member_offset, member_offset + n_members)
+        members = np.arange(request.member_offset, request.member_offset + request.n_members)
         out = xr.DataArray(
             self.decode_fields(z, months),
             dims=("member", "time", "lat", "lon"),
             coords={"member": members, "time": cond["time"], "lat": cond["lat"], "lon": cond["lon"]},
             name="tas",
-            attrs=self.provenance(cond, mode, sampler, steps, seed),
+            attrs=self.provenance(cond, request),
         )
         out["member"].attrs["long_name"] = "generated ensemble member"
         return out

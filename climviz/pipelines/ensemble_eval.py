@@ -34,6 +34,7 @@ from climviz.pipelines.ensemble_figures import (
     member_statistics,
     perfect_generator_ranges,
 )
+from climviz.requests import GenerationRequest
 from climviz.vocabulary import DEFAULT_SAMPLER
 
 TARGETS = {
@@ -166,9 +167,8 @@ def run_evaluation(
         )
     for mode in modes or generator.modes:
         t0 = time.time()
-        gen = generator.generate(
-            cond, n_members=n_members, steps=steps, mode=mode, seed=seed, sampler=sampler, progress=progress
-        )
+        request = GenerationRequest(n_members=n_members, steps=steps, mode=mode, seed=seed, sampler=sampler)
+        gen = generator.generate(cond, request, progress=progress)
         scores = evaluate_ensemble(gen, truth, ideal)
         scores["generation_wall_s"] = round(time.time() - t0, 1)
         scores["targets_met"] = check_targets({**scores, **result})

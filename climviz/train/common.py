@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from climviz.devices import resolve_device
 from climviz.nn import checkpoint as ckpt
 from climviz.train import distributed
 
@@ -17,9 +18,7 @@ Progress = Callable[[int, int, dict], None]
 
 def default_device() -> torch.device:
     """CUDA when available (``cuda:LOCAL_RANK`` under torchrun), else the CPU."""
-    if not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", distributed.local_rank()) if distributed.requested() else torch.device("cuda")
+    return resolve_device("auto", index=distributed.local_rank() if distributed.requested() else None)
 
 
 def hardware() -> str:

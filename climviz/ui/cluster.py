@@ -20,6 +20,7 @@ from pathlib import Path
 import xarray as xr
 
 from climviz.pipelines.distributed import SCHEDULER_ENV
+from climviz.requests import GenerationRequest
 from climviz.ui.jobs import env_cap
 
 DASK_MIN_MEMBERS_ENV = "CLIMVIZ_DASK_MIN_MEMBERS"
@@ -44,9 +45,13 @@ def cluster_max_work(server_cap: int) -> int:
 
 
 def generate_on_cluster(
-    model_dir: str, cond: xr.DataArray, request: dict, report: Callable[[int, int], None], poll: float = 0.25
+    model_dir: str,
+    cond: xr.DataArray,
+    request: GenerationRequest,
+    report: Callable[[int, int], None],
+    poll: float = 0.25,
 ) -> xr.DataArray:
-    """Generate ``request`` (``n_members``, ``steps``, ``mode``, ``seed``, ``sampler``) on the Dask workers.
+    """Generate ``request`` on the Dask workers.
 
     The workers load the generator from ``model_dir`` and write a temporary Zarr store in
     ``$CLIMVIZ_DASK_STORE``; it is read into memory and removed. Member ``k`` depends only on
@@ -63,8 +68,8 @@ def generate_on_cluster(
             model_dir,
             cond,
             folder / "ensemble.zarr",
-            **request,
-            members_per_task=max(1, min(4, request["n_members"] // 4)),
+            request,
+            members_per_task=max(1, min(4, request.n_members // 4)),
         )
         try:
             while not job.done():

@@ -15,6 +15,7 @@ import param
 import xarray as xr
 
 from climviz.diagnostics.spectra import ke_spectrum
+from climviz.requests import DownscaleRequest
 from climviz.ui.jobs import env_cap
 from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import wind_case
@@ -147,11 +148,11 @@ class Downscaling(RegionChoice, BackgroundTask):
         fine = wind_case(self.fine_grid(), days, req["seed"], self.spinup_days)[["u", "v"]]
         report(0, 1000)
         coarse = coarsen(fine, self.factor())
-        kw = dict(
+        request = DownscaleRequest(
             n_samples=req["n_samples"], steps=req["steps"], seed=req["sample_seed"], sampler=req["sampler"]
         )
-        td = self.taudiff.downscale(coarse, progress=phase(0), **kw)
-        base = self.baseline.downscale(coarse, progress=phase(1), **kw) if req["baseline"] else None
+        td = self.taudiff.downscale(coarse, request, progress=phase(0))
+        base = self.baseline.downscale(coarse, request, progress=phase(1)) if req["baseline"] else None
         out = {"fine": fine, "coarse": coarse, "taudiff": td, "baseline": base}
         out["ke"] = self._spectra(out)
         return out

@@ -108,8 +108,7 @@ class EnsembleGeneration(BackgroundTask):
         """Generate, here or by the Dask workers (the same members; no denoising preview), and diagnose."""
         self._frames = []
         if on_cluster:
-            kw = {k: v for k, v in request.as_dict().items() if k != "member_offset"}
-            ens = generate_on_cluster(self.generator.source, cond, kw, report)
+            ens = generate_on_cluster(self.generator.source, cond, request, report)
         else:
             ens = self._generate_here(cond, request, frame, report)
         ens = ens.assign_attrs(conditioning_source=cond.attrs.get("source_description", "user run"))
@@ -133,6 +132,4 @@ class EnsembleGeneration(BackgroundTask):
                 }
             )
 
-        return self.generator.generate(
-            cond, progress=report, preview=preview, preview_frame=f, **request.as_dict()
-        )
+        return self.generator.generate(cond, request, progress=report, preview=preview, preview_frame=f)

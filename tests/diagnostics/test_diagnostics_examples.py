@@ -1,4 +1,4 @@
-"""The Example sections of the diagnostics, regions and requests docstrings must run and print what they say."""
+"""The Example sections of the diagnostics, regions, requests and devices docstrings must run and print what they say."""
 
 import doctest
 import importlib
@@ -8,11 +8,13 @@ import pytest
 MODULES = [
     "climviz.data.regions",
     "climviz.diagnostics.means",
+    "climviz.diagnostics.agreement",
     "climviz.diagnostics.enso",
     "climviz.diagnostics.spectra",
     "climviz.diagnostics.volcanic",
     "climviz.diagnostics.scores",
     "climviz.requests",
+    "climviz.devices",
 ]
 
 

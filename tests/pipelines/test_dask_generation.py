@@ -14,6 +14,7 @@ from climviz.pipelines.distributed import (
     submit_generation,
 )
 from climviz.pipelines.ensemble import EnsembleGenerator
+from climviz.requests import GenerationRequest
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +64,7 @@ def test_store_equals_single_process_generate(client, tiny_generator_dir, cond, 
         tiny_generator_dir,
         cond,
         store,
-        n_members=5,
-        steps=3,
-        mode=mode,
-        seed=11,
-        sampler=sampler,
+        GenerationRequest(n_members=5, steps=3, mode=mode, seed=11, sampler=sampler),
         members_per_task=2,
         client=client,
         time_chunk=18,
@@ -79,7 +76,7 @@ def test_store_equals_single_process_generate(client, tiny_generator_dir, cond, 
     assert got.chunks[0] == (1,) * 5 and got.chunks[1] == (18, 18, 12)
     assert got.attrs["seed"] == 11 and got.attrs["mode"] == mode and got.attrs["units"] == "K"
     ref = EnsembleGenerator.from_checkpoint(tiny_generator_dir, device="cpu").generate(
-        cond, n_members=5, steps=3, mode=mode, seed=11, sampler=sampler
+        cond, GenerationRequest(n_members=5, steps=3, mode=mode, seed=11, sampler=sampler)
     )
     np.testing.assert_array_equal(got["member"].values, np.arange(5))
     np.testing.assert_array_equal(got["time"].values, ref["time"].values)
@@ -94,8 +91,7 @@ def test_failed_run_leaves_no_store(client, tiny_generator_dir, cond, tmp_path):
         FailsOnLastTimeChunk(tiny_generator_dir),
         cond,
         store,
-        n_members=4,
-        steps=2,
+        GenerationRequest(n_members=4, steps=2, sampler="ddim"),
         members_per_task=2,
         client=client,
         time_chunk=18,
@@ -113,21 +109,25 @@ def test_without_a_cluster_tasks_run_in_this_process(tiny_generator_dir, cond, t
         tiny_generator_dir,
         cond,
         tmp_path / "ens.zarr",
-        n_members=3,
-        steps=2,
+        GenerationRequest(n_members=3, steps=2, seed=4, sampler="ddim"),
         members_per_task=2,
-        seed=4,
         time_chunk=18,
     )
     assert job.result() == (tmp_path / "ens.zarr").absolute()
     assert list(job.peak_rss) == [f"local pid {os.getpid()}"]
-    ref = EnsembleGenerator.from_checkpoint(tiny_generator_dir, device="cpu").generate(cond, 3, 2, seed=4)
+    ref = EnsembleGenerator.from_checkpoint(tiny_generator_dir, device="cpu").generate(
+        cond, GenerationRequest(n_members=3, steps=2, seed=4)
+    )
     np.testing.assert_allclose(
         open_ensemble(job.store).values, ref.values, rtol=0, atol=1e-3
     )  # K, float32 rounding
     # a cancelled run leaves nothing behind
     job = submit_generation(
-        tiny_generator_dir, cond, tmp_path / "other.zarr", n_members=4, steps=2, members_per_task=1
+        tiny_generator_dir,
+        cond,
+        tmp_path / "other.zarr",
+        GenerationRequest(n_members=4, steps=2, sampler="ddim"),
+        members_per_task=1,
     )
     job.cancel()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.zarr"]

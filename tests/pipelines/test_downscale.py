@@ -18,6 +18,7 @@ from climviz.pipelines.downscale import (
     predict_mean,
     window_starts,
 )
+from climviz.requests import DownscaleRequest
 from climviz.train.common import LoopSettings
 from climviz.train.taudiff import (
     grid_dict,
@@ -70,7 +71,7 @@ def _downscaler(seed=0):
 
 
 def test_output_dims_coords_attrs():
-    ds = _downscaler().downscale(_coarse(6, synthetic="yes"), n_samples=2, steps=3, seed=1)
+    ds = _downscaler().downscale(_coarse(6, synthetic="yes"), DownscaleRequest(n_samples=2, steps=3, seed=1))
     assert ds["u"].dims == ("sample", "time", "lat", "lon") and ds["u"].shape == (2, 6, 32, 64)
     assert ds["u_mean"].dims == ("time", "lat", "lon") and ds["v_mean"].shape == (6, 32, 64)
     np.testing.assert_allclose(ds["lat"], GRID["fine_lat"])
@@ -98,10 +99,10 @@ def test_window_stitching_matches_direct_calls():
 def test_same_seed_same_samples_and_sample_k_independent_of_count():
     d = _downscaler()
     coarse = _coarse(5)
-    a = d.downscale(coarse, n_samples=2, steps=4, seed=7, sampler="ddpm")
-    b = d.downscale(coarse, n_samples=2, steps=4, seed=7, sampler="ddpm")
-    c = d.downscale(coarse, n_samples=2, steps=4, seed=8, sampler="ddpm")
-    one = d.downscale(coarse, n_samples=1, steps=4, seed=7, sampler="ddpm")
+    a = d.downscale(coarse, DownscaleRequest(n_samples=2, steps=4, seed=7, sampler="ddpm"))
+    b = d.downscale(coarse, DownscaleRequest(n_samples=2, steps=4, seed=7, sampler="ddpm"))
+    c = d.downscale(coarse, DownscaleRequest(n_samples=2, steps=4, seed=8, sampler="ddpm"))
+    one = d.downscale(coarse, DownscaleRequest(n_samples=1, steps=4, seed=7, sampler="ddpm"))
     np.testing.assert_array_equal(a["u"].values, b["u"].values)
     assert np.abs(a["u"].values - c["u"].values).max() > 1e-3
     assert np.abs(a["u"][0].values - a["u"][1].values).max() > 1e-3
@@ -113,7 +114,9 @@ def test_same_seed_same_samples_and_sample_k_independent_of_count():
 def test_progress_counts_network_evaluations():
     seen = []
     _downscaler().downscale(
-        _coarse(6), n_samples=2, steps=3, progress=lambda d, t: seen.append((d, t)), batch_frames=4
+        _coarse(6),
+        DownscaleRequest(n_samples=2, steps=3, batch_frames=4),
+        progress=lambda d, t: seen.append((d, t)),
     )
     # 2 mean windows + 2 samples x 2 frame batches x 3 steps
     assert seen[-1] == (14, 14) and [s[0] for s in seen] == list(range(1, 15))
@@ -122,17 +125,17 @@ def test_progress_counts_network_evaluations():
 def test_validation_errors():
     d = _downscaler()
     with pytest.raises(ValueError, match="grid"):
-        d.downscale(_coarse(4, grid=_grid(16, 32)))
+        d.downscale(_coarse(4, grid=_grid(16, 32)), DownscaleRequest())
     with pytest.raises(ValueError, match="lacks"):
-        d.downscale(_coarse(4).drop_vars("v"))
+        d.downscale(_coarse(4).drop_vars("v"), DownscaleRequest())
     bad = _coarse(4)
     bad["u"][1, 2, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        d.downscale(bad)
+        d.downscale(bad, DownscaleRequest())
     with pytest.raises(ValueError, match="dims"):
-        d.downscale(_coarse(4).expand_dims(member=2))
+        d.downscale(_coarse(4).expand_dims(member=2), DownscaleRequest())
     with pytest.raises(ValueError, match="n_samples"):
-        d.downscale(_coarse(4), n_samples=0)
+        d.downscale(_coarse(4), DownscaleRequest(n_samples=0))
 
 
 def test_checkpoints_roundtrip_and_baseline(tmp_path):
@@ -166,15 +169,17 @@ def test_checkpoints_roundtrip_and_baseline(tmp_path):
     loaded = load_downscaler(tmp_path / "td", device="cpu")
     assert isinstance(loaded, Downscaler)
     ds = _coarse(3)
-    a = loaded.downscale(ds, n_samples=1, steps=3, seed=2)
+    a = loaded.downscale(ds, DownscaleRequest(n_samples=1, steps=3, seed=2))
     res = FrameDiffusion.from_checkpoint(tmp_path / "td" / "residual", "taudiff-residual")[0]
     assert torch.equal(res.net.out.weight, res_net.out.weight)
-    b = Downscaler(mean_model, res, norm, GRID, device="cpu").downscale(ds, n_samples=1, steps=3, seed=2)
+    b = Downscaler(mean_model, res, norm, GRID, device="cpu").downscale(
+        ds, DownscaleRequest(n_samples=1, steps=3, seed=2)
+    )
     np.testing.assert_allclose(a["u"].values, b["u"].values, rtol=1e-6, atol=1e-6)
     base = load_downscaler(tmp_path / "base", device="cpu")
     assert isinstance(base, BaselineDownscaler)
     assert torch.equal(base.diffusion.net.out.weight, base_net.out.weight)
-    c = base.downscale(ds, n_samples=2, steps=3, seed=2)
+    c = base.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=2))
     assert c["u"].shape == (2, 3, 32, 64) and c.attrs["mean_model_s"] == 0.0
     np.testing.assert_allclose(c["u_mean"].values, c["u"].values.mean(0), rtol=1e-5, atol=1e-5)
     with pytest.raises(Exception, match="baseline|TAUDiff"):
@@ -221,7 +226,7 @@ def test_residual_diffusion_learns_conditional_spread(tmp_path):
             coords={"time": np.arange(4), "lat": lat, "lon": lon},
         )
         for sampler in ("ddpm", "ddim"):
-            out = d.downscale(ds, n_samples=2, steps=20, seed=0, sampler=sampler)
+            out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=20, seed=0, sampler=sampler))
             np.testing.assert_allclose(out["u_mean"].values, amp, rtol=1e-5)
             spread = float((out["u"] - out["u_mean"]).std())  # 2 samples x 4 frames x 128 points
             assert abs(spread / amp - 1) < 0.15, (amp, sampler, spread)

@@ -8,6 +8,7 @@ from climviz.cli import main
 from climviz.data.loader import open_ensemble, open_run
 from climviz.nn.checkpoint import CheckpointError
 from climviz.pipelines.ensemble import EnsembleGenerator, member_generators, member_seed
+from climviz.requests import GenerationRequest
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def cond(tiny_ensemble_file):
 
 @pytest.mark.parametrize("mode", ["transformer", "autoregressive"])
 def test_generate_shape_units_provenance(generator, cond, mode):
-    out = generator.generate(cond, n_members=3, steps=3, mode=mode, seed=1)
+    out = generator.generate(cond, GenerationRequest(n_members=3, steps=3, mode=mode, seed=1))
     assert out.dims == ("member", "time", "lat", "lon")
     assert out.shape == (3,) + cond.shape
     assert out.attrs["units"] == "K" and out.attrs["mode"] == mode and out.attrs["seed"] == 1
@@ -36,9 +37,9 @@ def test_generate_shape_units_provenance(generator, cond, mode):
 
 @pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpm++2m"])
 def test_same_seed_same_ensemble_and_seeds_differ(generator, cond, sampler):
-    a = generator.generate(cond, n_members=2, steps=3, seed=5, sampler=sampler)
-    b = generator.generate(cond, n_members=2, steps=3, seed=5, sampler=sampler)
-    c = generator.generate(cond, n_members=2, steps=3, seed=6, sampler=sampler)
+    a = generator.generate(cond, GenerationRequest(n_members=2, steps=3, seed=5, sampler=sampler))
+    b = generator.generate(cond, GenerationRequest(n_members=2, steps=3, seed=5, sampler=sampler))
+    c = generator.generate(cond, GenerationRequest(n_members=2, steps=3, seed=6, sampler=sampler))
     np.testing.assert_array_equal(a.values, b.values)
     assert not np.array_equal(a.values, c.values)
 
@@ -46,7 +47,9 @@ def test_same_seed_same_ensemble_and_seeds_differ(generator, cond, sampler):
 def test_progress_counts_every_network_evaluation(generator, cond):
     calls = []
     generator.generate(
-        cond, n_members=1, steps=4, mode="autoregressive", progress=lambda d, t: calls.append((d, t))
+        cond,
+        GenerationRequest(n_members=1, steps=4, mode="autoregressive"),
+        progress=lambda d, t: calls.append((d, t)),
     )
     total = calls[-1][1]
     assert [d for d, _ in calls] == list(range(1, total + 1))
@@ -55,15 +58,17 @@ def test_progress_counts_every_network_evaluation(generator, cond):
 
 def test_bad_conditioning_is_refused_clearly(generator, cond):
     with pytest.raises(ValueError, match="grid"):
-        generator.generate(cond.isel(lat=slice(0, 8)), n_members=1, steps=1)
+        generator.generate(cond.isel(lat=slice(0, 8)), GenerationRequest(n_members=1, steps=1))
     bad = cond.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        generator.generate(bad, n_members=1, steps=1)
+        generator.generate(bad, GenerationRequest(n_members=1, steps=1))
     with pytest.raises(ValueError, match="mode"):
-        generator.generate(cond, n_members=1, steps=1, mode="diagonal")
+        generator.generate(cond, GenerationRequest(n_members=1, steps=1, mode="diagonal"))
+    with pytest.raises(ValueError, match="steps must be at least 1, got 0"):
+        GenerationRequest(n_members=1, steps=0)
     with pytest.raises(ValueError, match="between 1 and"):
-        generator.generate(cond, n_members=1, steps=0)
+        generator.generate(cond, GenerationRequest(n_members=1, steps=10**6))
 
 
 def test_cli_generate_writes_a_cf_file(tiny_generator_dir, tiny_ensemble_file, tmp_path):
@@ -111,8 +116,10 @@ def test_period_outside_training_is_generated_and_year_blind(generator, cond):
 
     later = [cftime.DatetimeProlepticGregorian(t.year + 30, t.month, 15) for t in cond["time"].values]
     for mode in ("transformer", "autoregressive"):
-        now = generator.generate(cond, n_members=2, steps=2, seed=3, mode=mode)
-        shifted = generator.generate(cond.assign_coords(time=later), n_members=2, steps=2, seed=3, mode=mode)
+        now = generator.generate(cond, GenerationRequest(n_members=2, steps=2, seed=3, mode=mode))
+        shifted = generator.generate(
+            cond.assign_coords(time=later), GenerationRequest(n_members=2, steps=2, seed=3, mode=mode)
+        )
         np.testing.assert_array_equal(shifted.values, now.values)  # the same computation, bit for bit
         assert int(shifted.time.dt.year[0]) == int(now.time.dt.year[0]) + 30
 
@@ -159,17 +166,14 @@ def test_calendar_year_architecture_still_refuses_other_periods(
     old = EnsembleGenerator.from_checkpoint(tmp_path, device="cpu")
     later = [cftime.DatetimeProlepticGregorian(t.year + 30, t.month, 15) for t in cond["time"].values]
     with pytest.raises(ValueError, match="trained on 1990-1994"):
-        old.generate(cond.assign_coords(time=later), n_members=1, steps=1)
+        old.generate(cond.assign_coords(time=later), GenerationRequest(n_members=1, steps=1))
 
 
 def test_preview_shows_each_step_of_member_zero(generator, cond):
     seen = []
     out = generator.generate(
         cond,
-        n_members=2,
-        steps=3,
-        seed=2,
-        mode="transformer",
+        GenerationRequest(n_members=2, steps=3, seed=2, mode="transformer"),
         preview_frame=5,
         preview=lambda i, n, field: seen.append((i, n, field)),
     )
@@ -181,8 +185,12 @@ def test_preview_shows_each_step_of_member_zero(generator, cond):
 @pytest.mark.parametrize(("mode", "sampler"), [("transformer", "ddim"), ("autoregressive", "ddpm")])
 def test_a_member_depends_only_on_seed_and_index(generator, cond, mode, sampler):
     """Members 3..5 generated alone (as one worker would) are members 3..5 of the 6-member run."""
-    full = generator.generate(cond, n_members=6, steps=3, mode=mode, seed=7, sampler=sampler)
-    part = generator.generate(cond, n_members=3, steps=3, mode=mode, seed=7, sampler=sampler, member_offset=3)
+    full = generator.generate(
+        cond, GenerationRequest(n_members=6, steps=3, mode=mode, seed=7, sampler=sampler)
+    )
+    part = generator.generate(
+        cond, GenerationRequest(n_members=3, steps=3, mode=mode, seed=7, sampler=sampler, member_offset=3)
+    )
     np.testing.assert_array_equal(part["member"].values, [3, 4, 5])
     # batched CPU matmuls may differ in the last bits between batch sizes; one float32 ulp at
     # 256-512 K is 3.05e-5 K, so allow ~3 ulps (a different member differs by whole kelvins)
@@ -199,3 +207,35 @@ def test_member_seeds_are_distinct_and_reproducible():
     assert member_seed(3, 7) == member_seed(3, 7)
     a, b = (torch.randn(4, generator=g) for g in member_generators(0, [1, 1]))
     torch.testing.assert_close(a, b)
+
+
+def test_cli_generate_is_the_request_it_builds(tiny_generator_dir, tiny_ensemble_file, tmp_path):
+    """`climviz generate --members 2 --steps 2 --mode autoregressive --seed 9 --sampler ddpm` writes
+    what ``generate(cond, GenerationRequest(2, 2, "autoregressive", 9, "ddpm"))`` returns."""
+    out = tmp_path / "gen.nc"
+    args = ["--members", "2", "--steps", "2", "--mode", "autoregressive", "--seed", "9", "--sampler", "ddpm"]
+    common = ["--model-dir", str(tiny_generator_dir), "--cond", str(tiny_ensemble_file), "--member", "3"]
+    assert (
+        main(
+            [
+                "generate",
+                *common,
+                *args,
+                "--start",
+                "1991-01",
+                "--end",
+                "1991-12",
+                "--device",
+                "cpu",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    cond = open_run(tiny_ensemble_file, member=3).sel(time=slice("1991-01", "1991-12")).load()
+    gen = EnsembleGenerator.from_checkpoint(tiny_generator_dir, device="cpu")
+    ref = gen.generate(cond, GenerationRequest(2, 2, "autoregressive", 9, "ddpm"))
+    written = open_ensemble(out)
+    np.testing.assert_array_equal(written.values, ref.values)
+    assert written.attrs["sampler"] == "ddpm" and written.attrs["seed"] == 9

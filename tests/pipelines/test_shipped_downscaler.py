@@ -15,6 +15,7 @@ from climviz.data.coarsen import coarsen
 from climviz.data.toy_wind import toy_wind
 from climviz.diagnostics.spectra import ke_spectrum
 from climviz.pipelines.downscale import BaselineDownscaler, Downscaler, load_downscaler
+from climviz.requests import DownscaleRequest
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 MEAN_DEFICIT = 0.8  # median KE ratio of the mean model at degrees 21-33 stays below this
@@ -31,7 +32,7 @@ def case():
 @pytest.fixture(scope="module")
 def downscaled(case):
     td, _, coarse = case
-    return td.downscale(coarse, n_samples=2, steps=10, seed=0)
+    return td.downscale(coarse, DownscaleRequest(n_samples=2, steps=10, seed=0))
 
 
 def _ke(u, v):
@@ -52,7 +53,7 @@ def test_shapes_units_and_same_seed_same_samples(case, downscaled):
     assert downscaled["u"].shape == (2, n, 64, 128) and downscaled["u_mean"].shape == (n, 64, 128)
     assert downscaled["u"].attrs["units"] == "m s-1"
     assert np.isfinite(downscaled["u"].values).all() and np.isfinite(downscaled["v"].values).all()
-    again = td.downscale(coarse.isel(time=slice(0, 4)), n_samples=2, steps=10, seed=0)
+    again = td.downscale(coarse.isel(time=slice(0, 4)), DownscaleRequest(n_samples=2, steps=10, seed=0))
     # fewer frames means other array shapes, hence other rounding: equal within 1e-3 m/s
     np.testing.assert_allclose(
         again["u"].values, downscaled["u"].isel(time=slice(0, 4)).values, rtol=0, atol=1e-3

@@ -12,6 +12,7 @@ import pytest
 from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diagnostics.means import area_mean
 from climviz.pipelines.ensemble import EnsembleGenerator
+from climviz.requests import GenerationRequest
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "ensemble"
 
@@ -29,7 +30,9 @@ def truth(generator):
 
 @pytest.fixture(scope="module", params=["transformer", "autoregressive"])
 def generated(request, generator, truth):
-    return generator.generate(truth.sel(member=25), n_members=4, steps=10, mode=request.param, seed=0)
+    return generator.generate(
+        truth.sel(member=25), GenerationRequest(n_members=4, steps=10, mode=request.param, seed=0)
+    )
 
 
 def test_shape_units_and_finiteness(generated, truth):

@@ -23,6 +23,7 @@ import xarray as xr
 
 from climviz.cli import main
 from climviz.data.loader import open_run
+from climviz.requests import DownscaleRequest, GenerationRequest
 
 NAMES = [
     "truncated",
@@ -155,21 +156,35 @@ def test_api_refuses_the_file(name, bad_files, tiny_generator):
     case = bad_files[name]
     with pytest.raises(ValueError, match=case.message):  # DataError is a ValueError
         cond = open_run(case.path).load()
-        tiny_generator.generate(cond, n_members=2, steps=2)
+        tiny_generator.generate(cond, GenerationRequest(n_members=2, steps=2))
 
 
 def test_api_refuses_bad_requests(tiny_generator, cond_file):
     cond = open_run(cond_file).load()
     with pytest.raises(ValueError, match="would need about"):
-        tiny_generator.generate(cond, n_members=10**9, steps=2)
-    with pytest.raises(ValueError, match="mode 'nope' is not available"):
-        tiny_generator.generate(cond, n_members=2, steps=2, mode="nope")
+        tiny_generator.generate(cond, GenerationRequest(n_members=10**9, steps=2))
+    with pytest.raises(
+        ValueError, match=r"mode must be one of \('transformer', 'autoregressive'\), got 'nope'"
+    ):
+        tiny_generator.generate(cond, GenerationRequest(n_members=2, steps=2, mode="nope"))
+    g = tiny_generator
+    one_mode = type(g)(
+        g.vae, g.normalizer, {"transformer": g.diffusion["transformer"]}, g.lat, g.lon, device="cpu"
+    )
+    with pytest.raises(
+        ValueError, match=r"mode 'autoregressive' is not available; this generator has \['transformer'\]"
+    ):
+        one_mode.generate(cond, GenerationRequest(n_members=2, steps=2, mode="autoregressive"))
+    with pytest.raises(TypeError, match="GenerationRequest"):
+        tiny_generator.generate(cond, 2)  # the keyword-list call of old
     with pytest.raises(TypeError, match="xarray.DataArray"):
-        tiny_generator.generate(cond.values, n_members=2, steps=2)
+        tiny_generator.generate(cond.values, GenerationRequest(n_members=2, steps=2))
     with pytest.raises(ValueError, match="must be in K"):
-        tiny_generator.generate((cond - 273.15).assign_attrs(units="degC"), n_members=2, steps=2)
+        tiny_generator.generate(
+            (cond - 273.15).assign_attrs(units="degC"), GenerationRequest(n_members=2, steps=2)
+        )
     with pytest.raises(ValueError, match=r"needs dims \(time, lat, lon\)"):
-        tiny_generator.generate(cond.rename(lat="y"), n_members=2, steps=2)
+        tiny_generator.generate(cond.rename(lat="y"), GenerationRequest(n_members=2, steps=2))
 
 
 # ----------------------------------------------------------------------------- (c) the app's upload handler
@@ -251,7 +266,8 @@ def _winds(d, n=4, lat=None, lon=None):
 def test_downscaler_refuses_bad_input(tiny_downscaler):
     d = tiny_downscaler
     good = _winds(d)
-    assert d.downscale(good, n_samples=1, steps=1)["u"].shape == (1, 4, 32, 64)  # the reference works
+    reference = d.downscale(good, DownscaleRequest(n_samples=1, steps=1))
+    assert reference["u"].shape == (1, 4, 32, 64)  # the reference works
     nan = good.copy(deep=True)
     nan["u"][1, 2, 3] = np.nan
     inf = good.copy(deep=True)
@@ -270,13 +286,13 @@ def test_downscaler_refuses_bad_input(tiny_downscaler):
     ]
     for ds, message in bad:
         with pytest.raises(ValueError, match=message):
-            d.downscale(ds, n_samples=1, steps=1)
+            d.downscale(ds, DownscaleRequest(n_samples=1, steps=1))
     with pytest.raises(TypeError, match="xarray.Dataset"):
-        d.downscale(good["u"], n_samples=1, steps=1)
+        d.downscale(good["u"], DownscaleRequest(n_samples=1, steps=1))
     for kwargs, message in (
         ({"n_samples": 0}, "n_samples must be at least 1"),
         ({"steps": 0}, "steps must be"),
         ({"n_samples": 10**9}, "1000000000 samples x 4 frames would need about"),
     ):
         with pytest.raises(ValueError, match=message):
-            d.downscale(good, **{"n_samples": 1, "steps": 1, **kwargs})
+            d.downscale(good, DownscaleRequest(**{"n_samples": 1, "steps": 1, **kwargs}))

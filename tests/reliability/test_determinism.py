@@ -18,6 +18,7 @@ import torch
 import xarray as xr
 
 from climviz.pipelines.ensemble import EnsembleGenerator
+from climviz.requests import DownscaleRequest, GenerationRequest
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "ensemble"
 
@@ -39,9 +40,9 @@ def _cond_for(gen: EnsembleGenerator, year: int, months: int = 12, seed: int = 0
 
 
 def _assert_seeded(load, cond, **request):
-    a = load().generate(cond, seed=11, **request)
-    b = load().generate(cond, seed=11, **request)
-    c = load().generate(cond, seed=12, **request)
+    a = load().generate(cond, GenerationRequest(seed=11, **request))
+    b = load().generate(cond, GenerationRequest(seed=11, **request))
+    c = load().generate(cond, GenerationRequest(seed=12, **request))
     assert np.isfinite(a.values).all()
     assert np.array_equal(a.values, b.values), "same seed, different ensembles"
     assert not np.array_equal(a.values, c.values), "different seeds, same ensemble"
@@ -60,6 +61,47 @@ def test_tiny_generator_is_deterministic(mode, sampler, tiny_model_dir):
     cond = _cond_for(load(), 1990, months=24)
     out = _assert_seeded(load, cond, n_members=3, steps=3, mode=mode, sampler=sampler)
     assert out.shape == (3, 24, 8, 16) and out.attrs["seed"] == 11
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        GenerationRequest(3, 3, "transformer", 11, "ddpm"),
+        GenerationRequest(2, 2, "autoregressive", -4, "dpm++2m", 5),
+    ],
+)
+def test_a_request_gives_what_its_fields_give_the_sampler(request_, tiny_model_dir):
+    """``generate(cond, request)`` is, bit for bit, the composition the keyword call made: encode,
+    one generator per member ``(seed, k)``, ``sample_residual(steps=, sampler=)``, decode."""
+    from climviz.data.grid import decimal_years
+    from climviz.pipelines.ensemble import member_generators
+
+    gen = EnsembleGenerator.from_checkpoint(tiny_model_dir, device="cpu")
+    cond = _cond_for(gen, 1990, months=24)
+    got = gen.generate(cond, request_)
+
+    r = request_
+    months = np.array([t.month for t in cond["time"].values])
+    z_c = gen.encode(gen.normalizer.normalize(cond.values.astype(np.float32), months))
+    members = range(r.member_offset, r.member_offset + r.n_members)
+    z_y = gen.diffusion[r.mode].sample_residual(
+        z_c,
+        months - 1,
+        decimal_years(cond["time"].values),
+        r.n_members,
+        steps=r.steps,
+        sampler=r.sampler,
+        generator=member_generators(r.seed, members),
+    )
+    expected = gen.decode_fields(z_c[None] + z_y, months)
+    assert np.array_equal(got.values, expected)
+    assert list(got["member"].values) == list(members)
+    assert (got.attrs["mode"], got.attrs["sampler"], got.attrs["steps"], got.attrs["seed"]) == (
+        r.mode,
+        r.sampler,
+        r.steps,
+        r.seed,
+    )
 
 
 @pytest.mark.skipif(
@@ -103,9 +145,9 @@ def test_downscaler_is_deterministic():
         coords={"time": time, "lat": grid["coarse_lat"], "lon": grid["coarse_lon"]},
     )
     for sampler in ("ddim", "ddpm"):
-        a = load().downscale(coarse, n_samples=2, steps=3, seed=5, sampler=sampler)
-        b = load().downscale(coarse, n_samples=2, steps=3, seed=5, sampler=sampler)
-        c = load().downscale(coarse, n_samples=2, steps=3, seed=6, sampler=sampler)
+        a = load().downscale(coarse, DownscaleRequest(n_samples=2, steps=3, seed=5, sampler=sampler))
+        b = load().downscale(coarse, DownscaleRequest(n_samples=2, steps=3, seed=5, sampler=sampler))
+        c = load().downscale(coarse, DownscaleRequest(n_samples=2, steps=3, seed=6, sampler=sampler))
         for v in ("u", "v"):
             assert np.array_equal(a[v].values, b[v].values)
             assert not np.array_equal(a[v].values, c[v].values)
@@ -131,6 +173,6 @@ def test_shipped_downscaler_is_deterministic():
         {v: (("time", "lat", "lon"), rng.normal(0, 5, shape).astype(np.float32)) for v in d.variables},
         coords={"time": time, "lat": d.coarse_lat, "lon": d.coarse_lon},
     )
-    a, b, c = (d.downscale(coarse, n_samples=2, steps=2, seed=s) for s in (5, 5, 6))
+    a, b, c = (d.downscale(coarse, DownscaleRequest(n_samples=2, steps=2, seed=s)) for s in (5, 5, 6))
     for v in d.variables:
         assert np.array_equal(a[v].values, b[v].values) and not np.array_equal(a[v].values, c[v].values)

@@ -16,6 +16,7 @@ from toy_inputs import grid_coords
 from climviz.cli import main
 from climviz.data.loader import open_run
 from climviz.nn import checkpoint as ckpt
+from climviz.requests import GenerationRequest
 
 NOTE = (
     "regridded from regular 17x32 (equiangular, poles included) to regular 8x16 (equiangular, cell-centred, "
@@ -93,7 +94,7 @@ def test_cli_generate_regrids_says_so_and_records_it(colleague_file, tiny_model_
 def test_api_regrids_the_run_on_the_way_in(colleague_file, tiny_generator):
     cond = open_run(colleague_file, member=2)
     assert cond.shape == (24, 17, 32) and "regridding" not in cond.attrs
-    out = tiny_generator.generate(cond.load(), n_members=2, steps=2)
+    out = tiny_generator.generate(cond.load(), GenerationRequest(n_members=2, steps=2))
     assert out.shape == (2, 24, 8, 16) and out.attrs["regridding"] == NOTE
     on_grid = open_run(colleague_file, member=2, grid=grid_coords())
     np.testing.assert_allclose(on_grid.values, _expected_k(1.0), atol=1e-4)

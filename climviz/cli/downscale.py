@@ -1,25 +1,15 @@
-"""``climviz train taudiff``, ``climviz downscale`` and ``climviz evaluate downscale``.
-
-:func:`register` adds the three sub-commands to the parsers built in
-``climviz/cli.py``; heavy imports happen inside the handlers.
+"""``climviz train taudiff``, ``climviz downscale`` and ``climviz evaluate downscale``: the TAUDiff
+downscaler and its baseline. Heavy imports happen inside the handlers.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from climviz.cli_progress import progress_printer
+from climviz.cli.commands import Commands, add_device_option
+from climviz.cli.progress import progress_printer, train_progress
 from climviz.vocabulary import SAMPLER_NAMES
-
-
-def _train_progress(label: str):
-    def progress(done: int, total: int, metrics: dict) -> None:
-        extra = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        print(f"{label} step {done}/{total} {extra}", file=sys.stderr, flush=True)
-
-    return progress
 
 
 # ---------------------------------------------------------------- handlers
@@ -52,7 +42,7 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         settings=settings,
         resume=not args.restart,
-        progress=_train_progress(f"taudiff-{args.stage}"),
+        progress=train_progress(f"taudiff-{args.stage}"),
         crossfit=args.crossfit,
         fold=None if args.fold is None else args.fold - 1,
         folds_dir=args.folds_dir,
@@ -66,9 +56,11 @@ def _downscale(args: argparse.Namespace) -> int:
     from climviz.data.io import check_output_path, write_dataset
     from climviz.pipelines.downscale import load_downscaler
     from climviz.pipelines.wind_data import open_winds
+    from climviz.requests import DownscaleRequest
 
     check_output_path(args.output)  # refuse a bad output before any work
-    model = load_downscaler(args.model_dir)
+    request = DownscaleRequest(n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler)
+    model = load_downscaler(args.model_dir, args.device)
     ds = open_winds(args.input)
     if args.start or args.end:
         ds = ds.sel(time=slice(args.start, args.end))
@@ -77,14 +69,7 @@ def _downscale(args: argparse.Namespace) -> int:
         from climviz.data.coarsen import coarsen
 
         ds = coarsen(ds, args.factor)
-    out = model.downscale(
-        ds,
-        n_samples=args.samples,
-        steps=args.steps,
-        seed=args.seed,
-        sampler=args.sampler,
-        progress=progress_printer("network evaluations"),
-    )
+    out = model.downscale(ds, request, progress=progress_printer("network evaluations"))
     out.attrs["input_source"] = str(args.input) + (" (coarsened by climviz)" if args.coarsen else "")
     write_dataset(out, args.output)
     print(args.output)
@@ -109,6 +94,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=progress_printer("network evaluations"),
         figures=args.figures,
+        device=args.device,
     )
     text = json.dumps(report, indent=1)
     if args.output:
@@ -119,13 +105,10 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parsers
-def register(train_sub, evaluate_sub, top_sub) -> None:
-    """Add ``train taudiff`` to ``train_sub``, ``evaluate downscale`` to ``evaluate_sub`` and
-    ``downscale`` to ``top_sub`` (the ``add_subparsers()`` objects of ``climviz/cli.py``).
-
-    Each parser sets ``handler`` (``handler(args) -> int``), as the other commands do.
-    """
-    p = train_sub.add_parser(
+def register(commands: Commands) -> None:
+    """Add ``taudiff`` to ``commands.train``, ``downscale`` to ``commands.top`` and ``downscale``
+    to ``commands.evaluate``."""
+    p = commands.train.add_parser(
         "taudiff",
         help="the TAUDiff downscaler (mean, residual) and its baseline",
         description="Train TAUDiff (SimVP-TAU mean model + CAU-UNet residual diffusion) "
@@ -174,7 +157,7 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
     p.set_defaults(handler=_train_taudiff)
 
-    p = top_sub.add_parser(
+    p = commands.top.add_parser(
         "downscale",
         help="downscale coarse u/v wind with TAUDiff or the baseline",
         description="Downscale coarse u, v (time, lat, lon) to the fine grid, with samples.",
@@ -190,9 +173,10 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--sampler", choices=SAMPLER_NAMES, default="ddim")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
+    add_device_option(p)
     p.set_defaults(handler=_downscale)
 
-    p = evaluate_sub.add_parser(
+    p = commands.evaluate.add_parser(
         "downscale",
         help="spectra, vorticity, RMSE and CRPS on held-out time",
         description="Evaluate TAUDiff (and the baseline) against the truth on the "
@@ -214,4 +198,5 @@ def register(train_sub, evaluate_sub, top_sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="JSON report path")
     p.add_argument("--figures", default=None, help="directory for PNG figures (spectra, vorticity snapshots)")
+    add_device_option(p)
     p.set_defaults(handler=_evaluate_downscale)

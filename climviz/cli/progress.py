@@ -24,3 +24,14 @@ def progress_printer(label: str):
             print(f"{label}: {done}/{total} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
     return progress
+
+
+def train_progress(label: str):
+    """A training loop's ``progress(step, total, metrics)`` callback: one line per call on stderr,
+    ``LABEL step DONE/TOTAL name=value ...``."""
+
+    def progress(done: int, total: int, metrics: dict) -> None:
+        extra = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"{label} step {done}/{total} {extra}", file=sys.stderr, flush=True)
+
+    return progress

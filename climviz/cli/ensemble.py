@@ -1,68 +1,19 @@
-"""The ``climviz`` command.
-
-Each sub-command parses its arguments here and calls one library function;
-heavy imports (torch, xarray) happen inside the handlers so ``--help`` is fast.
+"""``climviz train vae``, ``climviz train ldm``, ``climviz generate`` and ``climviz evaluate ensemble``:
+the latent diffusion ensemble generator. Heavy imports happen inside the handlers.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from climviz.cli_progress import progress_printer
-from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_NAMES
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-# ---------------------------------------------------------------- data
-def _data_toy_ensemble(args: argparse.Namespace) -> int:
-    from climviz.data.grid import parse_grid
-    from climviz.data.toy_ensemble_io import write_toy_ensemble
-
-    write_toy_ensemble(
-        args.output,
-        members=args.members,
-        start=args.start,
-        end=args.end,
-        grid=parse_grid(args.grid),
-        seed=args.seed,
-        progress=progress_printer("members written"),
-    )
-    print(args.output)
-    return 0
-
-
-def _data_toy_wind(args: argparse.Namespace) -> int:
-    from climviz.data.grid import parse_grid
-    from climviz.data.toy_wind import write_toy_wind
-
-    write_toy_wind(
-        args.output,
-        grid=parse_grid(args.grid),
-        days=args.days,
-        seed=args.seed,
-        interval_hours=args.interval_hours,
-        progress=progress_printer("days simulated"),
-    )
-    print(args.output)
-    return 0
+from climviz.cli.commands import Commands, add_device_option
+from climviz.cli.progress import progress_printer, train_progress
+from climviz.vocabulary import DEFAULT_MODE, DEFAULT_SAMPLER, DEFAULT_STEPS, MODES, SAMPLER_NAMES, TRAIN_MODES
 
 
 # ---------------------------------------------------------------- train / generate
-def _train_progress(label: str):
-    def progress(done: int, total: int, metrics: dict) -> None:
-        extra = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        print(f"{label} step {done}/{total} {extra}", file=sys.stderr, flush=True)
-
-    return progress
-
-
 def _print_regridding(data, model_dir) -> None:
     """The line saying how the training data were regridded, if they were (from the checkpoint)."""
     from climviz.nn import checkpoint as ckpt
@@ -99,7 +50,7 @@ def _train_vae(args: argparse.Namespace) -> int:
         vae_config=cfg,
         beta=args.beta,
         resume=not args.restart,
-        progress=_train_progress("vae"),
+        progress=train_progress("vae"),
         grid=parse_grid(args.grid) if args.grid else None,
     )
     _print_regridding(args.data, out)
@@ -141,7 +92,7 @@ def _train_ldm(args: argparse.Namespace) -> int:
         resume=not args.restart,
         architecture=arch,
         period=period,
-        progress=_train_progress(f"ldm-{args.mode}"),
+        progress=train_progress(f"ldm-{args.mode}"),
     )
     _print_regridding(args.data, out)
     print(out)
@@ -161,29 +112,39 @@ def _open_cond(args: argparse.Namespace, grid):
     return cond
 
 
+def _request(args: argparse.Namespace):
+    """The :class:`~climviz.requests.GenerationRequest` of ``climviz generate``'s options."""
+    from climviz.requests import GenerationRequest
+
+    return GenerationRequest(
+        n_members=args.members, steps=args.steps, mode=args.mode, seed=args.seed, sampler=args.sampler
+    )
+
+
 def _generate_distributed(args: argparse.Namespace) -> int:
     from climviz.nn import checkpoint as ckpt
     from climviz.pipelines.distributed import connect, generate_to_zarr
 
     if Path(args.output).suffix.lower() != ".zarr":
         raise ValueError(f"--scheduler writes one Zarr store: give -o a .zarr path, not {args.output!r}")
+    if args.device != "auto":
+        raise ValueError(
+            "--device chooses where this process generates; with --scheduler the Dask workers choose"
+        )
     grid = ckpt.load_config(Path(args.model_dir) / "vae")["grid"]
     cond = _open_cond(args, (grid["lat"], grid["lon"]))
     source = f"{args.cond}" + (f" member {args.member}" if args.member is not None else "")
     attrs = {"conditioning_source": source, **{k: v for k, v in cond.attrs.items() if k == "regridding"}}
+    request = _request(args)
     with connect(args.scheduler, args.workers) as client:
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
         out = generate_to_zarr(
             args.model_dir,
             cond.load(),
             args.output,
-            args.members,
-            args.steps,
-            args.mode,
-            args.seed,
-            args.sampler,
-            args.members_per_task,
-            client,
+            request,
+            members_per_task=args.members_per_task,
+            client=client,
             attrs=attrs,
             progress=progress_printer("members"),
         )
@@ -198,17 +159,10 @@ def _generate(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble import EnsembleGenerator
 
     check_output_path(args.output)  # a bad suffix or directory fails now, not after the sampling
-    gen = EnsembleGenerator.from_checkpoint(args.model_dir)
+    request = _request(args)
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir, args.device)
     cond = _open_cond(args, (gen.lat, gen.lon)).load()
-    out = gen.generate(
-        cond,
-        n_members=args.members,
-        steps=args.steps,
-        mode=args.mode,
-        seed=args.seed,
-        sampler=args.sampler,
-        progress=progress_printer("network evaluations"),
-    )
+    out = gen.generate(cond, request, progress=progress_printer("network evaluations"))
     out.attrs["conditioning_source"] = f"{args.cond}" + (
         f" member {args.member}" if args.member is not None else ""
     )
@@ -224,7 +178,7 @@ def _evaluate_ensemble(args: argparse.Namespace) -> int:
     from climviz.pipelines.ensemble_eval import markdown_table, run_evaluation
     from climviz.pipelines.ensemble_training import parse_members
 
-    gen = EnsembleGenerator.from_checkpoint(args.model_dir)
+    gen = EnsembleGenerator.from_checkpoint(args.model_dir, args.device)
     result = run_evaluation(
         gen,
         args.data,
@@ -265,46 +219,10 @@ def _add_loop_args(p: argparse.ArgumentParser, steps: int, batch: int, lr: float
     p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="climviz",
-        description="Explore generative-AI emulators of climate simulations.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    data = sub.add_parser("data", help="make the embedded synthetic data sets")
-    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATASET")
-
-    p = data_sub.add_parser(
-        "toy-ensemble",
-        help="synthetic grand ensemble of monthly surface temperature (tas, K)",
-        description="Write a synthetic, physically motivated grand ensemble of monthly "
-        "near-surface temperature as CF NetCDF (.nc) or Zarr (.zarr). The data is synthetic.",
-    )
-    p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
-    p.add_argument("--members", type=int, default=30, help="number of members (default 30)")
-    p.add_argument("--start", type=int, default=1850, help="first year (default 1850)")
-    p.add_argument("--end", type=int, default=2005, help="last year, inclusive (default 2005)")
-    p.add_argument("--grid", default="96x192", help="NLATxNLON Gaussian grid (default 96x192)")
-    p.add_argument("--seed", type=int, default=0, help="ensemble seed (default 0)")
-    p.set_defaults(handler=_data_toy_ensemble)
-
-    p = data_sub.add_parser(
-        "toy-wind",
-        help="synthetic global u/v wind from a spherical shallow-water model",
-        description="Write global u, v and relative vorticity from the torch-harmonics "
-        "shallow-water solver as CF NetCDF (.nc) or Zarr (.zarr). The data is synthetic.",
-    )
-    p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
-    p.add_argument("--grid", default="128x256", help="NLATxNLON (default 128x256)")
-    p.add_argument("--days", type=float, default=30.0, help="simulated days after spin-up")
-    p.add_argument("--interval-hours", type=float, default=6.0, help="output interval (hours)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the initial condition")
-    p.set_defaults(handler=_data_toy_wind)
-
-    train = sub.add_parser("train", help="train models (resumable; checkpoints as it goes)")
-    train_sub = train.add_subparsers(dest="train_command", required=True, metavar="MODEL")
-    p = train_sub.add_parser("vae", help="the ensemble generator's VAE (and normalisation)")
+def register(commands: Commands) -> None:
+    """Add ``vae`` and ``ldm`` to ``commands.train``, ``generate`` to ``commands.top`` and
+    ``ensemble`` to ``commands.evaluate``."""
+    p = commands.train.add_parser("vae", help="the ensemble generator's VAE (and normalisation)")
     _add_loop_args(p, 4000, 32, 2e-3)
     p.add_argument("--channels", default="16,32,64", help="VAE widths per level (default 16,32,64)")
     p.add_argument("--latent-channels", type=int, default=4, help="latent channels (default 4)")
@@ -315,11 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on this NLATxNLON Gaussian grid, regridding the data (default: the data's own grid)",
     )
     p.set_defaults(handler=_train_vae)
-    p = train_sub.add_parser("ldm", help="the residual latent diffusion model")
+    p = commands.train.add_parser("ldm", help="the residual latent diffusion model")
     _add_loop_args(p, 4000, 32, 5e-4)
     p.add_argument(
         "--mode",
-        choices=["transformer", "autoregressive", "both"],
+        choices=TRAIN_MODES,
         default="both",
         help="how the network will sample; 'both' (default) trains one network for both modes",
     )
@@ -340,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_train_ldm)
 
-    p = sub.add_parser("generate", help="generate new ensemble members from a conditioning run")
+    p = commands.top.add_parser("generate", help="generate new ensemble members from a conditioning run")
     p.add_argument("--model-dir", default="models/ensemble", help="generator directory")
     p.add_argument("--cond", required=True, help="conditioning run: a file holding one run, or an ensemble")
     p.add_argument("--member", type=int, default=None, help="member of --cond to condition on")
@@ -350,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps (default {DEFAULT_STEPS})"
     )
-    p.add_argument("--mode", choices=["transformer", "autoregressive"], default="transformer")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     p.add_argument(
         "--sampler",
         choices=SAMPLER_NAMES,
@@ -370,11 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="worker processes of a local cluster (default 1)"
     )
     p.add_argument("--members-per-task", type=int, default=4, help="members per Dask task (default 4)")
+    add_device_option(p)
     p.set_defaults(handler=_generate)
 
-    evaluate = sub.add_parser("evaluate", help="score trained models against held-out truth")
-    evaluate_sub = evaluate.add_subparsers(dest="evaluate_command", required=True, metavar="WHAT")
-    p = evaluate_sub.add_parser("ensemble", help="generated vs held-out true members (JSON + table)")
+    p = commands.evaluate.add_parser("ensemble", help="generated vs held-out true members (JSON + table)")
     p.add_argument("--data", required=True, help="the ensemble the generator was trained on")
     p.add_argument("--model-dir", default="models/ensemble")
     p.add_argument("--cond-member", type=int, default=25, help="held-out member to condition on (default 25)")
@@ -387,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, help=f"default {DEFAULT_SAMPLER}"
     )
-    p.add_argument("--mode", choices=["transformer", "autoregressive"], default=None, help="default: both")
+    p.add_argument("--mode", choices=MODES, default=None, help="default: both")
     p.add_argument("--start", default="1950-01", help="first month scored (default 1950-01)")
     p.add_argument("--end", default="2005-12", help="last month scored (default 2005-12)")
     p.add_argument("--seed", type=int, default=0)
@@ -398,41 +315,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="draws of true members for the perfect-generator ranges (default 200; 0 skips them)",
     )
     p.add_argument("-o", "--output", default="eval/ensemble", help="directory for JSON and table")
+    add_device_option(p)
     p.set_defaults(handler=_evaluate_ensemble)
-
-    from climviz.cli_downscale import register
-
-    register(train_sub, evaluate_sub, sub)
-    return parser
-
-
-@contextlib.contextmanager
-def _sigterm_exits():
-    """While inside, SIGTERM raises ``SystemExit`` so ``finally`` blocks run (the atomic
-    writers then remove their partial output); the previous handler is restored after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        with _sigterm_exits():
-            return args.handler(args)
-    except (ValueError, OSError) as err:  # bad input, unreadable or unwritable paths: one line, no traceback
-        print(f"climviz: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print("climviz: error: out of memory; ask for fewer members or a shorter period", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
