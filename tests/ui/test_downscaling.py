@@ -1,6 +1,7 @@
 """Downscaling (the downscaling tab's state) with tiny TAUDiff and baseline checkpoints."""
 
 import numpy as np
+import pytest
 
 from climviz.data.coarsen import coarsen
 from climviz.data.toy_wind import toy_wind
@@ -10,17 +11,33 @@ from climviz.ui.downscaling import CASES, Downscaling
 SPINUP = 1.0
 
 
-def test_downscale_case_views(tiny_downscalers):
+@pytest.fixture(scope="module")
+def downscaled(tiny_downscalers):
+    """A state that downscaled 4 frames x 2 samples, shown at frame 3, and the case's truth made here."""
     td, base = tiny_downscalers
-    s = Downscaling(td, base, spinup_days=SPINUP, frames=4, n_samples=2, steps=2)
+    s = Downscaling(td, base, spinup_days=SPINUP, frames=4, n_samples=2, steps=2, time=0)
     assert s.fine_grid() == (32, 64) and s.factor() == 4 and s.work() == 2 * 4 * 2 * 2
-    res = s.run(timeout=300)
-    assert s.error == "" and res is not None and "Downscaled 4 frames x 2 samples" in s.status
-    # the truth is a fresh simulation of the case's seed, and the coarse input is its coarsened version
-    truth = toy_wind(grid=(32, 64), days=1.0, seed=CASES[s.case], spinup_days=SPINUP)
-    np.testing.assert_allclose(res["fine"]["u"].values, truth["u"].values, rtol=1e-6)
-    np.testing.assert_allclose(res["coarse"]["v"].values, coarsen(truth, 4)["v"].values, rtol=1e-5, atol=1e-5)
+    assert s.run(timeout=300) is not None, s.error
     s.time = 3
+    return s, toy_wind(grid=(32, 64), days=1.0, seed=CASES[s.case], spinup_days=SPINUP)
+
+
+def test_a_run_reports_and_keeps_its_result(downscaled):
+    s, _ = downscaled
+    assert s.error == "" and "Downscaled 4 frames x 2 samples" in s.status
+    assert s.time_label().startswith("2000-01-01 18:00")
+
+
+def test_the_truth_is_a_fresh_case_and_the_input_its_coarsened_version(downscaled):
+    s, truth = downscaled
+    np.testing.assert_allclose(s.result["fine"]["u"].values, truth["u"].values, rtol=1e-6)
+    np.testing.assert_allclose(
+        s.result["coarse"]["v"].values, coarsen(truth, 4)["v"].values, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_frame_fields_of_every_model_at_the_shown_frame(downscaled):
+    s, truth = downscaled
     f = s.frame_fields()
     assert list(f) == [
         "coarse input",
@@ -32,22 +49,32 @@ def test_downscale_case_views(tiny_downscalers):
     ]
     assert f["coarse input"][0].shape == (8, 16) and f["truth"][0].shape == (32, 64)
     np.testing.assert_allclose(f["truth"][0].values, truth["u"].isel(time=3).values, rtol=1e-6)
-    z = s.vorticity()
+
+
+def test_vorticity_of_the_truth_matches_the_pipeline(downscaled):
+    s, truth = downscaled
     ref = relative_vorticity(truth["u"].isel(time=3), truth["v"].isel(time=3))
-    np.testing.assert_allclose(z["truth"].values, 1e5 * ref.values, rtol=1e-5, atol=1e-8)
-    ke = res["ke"]
+    np.testing.assert_allclose(s.vorticity()["truth"].values, 1e5 * ref.values, rtol=1e-5, atol=1e-8)
+
+
+def test_kinetic_energy_spectra_of_each_model(downscaled):
+    s, truth = downscaled
+    ke = s.result["ke"]
     assert set(ke) == {"truth", "coarse input", "mean model", "TAUDiff samples", "baseline samples"}
     assert ke["truth"].sizes["degree"] > ke["coarse input"].sizes["degree"]
     # sum over degrees = area-mean kinetic energy (Parseval), of the same order as 0.5 (u^2 + v^2)
     e = float(0.5 * (truth["u"] ** 2 + truth["v"] ** 2).mean())
     assert 0.3 * e < float(ke["truth"].sum()) < 3 * e
-    rows = s.timings()
+
+
+def test_timings_per_model_and_stage(downscaled):
+    rows = downscaled[0].timings()
     assert [(r["model"], r["stage"]) for r in rows] == [
         ("TAUDiff", "mean model"),
         ("TAUDiff", "diffusion"),
         ("baseline", "diffusion"),
     ]
-    assert all(r["seconds"] >= 0 for r in rows) and s.time_label().startswith("2000-01-01 18:00")
+    assert all(r["seconds"] >= 0 for r in rows)
 
 
 def test_cap_and_missing_models(tiny_downscalers, monkeypatch):
