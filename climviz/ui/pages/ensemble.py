@@ -346,7 +346,7 @@ class DenoiseView(_DrawnTab):
             clim=symmetric_clim(frames[-1]["field"]),
             responsive=True,
         )
-        self.curve.object = denoise_curve(frames, step)
+        self.curve.object = denoise_curve(frames, step, width=470)  # room for its title
         return ""
 
     @param.depends("results.version", "results.denoise_step", watch=True)
