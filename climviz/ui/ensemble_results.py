@@ -16,7 +16,9 @@ import xarray as xr
 from climviz.data.forcing import eruptions_between
 from climviz.data.grid import decimal_years
 from climviz.diagnostics import area_mean, area_weights, crps_ensemble, rank_histogram, spread_ratio
+from climviz.diagnostics.agreement import DEFAULT_THRESHOLD, agreeing_points, agreement_mask
 from climviz.ui.ensemble_request import EMBEDDED, EnsembleRequest
+from climviz.ui.point_inspect import GridPoint, PointInspection, inspect_point, nearest_point, pick_point
 from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import APP_SEED, N_EMBEDDED, embedded_climatology, embedded_members
 
@@ -59,6 +61,12 @@ class EnsembleResults(RegionChoice):
         doc="Anomalies of the maps and regional series are taken from the monthly climatology of this",
     )
     denoise_step = param.Integer(default=0, bounds=(0, None), doc="Sampler step shown in the denoising view")
+    point = param.Tuple(
+        default=None,
+        allow_None=True,
+        length=2,
+        doc="(lon degrees east, lat degrees north) of the inspected grid point; None: none",
+    )
 
     # ------------------------------------------------------------ kept from the last job (read by views)
     result = param.Parameter(
@@ -187,8 +195,8 @@ class EnsembleResults(RegionChoice):
 
     def map_fields(self) -> dict[str, xr.DataArray]:
         """``(lat, lon)`` fields of month ``month``: anomalies (vs :meth:`climatology`) of the
-        conditioning run, a generated member, the generated mean, a true member, and the generated
-        spread (std over members)."""
+        conditioning run, a generated member, the generated mean, a true member, the true reference
+        ensemble's mean (with a result), and the generated spread (std over members)."""
         cond = self.shown_conditioning()
         t = int(min(self.month, cond.sizes["time"] - 1))
         clim = self.climatology()
@@ -207,10 +215,56 @@ class EnsembleResults(RegionChoice):
         truth = self.truth()
         if truth is not None:
             out["truth"] = month_anomaly(truth.isel(time=t), clim, m)
+        ref = self.reference() if ens is not None else None
+        if ref is not None and ref.sizes["time"] == cond.sizes["time"]:
+            out["ref_mean"] = month_anomaly(ref.isel(time=t).mean("member"), clim, m)
         for k, v in out.items():
             if k != "spread":
                 v.attrs = {"long_name": "anomaly", "units": "K"}
         return out
+
+    def agreement_points(self, threshold: float = DEFAULT_THRESHOLD, every: int = 2) -> dict[str, tuple]:
+        """Stipples of month ``month``: ``{"mean": (lon, lat)}`` where at least ``threshold`` of the
+        generated members agree on the sign of the generated-mean anomaly, ``{"ref_mean": ...}``
+        the same for the true reference members (each only when there is such an ensemble); on
+        every ``every``-th row and column of the grid, so that the dots leave the colours readable."""
+        cond = self.shown_conditioning()
+        t = int(min(self.month, cond.sizes["time"] - 1))
+        clim, m = self.climatology(), int(cond["time"].values[t].month)
+        out = {}
+        ens, ref = self.result, self.reference()
+        for name, runs in (("mean", ens), ("ref_mean", ref)):
+            if runs is not None and runs.sizes["time"] == cond.sizes["time"]:
+                mask = agreement_mask(month_anomaly(runs.isel(time=t), clim, m), threshold)
+                out[name] = agreeing_points(
+                    mask.isel(lat=slice(None, None, every), lon=slice(None, None, every))
+                )
+        return out
+
+    # ------------------------------------------------------------ one grid point
+    def set_point(self, x: float, y: float, central_lon: float = 180.0) -> GridPoint:
+        """Inspect the grid point nearest a tap at ``(x, y)`` on a map in display coordinates
+        (``x = lon - central_lon``; see :func:`~climviz.ui.point_inspect.pick_point`)."""
+        p = pick_point(self.shown_conditioning(), x, y, central_lon)
+        self.point = (p.lon, p.lat)
+        return p
+
+    def grid_point(self) -> GridPoint | None:
+        """The grid point nearest :attr:`point` on the shown grid, or None when nothing is selected."""
+        if self.point is None:
+            return None
+        cond = self.shown_conditioning()
+        return nearest_point(cond["lat"].values, cond["lon"].values, *self.point)
+
+    def point_inspection(self) -> PointInspection | None:
+        """What the point views draw (series, anomaly distributions, ranks) at :meth:`point`, with
+        anomalies against :meth:`climatology`; None without a point or a result."""
+        p, ens, cond = self.grid_point(), self.result, self.shown_conditioning()
+        if p is None or ens is None or ens.sizes["time"] != cond.sizes["time"]:
+            return None
+        return inspect_point(
+            ens, cond, p, self.reference(), clim=self.climatology(), clim_note=self.anomaly_text()
+        )
 
     def month_label(self) -> str:
         cond = self.shown_conditioning()

@@ -59,6 +59,30 @@ class StepsSweep(BackgroundTask):
             if self.mode not in generator.modes:
                 self.mode = generator.modes[0]
 
+    @classmethod
+    def for_generation(cls, gen, n_members: int = 3, n_months: int = 24) -> StepsSweep:
+        """A sweep for the ensemble tab of one session (an
+        :class:`~climviz.ui.generation.EnsembleGeneration` ``gen``): its generator, the shown
+        conditioning run with the true member and reference ensemble of the comparison, and the
+        seed, sampler and mode of its request (followed when they change)."""
+        req, res = gen.request, gen.results
+
+        def inputs():
+            truth = res.truth()
+            if truth is None:
+                raise ValueError("the step sweep needs an embedded conditioning run (a true member to score)")
+            return res.shown_conditioning(), truth, res.reference()
+
+        sweep = cls(gen.generator, inputs=inputs, note=gen.note, n_members=n_members, n_months=n_months)
+
+        def follow(*_):
+            mode = req.mode if req.mode in sweep.param.mode.objects else sweep.mode
+            sweep.param.update(seed=int(req.seed), sampler=req.sampler, mode=mode)
+
+        req.param.watch(follow, ["seed", "sampler", "mode"])
+        follow()
+        return sweep
+
     def work(self) -> int:
         """members x months x (sum of the step counts) of the current request."""
         return int(self.n_members) * int(self.n_months) * sum(int(s) for s in self.steps)

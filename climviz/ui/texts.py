@@ -17,6 +17,17 @@ ensemble *mean* is smoother (the random parts cancel) and the *spread* map shows
 disagree most (over land and in the ENSO region). Drag a box on the first map with the box-select
 tool to choose a region."""
 
+MAPS_CAPTION = """Dots on the two *mean* maps: at least 80 % of the members (generated, or true) have an
+anomaly of the same sign as their mean there, so the sign is robust, not noise. Tap a map to see one
+grid point below the maps; press play to step through the months."""
+
+SWEEP = """**What more sampler steps buy (teaching).** The sampler removes noise in steps; each step is
+one pass of the network, so the cost grows with the steps. Here the same small request (same
+conditioning run, seed, sampler and mode) is generated with 2, 5, 10 and 20 steps and scored against
+the true members: the *CRPS* (lower is better; the dashed line is what the true ensemble scores),
+the *spread ratio* (1 is right) and the wall time. Usually the scores improve quickly, then
+flatten while the cost keeps growing: past that point more steps buy nothing but time."""
+
 SERIES = """**Regional mean over time.** Black: the conditioning run. Orange: each generated member
 and the band holding 90 % of them. Blue: the band of the *true* ensemble (other runs of the same
 synthetic climate model). The two bands should overlap and have the same width. Red dashed

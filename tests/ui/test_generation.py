@@ -122,7 +122,7 @@ def test_enso_diagnostics_of_the_result(generated):
 def test_map_fields_of_the_chosen_month_and_member(generated):
     res, cond = generated.results, generated.request.conditioning()
     ens = res.result
-    assert set(res.map_fields()) == {"cond", "member", "mean", "spread", "truth"}
+    assert set(res.map_fields()) == {"cond", "member", "mean", "spread", "truth", "ref_mean"}
     with res.param.update(month=5, shown_member=2):
         clim = cond.groupby("time.month").mean("time")
         f = res.map_fields()

@@ -2,9 +2,11 @@
 new objects, hidden views drawn when shown, maps that fill the page and zoom together
 (timings live in bench/bench_app.py)."""
 
+import holoviews as hv
 import panel as pn
 import param
 import pytest
+import xarray as xr
 
 import climviz.ui.sources as sources
 from climviz.ui.ensemble_results import TRUE_CLIM
@@ -101,10 +103,10 @@ def test_the_maps_are_kept_and_the_generated_ones_join_with_the_first_result(tin
     assert before == [views.maps.panes["cond"], views.maps.panes["truth"]]
     assert state.generate(timeout=120) is not None, state.error  # conditioning and reference from the caches
     after = list(grid.objects)
-    assert len(after) == 5 and after[:2] == before and all(p is q for p, q in zip(after, before))
+    assert len(after) == 6 and after[:2] == before and all(p is q for p, q in zip(after, before))
 
 
-def test_a_new_month_updates_the_same_map_panes(tiny_generator, no_new_data):
+def test_a_new_month_or_a_player_step_updates_the_same_map_panes(tiny_generator, no_new_data):
     state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=2, **PERIOD)
     assert state.generate(timeout=120) is not None, state.error
     views = _views(state)
@@ -116,6 +118,13 @@ def test_a_new_month_updates_the_same_map_panes(tiny_generator, no_new_data):
     state.results.month = 13
     assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)  # nothing rebuilt
     assert "1991-02" in _title(maps.maps["member"]) and "1991-02" in _title(maps.maps["cond"])
+    player = views.player  # the animation: a Player on the month, at a speed a person can follow
+    assert (player.start, player.end, player.value) == (0, 23, 13) and player.interval == 500
+    player.value = 5  # one step of the Player
+    assert state.results.month == 5 and "1990-06" in _title(maps.maps["mean"])
+    assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)
+    views.speed.value = 250
+    assert player.interval == 250
 
 
 def test_the_anomaly_reference_changes_the_maps_and_says_so(tiny_generator, no_new_data):
@@ -207,3 +216,56 @@ def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_dow
     assert all(p is q for p, q in zip(grid.objects, panes))  # the first four kept
     page.tabs.active = 2
     assert page.ke_plot.object is not None and "TAUDiff" in page.timing_table.object
+
+
+def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_maps(
+    tiny_generator, no_new_data
+):
+    state = EnsembleGeneration(tiny_generator, "", n_members=3, steps=2, **PERIOD)
+    assert state.generate(timeout=120) is not None, state.error
+    views = _views(state)
+    _render(views)
+    maps, point = views.maps, views.maps.point
+    panes, objects = dict(maps.panes), {k: p.object for k, p in maps.panes.items()}
+    assert point.view.note.visible and "Tap any map" in point.view.note.object
+    maps.on_tap(x=-40.0, y=2.0)  # what the Tap stream calls: 140 E, 2 N in the Pacific-centred map
+    res = state.results
+    lon, lat = res.point
+    assert abs(lon - 140.0) < 5 and abs(lat - 2.0) < 5
+    assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)  # maps kept
+    assert not point.view.note.visible and "Point" in point.title.object
+    n_true = len(res.reference_members())
+    curves = [e for e in point.series.object if isinstance(e, hv.Curve)]
+    assert len(curves) == 1 + 3 + n_true
+    assert point.ranks.object is not None and point.distribution.object is not None
+    ring = maps.maps["member"].last.Points.II  # the marker on every map, at the grid point
+    assert len(ring) == 1 and abs(float(ring["x"][0]) - (lon - 180.0)) < 1e-6
+    pane, first = point.series, point.series.object
+    res.anomaly_reference = TRUE_CLIM  # the point views follow the anomaly reference
+    assert point.series is pane and pane.object is not first
+    assert "true ensemble" in res.point_inspection().clim_note
+
+
+def test_stipples_where_all_members_agree(tiny_generator, no_new_data):
+    import numpy as np
+
+    state = EnsembleGeneration(tiny_generator, "", n_members=4, steps=2, **PERIOD)
+    assert state.generate(timeout=120) is not None, state.error
+    res = state.results
+    cond = res.shown_conditioning()
+    clim = res.climatology()
+    # every member: the conditioning run's climatology + 1 K north of the equator, and
+    # +-1 K alternating between members to the south (no agreement there)
+    base = clim.sel(month=cond["time"].dt.month).drop_vars("month")
+    north = (cond["lat"] > 0).astype(float)
+    signs = xr.DataArray([1.0, -1.0, 1.0, -1.0], dims="member")
+    ens = base + north + (1 - north) * signs
+    res.keep(ens.transpose("member", "time", "lat", "lon"), cond, res.analysis, [])
+    views = _views(state)
+    _render(views)
+    lon, lat = res.agreement_points()["mean"]  # on every other row and column of the grid
+    assert lat.size == (cond["lat"].values[::2] > 0).sum() * cond["lon"].values[::2].size
+    assert np.all(lat > 0)
+    dots = views.maps.maps["mean"].last.Points.I
+    assert len(dots) == lat.size
+    assert "dots" in _title(views.maps.maps["mean"]) and "80 %" in views.maps.caption.object

@@ -20,6 +20,16 @@ from climviz.ui.ensemble_results import EnsembleResults
 from climviz.ui.export import export_netcdf
 from climviz.ui.generation import EnsembleGeneration
 from climviz.ui.pages.parts import DrawnView, JobControls, deferred, explain, synthetic_banner, unavailable
+from climviz.ui.point_views import (
+    anomaly_distribution_view,
+    point_marker,
+    point_rank_view,
+    point_series_view,
+    quantile_table,
+    stipple_view,
+)
+from climviz.ui.steps_sweep import StepsSweep
+from climviz.ui.sweep_views import sweep_scores_view
 from climviz.ui.views import (
     acf_view,
     bars_view,
@@ -36,18 +46,23 @@ MAP_MIN_W = 300  # px: below this a global map is unreadable
 MAPS_AXES = "ensemble"  # the ensemble maps zoom together (and with no other maps)
 ENSO_AXES = "enso"
 ENSO_EXTENT = (-60.0, -25.0, 110.0, 25.0)  # tropical Pacific in display coordinates (lon - 180)
-MAPS = {  # name in EnsembleResults.map_fields -> title, colour map
+MAPS = {  # name in EnsembleResults.map_fields -> title, colour map (in the order shown, two a row)
     "cond": ("Conditioning run", "RdBu_r"),
     "truth": ("Held-out true member", "RdBu_r"),
     "member": ("Generated member", "RdBu_r"),
-    "mean": ("Generated mean", "RdBu_r"),
     "spread": ("Generated spread", "viridis"),
+    "mean": ("Generated mean", "RdBu_r"),
+    "ref_mean": ("True-ensemble mean", "RdBu_r"),
 }
+GENERATED = ("member", "spread", "mean", "ref_mean")  # maps shown once there is a result
+SPEEDS = {"1 frame/s": 1000, "2 frames/s": 500, "4 frames/s": 250}  # the Player's interval, ms
 
 
 # what the views follow, besides the result itself ("results.version")
 CONDITIONING = ("request.cond_member", "request.cond_source", "request.start_year", "request.end_year")
 COMPARISON = ("results.region", "results.box", "results.truth_member", "results.n_reference")
+POINT = ("results.point",)
+NO_POINTS = hv.Points([], ["x", "y"])  # where a map has no stipples or marker (its layers stay the same)
 
 
 class _ResultView(pn.viewable.Viewer):
@@ -79,23 +94,31 @@ def _map_pane(obj, linked: bool = True) -> pn.pane.HoloViews:
 
 
 class MapsView(_ResultView):
-    """One month's maps: conditioning run, held-out true member, generated member, mean and spread.
+    """One month's maps: conditioning run, held-out true member, generated member, spread and mean,
+    and the true ensemble's mean; the point panel below them.
 
-    A box drawn on the conditioning-run map with the box-select tool sets a custom region.
+    A box drawn on the conditioning-run map with the box-select tool sets a custom region; a tap
+    on any map picks the grid point the point panel shows (ringed on every map). The generated
+    and true means are stippled where the members agree on the sign of the anomaly.
     """
 
     def __init__(self, **params):
         super().__init__(**params)
         self._like = None  # a field of the grid, for the empty maps
+        self._sent: dict[str, dict] = {}  # the data last sent down each pipe
         self._pipes = {name: hv.streams.Pipe(data=None) for name in MAPS}
         self.maps = {name: hv.DynamicMap(self._draw, streams=[pipe]) for name, pipe in self._pipes.items()}
         self.panes = {name: _map_pane(dmap) for name, dmap in self.maps.items()}
         bounds = hv.streams.BoundsXY(source=self.maps["cond"], bounds=None)
         bounds.add_subscriber(self._on_box)
+        self.taps = {name: hv.streams.Tap(source=dmap, x=None, y=None) for name, dmap in self.maps.items()}
+        for tap in self.taps.values():
+            tap.add_subscriber(self.on_tap)
         self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width")
+        self.point = PointView(request=self.request, results=self.results)
         self._layout = pn.Column(
-            explain(texts.MAPS, width=None), self.caption, self.grid, sizing_mode="stretch_width"
+            explain(texts.MAPS, width=None), self.caption, self.grid, self.point, sizing_mode="stretch_width"
         )
         self._arrange()
         self.update()
@@ -105,32 +128,44 @@ class MapsView(_ResultView):
             x0, y0, x1, y1 = bounds
             self.results.set_box(x0 + 180.0, y0, x1 + 180.0, y1)  # display x is lon - 180 (Pacific-centred)
 
+    def on_tap(self, x=None, y=None):
+        """A tap on a map (display coordinates, Pacific-centred): inspect the nearest grid point."""
+        if x is not None and y is not None:
+            self.results.set_point(x, y, central_lon=180.0)
+
     @staticmethod
     def _draw(data):
-        """The map of one ``data`` dict sent down a pipe (DynamicMap callback)."""
+        """The map of one ``data`` dict sent down a pipe (DynamicMap callback): the field, its
+        stipples and the marker of the inspected point (empty layers where there are none)."""
         if data is None:
             return hv.Overlay()
         if data["field"] is None:
-            return placeholder_map(
+            base = placeholder_map(
                 data["like"], data["title"], responsive=True, box=data["box"], dynamic=False, axes=MAPS_AXES
             )
-        return map_view(
-            data["field"],
-            title=data["title"],
-            cmap=data["cmap"],
-            clim=data["clim"],
-            responsive=True,
-            min_width=MAP_MIN_W,
-            box=data["box"],
-            tools=data["tools"],
-            dynamic=False,
-            axes=MAPS_AXES,
-        )
+        else:
+            base = map_view(
+                data["field"],
+                title=data["title"],
+                cmap=data["cmap"],
+                clim=data["clim"],
+                responsive=True,
+                min_width=MAP_MIN_W,
+                box=data["box"],
+                tools=data["tools"],
+                dynamic=False,
+                axes=MAPS_AXES,
+            )
+        stipples = data.get("stipples")
+        dots = stipple_view(*stipples) if stipples is not None else stipple_view([], [])
+        point = data.get("point")
+        ring = point_marker(point) if point is not None else point_marker_empty()
+        return (base * dots * ring).opts(**base.opts.get().kwargs)  # the map's own options: size, title
 
     @param.depends("results.version", watch=True)
     def _arrange(self):
         """Conditioning run and true member; the generated maps join with the first result."""
-        names = ["cond", "truth"] + (["member", "mean", "spread"] if self.results.result is not None else [])
+        names = ["cond", "truth"] + (list(GENERATED) if self.results.result is not None else [])
         panes = [self.panes[n] for n in names]
         if list(self.grid.objects) != panes:
             self.grid.objects = panes
@@ -148,10 +183,11 @@ class MapsView(_ResultView):
         """Send each map its field (the fields of a month are computed once for all maps)."""
         res = self.results
         try:
-            fields = res.map_fields()
-            label, caption = res.month_label(), f"*Month {res.month_label()}, {res.anomaly_text()}.*"
+            fields, stipples = res.map_fields(), res.agreement_points()
+            label = res.month_label()
+            caption = f"*Month {label}, {res.anomaly_text()}.* {texts.MAPS_CAPTION}"
         except Exception as err:  # e.g. an empty period, or no true ensemble: said on the map titles
-            fields, label, caption = {}, str(err), f"**No maps:** {err}"
+            fields, stipples, label, caption = {}, {}, str(err), f"**No maps:** {err}"
         clim = symmetric_clim(*[v for k, v in fields.items() if k != "spread"]) if fields else (-1, 1)
         box = res.selection() if res.region != "Global" else None
         if self._like is None:
@@ -160,24 +196,110 @@ class MapsView(_ResultView):
         for name, (title, cmap) in MAPS.items():
             field = fields.get(name)
             if field is None:
-                why = "press Generate" if name != "truth" else "no true member for an uploaded run"
+                why = (
+                    "press Generate"
+                    if name not in ("truth", "ref_mean")
+                    else "no true ensemble for an uploaded run"
+                )
                 title = f"{title}: {why if fields else label}"
             else:
                 title = f"{title}, {label}"
+            if name in stipples:
+                title += " (dots: members agree)"
             like = self._like.assign_attrs(
                 long_name="spread (std over members)" if name == "spread" else "anomaly", units="K"
             )
-            self._pipes[name].send(
-                {
-                    "field": field,
-                    "like": like,
-                    "title": title,
-                    "cmap": cmap,
-                    "clim": None if name == "spread" else clim,
-                    "box": box,
-                    "tools": ("hover", "box_select") if name == "cond" else ("hover",),
-                }
-            )
+            self._sent[name] = {
+                "field": field,
+                "like": like,
+                "title": title,
+                "cmap": cmap,
+                "clim": None if name == "spread" else clim,
+                "box": box,
+                "tools": ("hover", "box_select") if name == "cond" else ("hover",),
+                "stipples": stipples.get(name),
+                "point": self._point(),
+            }
+        self._send()
+
+    def _point(self):
+        try:
+            return self.results.grid_point()
+        except Exception:  # no conditioning run to pick on (e.g. an empty period)
+            return None
+
+    @param.depends(*POINT, watch=True)
+    def _point_changed(self):
+        """Ring the new point on every map: the fields already sent are sent again, not recomputed."""
+        point = self._point()
+        for data in self._sent.values():
+            data["point"] = point
+        self._send()
+
+    def _send(self):
+        shown = {n for n in MAPS if self.panes[n] in self.grid.objects}
+        for name in sorted(self._sent, key=lambda n: n not in shown):  # the maps shown first
+            self._pipes[name].send(dict(self._sent[name]))
+
+    def __panel__(self):
+        return self._layout
+
+
+def point_marker_empty() -> hv.Points:
+    return NO_POINTS.opts(color="magenta", size=10, marker="circle", fill_alpha=0, line_width=2)
+
+
+class PointView(_ResultView):
+    """The tapped grid point: time series of the conditioning run, the generated and true members;
+    the distributions of their anomalies; the rank of the true members among the generated ones."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.title = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.series = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed", width=660, height=320)
+        self.distribution = pn.pane.HoloViews(
+            None, linked_axes=False, sizing_mode="fixed", width=440, height=320
+        )
+        self.ranks = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed", width=440, height=300)
+        self.quantiles = pn.pane.HoloViews(
+            None, linked_axes=False, sizing_mode="fixed", width=440, height=110
+        )
+        self.view = DrawnView(
+            self._draw,
+            pn.FlexBox(
+                self.series, self.distribution, self.ranks, self.quantiles, sizing_mode="stretch_width"
+            ),
+        )
+        self._layout = pn.Column(self.title, self.view, sizing_mode="stretch_width")
+        self._changed()
+
+    def _draw(self) -> str:
+        res = self.results
+        p = res.grid_point()
+        if p is None:
+            self.title.object = "#### Point"
+            return "*Tap any map to see one grid point: its time series, distribution and rank histogram.*"
+        self.title.object = f"#### Point {p.label()}"
+        insp = res.point_inspection()
+        if insp is None:
+            return "*Generate an ensemble to see it at this point.*"
+        self.series.object = point_series_view(insp, width=660, height=320)
+        self.distribution.object = anomaly_distribution_view(insp, width=440, height=320)
+        self.ranks.object = point_rank_view(insp, width=440, height=300)
+        self.ranks.visible = insp.rank_counts is not None
+        self.quantiles.object = quantile_table(insp).opts(width=440, height=110, title="")
+        return ""
+
+    @param.depends(
+        "results.version",
+        "results.anomaly_reference",
+        "results.n_reference",
+        *POINT,
+        *CONDITIONING,
+        watch=True,
+    )
+    def _changed(self):
+        self.view.redraw()
 
     def __panel__(self):
         return self._layout
@@ -357,8 +479,53 @@ class DenoiseView(_DrawnTab):
         return [self.slider]
 
 
+class SweepView(_DrawnTab):
+    """What more sampler steps buy: a small request run at several step counts, scored (teaching)."""
+
+    text = texts.SWEEP
+    sweep = param.ClassSelector(class_=StepsSweep)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.plot = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed", width=1290, height=300)
+        self.view = DrawnView(self._draw, self.plot)
+        self._header = self._controls()  # made once: its job controls poll the sweep
+
+    def _draw(self) -> str:
+        rows = self.sweep.rows
+        if not rows:
+            return "*Press Run sweep: the plots of CRPS, spread ratio and wall time against steps come here.*"
+        self.plot.object = sweep_scores_view(rows, width=420, height=280)
+        return ""
+
+    @param.depends("sweep.version", watch=True)
+    def _changed(self):
+        self.view.changed()
+
+    def header(self) -> list:
+        return self._header
+
+    def _controls(self) -> list:
+        p = self.sweep.param
+        return [
+            pn.Row(
+                pn.widgets.IntInput.from_param(p.n_members, name="Members", width=110),
+                pn.widgets.IntInput.from_param(p.n_months, name="Months (the first)", width=130),
+                pn.widgets.LiteralInput.from_param(p.steps, name="Step counts", width=160),
+                pn.pane.Markdown(
+                    "Seed, sampler and mode are those of the page; the true members of the comparison "
+                    "score it.",
+                    width=380,
+                ),
+            ),
+            pn.Column(JobControls(task=self.sweep, label="Run sweep"), width=500),
+        ]
+
+
 class EnsembleViews(_ResultView):
     """What to look at (region, month, members, anomaly reference) and the tabs of views."""
+
+    sweep = param.ClassSelector(class_=StepsSweep, default=None, allow_None=True)
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -366,16 +533,21 @@ class EnsembleViews(_ResultView):
         self.maps = MapsView(**parts)
         self.series, self.enso = SeriesView(**parts), EnsoView(**parts)
         self.scores, self.denoise = ScoresView(**parts), DenoiseView(**parts)
-        self.tabs = pn.Tabs(
+        tabs = [
             ("Maps", self.maps),
             ("Regional mean", self.series),
             ("ENSO", self.enso),
             ("Scores", self.scores),
             ("Denoising (teaching)", self.denoise),
-            dynamic=True,
-            sizing_mode="stretch_width",
-        )
-        for k, v in enumerate((self.series, self.enso, self.scores, self.denoise), start=1):
+        ]
+        drawn = [self.series, self.enso, self.scores, self.denoise]
+        self.steps = None
+        if self.sweep is not None:
+            self.steps = SweepView(sweep=self.sweep, **parts)
+            tabs.append(("More steps? (teaching)", self.steps))
+            drawn.append(self.steps)
+        self.tabs = pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width")
+        for k, v in enumerate(drawn, start=1):
             v.view.show_in(self.tabs, k)
         self._layout = pn.Column(
             synthetic_banner(),
@@ -387,10 +559,26 @@ class EnsembleViews(_ResultView):
 
     def _controls(self) -> pn.FlexBox:
         p = self.results.param
+        self.player = pn.widgets.Player.from_param(
+            p.month,
+            name="Play the months",
+            interval=SPEEDS["2 frames/s"],
+            loop_policy="loop",
+            show_loop_controls=False,
+            show_value=False,
+            visible_buttons=["slower", "previous", "pause", "play", "next", "faster"],
+            scale_buttons=0.8,
+            width=300,
+            height=60,
+        )
+        self.speed = pn.widgets.Select(label="Speed", options=SPEEDS, value=self.player.interval, width=110)
+        self.speed.link(self.player, value="interval")
         return pn.FlexBox(
             pn.widgets.Select.from_param(p.region, width=170),
             pn.widgets.TextInput.from_param(p.box, name="Custom box (lat0,lat1,lon0,lon1)", width=230),
             pn.widgets.IntSlider.from_param(p.month, name="Month (index in the period)", width=260),
+            self.player,
+            self.speed,
             pn.widgets.IntInput.from_param(p.shown_member, name="Generated member", width=130),
             pn.widgets.IntInput.from_param(p.truth_member, name="True member", width=110),
             pn.widgets.IntInput.from_param(p.smoothing, name="Running mean (months)", width=150),
@@ -516,7 +704,8 @@ class EnsemblePage(pn.viewable.Viewer):
         )
 
     def views(self) -> EnsembleViews:
-        return EnsembleViews(request=self.generation.request, results=self.generation.results)
+        g = self.generation
+        return EnsembleViews(request=g.request, results=g.results, sweep=StepsSweep.for_generation(g))
 
     def __panel__(self):
         return self._layout
