@@ -6,7 +6,9 @@ Uses the models under ``--model-dir`` (default ``$CLIMVIZ_MODEL_DIR`` or ``model
 ensemble generator is missing there, tiny models are trained into a temporary directory first
 (the numbers are then only about the app's own overhead). In process: imports, model loading,
 what a new session of ``app.py`` costs the server (building it, then what it draws once the page
-has loaded), and a generation.
+has loaded), a generation, then the latency of interactions against <= 300 ms (server side, until
+the watchers finish; median of 5): a tap on an ensemble map, a month step of the Player, a frame
+step of the downscaling page.
 
 ``--browser`` also serves ``app.py`` as ``make serve`` does (``SERVE_FLAGS`` of the Makefile) and
 opens pages in headless Chromium (the system browser; never ``playwright install``). For each page
@@ -67,6 +69,46 @@ def app_sessions(root: Path, n: int = 3) -> None:
         )
 
 
+LATENCY_GOAL_S = 0.3  # a tap or a month step, until the watchers have updated every pane
+
+
+def _median_s(actions) -> float:
+    """Median seconds of the calls in ``actions`` (each returns once its watchers have run)."""
+    times = []
+    for act in actions:
+        t = time.perf_counter()
+        act()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _latency_line(name: str, seconds: float, n: int) -> str:
+    verdict = "met" if seconds <= LATENCY_GOAL_S else "MISSED"
+    return f"{name:32s}{seconds * 1000:7.0f} ms  median of {n}   {verdict} (goal <= {LATENCY_GOAL_S * 1000:.0f} ms)"
+
+
+def ensemble_latency(state, n: int = 5) -> None:
+    """Server-side time of a tap on a map (what the Tap stream calls) and of a month step (what the
+    Player sets), on a rendered ensemble page with a result, until every watcher has finished."""
+    from climviz.ui.pages import EnsembleViews
+
+    views = EnsembleViews(request=state.request, results=state.results)
+    views.__panel__().get_root()  # the panes have bokeh models to update, as in a session
+    taps = [(-40.0 + 25 * k, -30.0 + 12 * k) for k in range(n)]
+    t_tap = _median_s([lambda xy=xy: views.maps.on_tap(*xy) for xy in taps])
+    months = views.player.end + 1
+    t_month = _median_s([lambda k=k: setattr(views.player, "value", (k + 1) % months) for k in range(n)])
+    print(_latency_line("tap a map (point views, rings)", t_tap, n))
+    print(_latency_line("month step (Player)", t_month, n))
+
+
+def downscaling_latency(ds, n: int = 5) -> None:
+    """Server-side time of a frame change of the downscaling page (what its Player will set)."""
+    frames = ds.param.time.bounds[1] + 1
+    t = _median_s([lambda k=k: setattr(ds, "time", (k + 1) % frames) for k in range(n)])
+    print(_latency_line("downscaling frame step", t, n))
+
+
 def in_process(root: Path) -> None:
     import torch
 
@@ -109,6 +151,7 @@ def in_process(root: Path) -> None:
         state.poll()
         print(f"generation job                  {t_job:7.2f} s   {req}")
         print(f"re-render after generation      {time.perf_counter() - t:7.2f} s   {state.error}")
+        ensemble_latency(state)
     if td is not None:
         ds = Downscaling(td, base, dnote)
         t = time.perf_counter()
@@ -122,6 +165,7 @@ def in_process(root: Path) -> None:
         )
         for r in ds.timings():
             print(f"   {r['model']:8s} {r['stage']:10s} {r['seconds']:7.2f} s")
+        downscaling_latency(ds)
     pn.state.kill_all_servers()
 
 

@@ -224,7 +224,7 @@ def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_map
     state = EnsembleGeneration(tiny_generator, "", n_members=3, steps=2, **PERIOD)
     assert state.generate(timeout=120) is not None, state.error
     views = _views(state)
-    _render(views)
+    root = _render(views)
     maps, point = views.maps, views.maps.point
     panes, objects = dict(maps.panes), {k: p.object for k, p in maps.panes.items()}
     assert point.view.note.visible and "Tap any map" in point.view.note.object
@@ -235,15 +235,23 @@ def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_map
     assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)  # maps kept
     assert not point.view.note.visible and "Point" in point.title.object
     n_true = len(res.reference_members())
-    curves = [e for e in point.series.object if isinstance(e, hv.Curve)]
+    curves = [e for e in point.series.object.last if isinstance(e, hv.Curve)]
     assert len(curves) == 1 + 3 + n_true
     assert point.ranks.object is not None and point.distribution.object is not None
     ring = maps.maps["member"].last.Points.II  # the marker on every map, at the grid point
     assert len(ring) == 1 and abs(float(ring["x"][0]) - (lon - 180.0)) < 1e-6
-    pane, first = point.series, point.series.object
-    res.anomaly_reference = TRUE_CLIM  # the point views follow the anomaly reference
-    assert point.series is pane and pane.object is not first
+    pane, plot = point.series, point.series.object
+    fig = _figure(pane, root)
+    y_before = (fig.y_range.start, fig.y_range.end)
+    res.anomaly_reference = TRUE_CLIM  # the point views follow the anomaly reference ...
     assert "true ensemble" in res.point_inspection().clim_note
+    maps.on_tap(x=100.0, y=-60.0)  # ... and another tap, far away
+    assert not point.view.note.visible, point.view.note.object
+    assert point.series is pane and pane.object is plot  # updated in place ...
+    assert (
+        _figure(pane, root) is fig and fig.title.text == f"At {res.grid_point().label()}"
+    )  # ... to the new point
+    assert (fig.y_range.start, fig.y_range.end) != y_before  # the axes follow the new point
 
 
 def test_stipples_where_all_members_agree(tiny_generator, no_new_data):

@@ -249,6 +249,39 @@ def point_marker_empty() -> hv.Points:
     return NO_POINTS.opts(color="magenta", size=10, marker="circle", fill_alpha=0, line_width=2)
 
 
+def _shape(obj) -> tuple:
+    """What a plot is made of (layer types and labels): plots of one shape update one figure."""
+    layers = obj if isinstance(obj, hv.Overlay) else [obj]
+    return tuple((type(e).__name__, e.label, len(e) if isinstance(e, hv.Table) else 0) for e in layers)
+
+
+class PipedPlot:
+    """A fixed-size HoloViews pane fed through a ``Pipe``: a new plot of the same shape updates the
+    figure in place (cheap); one of another shape (e.g. more members) replaces it (draws it anew)."""
+
+    def __init__(self, width: int, height: int):
+        self.pane = pn.pane.HoloViews(
+            None, linked_axes=False, sizing_mode="fixed", width=width, height=height
+        )
+        self._pipe: hv.streams.Pipe | None = None
+        self._shape: tuple | None = None
+
+    def show(self, obj) -> None:
+        if obj is None:
+            self.pane.object, self._shape = None, None
+        elif _shape(obj) != self._shape:
+            self._pipe, self._shape = hv.streams.Pipe(data=obj), _shape(obj)
+            show = hv.core.spaces.Callable(lambda data: data, memoize=False)  # plots of one shape hash alike
+            self.pane.object = hv.DynamicMap(show, streams=[self._pipe]).opts(
+                hv.opts.Curve(framewise=True),
+                hv.opts.Histogram(framewise=True),
+                hv.opts.Bars(framewise=True),
+                hv.opts.Overlay(framewise=True),
+            )
+        else:
+            self._pipe.send(obj)
+
+
 class PointView(_ResultView):
     """The tapped grid point: time series of the conditioning run, the generated and true members;
     the distributions of their anomalies; the rank of the true members among the generated ones."""
@@ -256,14 +289,13 @@ class PointView(_ResultView):
     def __init__(self, **params):
         super().__init__(**params)
         self.title = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.series = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed", width=660, height=320)
-        self.distribution = pn.pane.HoloViews(
-            None, linked_axes=False, sizing_mode="fixed", width=440, height=320
-        )
-        self.ranks = pn.pane.HoloViews(None, linked_axes=False, sizing_mode="fixed", width=440, height=300)
-        self.quantiles = pn.pane.HoloViews(
-            None, linked_axes=False, sizing_mode="fixed", width=440, height=110
-        )
+        self.plots = {
+            "series": PipedPlot(660, 320),
+            "distribution": PipedPlot(440, 320),
+            "ranks": PipedPlot(440, 300),
+            "quantiles": PipedPlot(440, 110),
+        }
+        self.series, self.distribution, self.ranks, self.quantiles = (p.pane for p in self.plots.values())
         self.view = DrawnView(
             self._draw,
             pn.FlexBox(
@@ -283,11 +315,12 @@ class PointView(_ResultView):
         insp = res.point_inspection()
         if insp is None:
             return "*Generate an ensemble to see it at this point.*"
-        self.series.object = point_series_view(insp, width=660, height=320)
-        self.distribution.object = anomaly_distribution_view(insp, width=440, height=320)
-        self.ranks.object = point_rank_view(insp, width=440, height=300)
+        plots = self.plots
+        plots["series"].show(point_series_view(insp, width=660, height=320))
+        plots["distribution"].show(anomaly_distribution_view(insp, width=440, height=320))
+        plots["ranks"].show(point_rank_view(insp, width=440, height=300))
+        plots["quantiles"].show(quantile_table(insp).opts(width=440, height=110))
         self.ranks.visible = insp.rank_counts is not None
-        self.quantiles.object = quantile_table(insp).opts(width=440, height=110, title="")
         return ""
 
     @param.depends(
