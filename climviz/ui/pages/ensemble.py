@@ -12,6 +12,7 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 import param
+from bokeh.events import Tap
 
 from climviz.data.grid import decimal_years
 from climviz.ui import texts
@@ -111,9 +112,7 @@ class MapsView(_ResultView):
         self.panes = {name: _map_pane(dmap) for name, dmap in self.maps.items()}
         bounds = hv.streams.BoundsXY(source=self.maps["cond"], bounds=None)
         bounds.add_subscriber(self._on_box)
-        self.taps = {name: hv.streams.Tap(source=dmap, x=None, y=None) for name, dmap in self.maps.items()}
-        for tap in self.taps.values():
-            tap.add_subscriber(self.on_tap)
+        self._tapped: set[str] = set()  # ids of the figures whose taps are listened to
         self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width")
         self.point = PointView(request=self.request, results=self.results)
@@ -133,8 +132,16 @@ class MapsView(_ResultView):
         if x is not None and y is not None:
             self.results.set_point(x, y, central_lon=180.0)
 
-    @staticmethod
-    def _draw(data):
+    def _listen_to_taps(self, plot, element):
+        """Plot hook: the figure's tap events call :meth:`on_tap`, once per figure. (A HoloViews
+        ``Tap`` stream on these DynamicMaps gets no callback: GeoViews projects the overlay into a
+        new DynamicMap, which the stream's source no longer matches.)"""
+        fig = plot.state
+        if fig.id not in self._tapped:
+            self._tapped.add(fig.id)
+            fig.on_event(Tap, lambda event: self.on_tap(event.x, event.y))
+
+    def _draw(self, data):
         """The map of one ``data`` dict sent down a pipe (DynamicMap callback): the field, its
         stipples and the marker of the inspected point (empty layers where there are none)."""
         if data is None:
@@ -160,7 +167,8 @@ class MapsView(_ResultView):
         dots = stipple_view(*stipples) if stipples is not None else stipple_view([], [])
         point = data.get("point")
         ring = point_marker(point) if point is not None else point_marker_empty()
-        return (base * dots * ring).opts(**base.opts.get().kwargs)  # the map's own options: size, title
+        opts = base.opts.get().kwargs  # the map's own options: size, title, ...
+        return (base * dots * ring).opts(**opts, hooks=[*opts.get("hooks", []), self._listen_to_taps])
 
     @param.depends("results.version", watch=True)
     def _arrange(self):
@@ -252,7 +260,7 @@ def point_marker_empty() -> hv.Points:
 def _shape(obj) -> tuple:
     """What a plot is made of (layer types and labels): plots of one shape update one figure."""
     layers = obj if isinstance(obj, hv.Overlay) else [obj]
-    return tuple((type(e).__name__, e.label, len(e) if isinstance(e, hv.Table) else 0) for e in layers)
+    return tuple((type(e).__name__, e.label) for e in layers)
 
 
 class PipedPlot:
@@ -267,8 +275,8 @@ class PipedPlot:
         self._shape: tuple | None = None
 
     def show(self, obj) -> None:
-        if obj is None:
-            self.pane.object, self._shape = None, None
+        if obj is None or isinstance(obj, hv.Table):  # a table plot does not update from a pipe
+            self.pane.object, self._shape = obj, None
         elif _shape(obj) != self._shape:
             self._pipe, self._shape = hv.streams.Pipe(data=obj), _shape(obj)
             show = hv.core.spaces.Callable(lambda data: data, memoize=False)  # plots of one shape hash alike
@@ -298,9 +306,8 @@ class PointView(_ResultView):
         self.series, self.distribution, self.ranks, self.quantiles = (p.pane for p in self.plots.values())
         self.view = DrawnView(
             self._draw,
-            pn.FlexBox(
-                self.series, self.distribution, self.ranks, self.quantiles, sizing_mode="stretch_width"
-            ),
+            pn.Row(self.series, self.distribution),
+            pn.Row(self.ranks, self.quantiles),
         )
         self._layout = pn.Column(self.title, self.view, sizing_mode="stretch_width")
         self._changed()
