@@ -6,6 +6,8 @@ state mark the views stale, and a view is drawn when its sub-tab is shown.
 
 from __future__ import annotations
 
+import functools
+
 import holoviews as hv
 import panel as pn
 import param
@@ -16,7 +18,7 @@ from climviz.ui.pages.parts import DrawnView, JobControls, explain, synthetic_ba
 from climviz.ui.point_inspect import tap_to_lonlat
 from climviz.ui.point_views import point_marker, wind_point_view
 from climviz.ui.sources import WIND_NOTE
-from climviz.ui.views import ke_view, map_view, region_extent, symmetric_clim, timings_view
+from climviz.ui.views import ke_view, map_frame_opts, map_view, region_extent, symmetric_clim, timings_view
 
 MAP_MIN_W = 300
 PLAY_MS = 800  # ms per frame when playing: slow enough to follow one storm
@@ -35,22 +37,25 @@ class RegionMaps(pn.viewable.Viewer):
         self.title = pn.pane.Markdown("")
         self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width")
         self._on_tap = on_tap
-        self._region = None  # the region the maps were made for (name, box)
-        self._centre = 180.0
+        self._key = None  # what the maps were made for: region, centre, extent, names
+        self._centre, self._extent = 180.0, None
         self._point = None
         self.pipes: list[hv.streams.Pipe] = []
         self.panes: list[pn.pane.HoloViews] = []
         self._markers: list[hv.streams.Pipe] = []
         self.taps: list[hv.streams.Tap] = []
 
-    def _make_map(self):
-        """The DynamicMap of slot ``k``: the field, with the marker of the inspected point on top."""
+    def _make_map(self, title: str):
+        """The map of slot ``title``: its field (a DynamicMap fed by ``pipe``) under a ring on the
+        inspected point (fed by ``marker``). The tap listens to the ring's DynamicMap: a stream
+        finds no source in a DynamicMap that returns a whole overlay."""
         pipe, marker = hv.streams.Pipe(data=None), hv.streams.Pipe(data=self._point)
-        centre = self._centre
-        dmap = hv.DynamicMap(_draw_map, streams=[pipe]) * hv.DynamicMap(
-            lambda data: _draw_marker(data, centre), streams=[marker]
+        centre, extent = self._centre, self._extent
+        ring = hv.DynamicMap(functools.partial(_draw_marker, centre=centre), streams=[marker])
+        dmap = (hv.DynamicMap(_draw_map, streams=[pipe]) * ring).opts(
+            **map_frame_opts(centre, extent, title=title, responsive=True, min_width=MAP_MIN_W)
         )
-        tap = hv.streams.Tap(source=dmap, x=None, y=None)
+        tap = hv.streams.Tap(source=ring, x=None, y=None)
         tap.add_subscriber(lambda x, y: self._tapped(x, y, centre))
         self.taps.append(tap)
         return pipe, marker, dmap
@@ -62,16 +67,16 @@ class RegionMaps(pn.viewable.Viewer):
     def show(self, title: str, fields: dict, region, cmap: str, clim) -> None:
         centre, extent = region_extent(region)
         self.title.object = title
-        key = (region.name, centre, extent)
-        if key != self._region:  # a new projection or extent: new maps in the same panes
-            self._region, self._centre = key, centre
+        key = (region.name, centre, extent, tuple(fields))
+        if key != self._key:  # a new projection, extent or list of maps: new maps in the same panes
+            self._key, self._centre, self._extent = key, centre, extent
             self.pipes, self._markers, self.taps = [], [], []
-            for pane in self.panes:
-                pipe, marker, pane.object = self._make_map()
+            for pane, name in zip(self.panes, fields):
+                pipe, marker, pane.object = self._make_map(name)
                 self.pipes.append(pipe)
                 self._markers.append(marker)
-        while len(self.panes) < len(fields):
-            pipe, marker, dmap = self._make_map()
+        for name in list(fields)[len(self.panes) :]:
+            pipe, marker, dmap = self._make_map(name)
             self.pipes.append(pipe)
             self._markers.append(marker)
             self.panes.append(pn.pane.HoloViews(dmap, sizing_mode="stretch_width", min_width=MAP_MIN_W))
@@ -107,10 +112,9 @@ def _draw_map(data):
     return map_view(**data, responsive=True, min_width=MAP_MIN_W, axes=MAPS_AXES, dynamic=False)
 
 
-def _draw_marker(point, centre: float):
-    if point is None:
-        return hv.Points([], ["x", "y"])
-    return point_marker(point, central_lon=centre)
+def _draw_marker(data, centre: float):
+    """A ring on the inspected point ``data`` (nothing when None), in display coordinates."""
+    return point_marker(data, central_lon=centre)
 
 
 class DownscalingPage(pn.viewable.Viewer):
@@ -159,15 +163,15 @@ class DownscalingPage(pn.viewable.Viewer):
         p = state.param
         self.player = pn.widgets.Player.from_param(
             p.time,
-            name="Play the frames",
+            name="Frame (6-hourly): play, pause or step",
             interval=PLAY_MS,
             loop_policy="loop",
             show_loop_controls=False,
+            show_value=True,
             visible_buttons=["previous", "play", "pause", "next"],
-            width=260,
+            width=320,
         )
         view_controls = pn.FlexBox(
-            pn.widgets.IntSlider.from_param(p.time, name="Frame (6-hourly)", width=300),
             self.player,
             pn.widgets.Select.from_param(p.region, width=170),
             pn.widgets.TextInput.from_param(p.box, name="Custom box (lat0,lat1,lon0,lon1)", width=230),
