@@ -6,7 +6,8 @@ every browser session: models and the embedded data the default views show are
 made once per process (``climviz.ui.sources.prepare_shared``, models from
 ``$CLIMVIZ_MODEL_DIR`` or ``models/``), before the server listens when it is
 started with ``--warm`` as ``make serve`` does. Every session gets its own state
-objects, hence its own results; the tabs not shown first are built when opened.
+objects, hence its own results; the tabs not shown first are built when opened. The state
+shown lives in the page's URL (climviz.ui.pages.share), so a copied link reopens the view.
 """
 
 import panel as pn
@@ -14,6 +15,7 @@ import panel as pn
 from climviz.ui.downscaling import Downscaling
 from climviz.ui.generation import EnsembleGeneration
 from climviz.ui.pages import DownscalingPage, EnsemblePage, ExplorerPage, deferred
+from climviz.ui.pages.share import share_view
 from climviz.ui.sources import load_downscalers, load_generator, prepare_shared
 
 pn.extension(sizing_mode="stretch_width", notifications=True)
@@ -31,6 +33,7 @@ tabs = pn.Tabs(
     dynamic=True,
     sizing_mode="stretch_width",
 )
+share_view(tabs, ensemble, downscaling)  # the page's state in its URL; a shared link redoes its jobs
 template = pn.template.BootstrapTemplate(
     title="climviz: generative emulators of climate simulations",
     main=[tabs],

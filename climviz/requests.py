@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from climviz.vocabulary import DEFAULT_MODE, DEFAULT_SAMPLER, DEFAULT_STEPS, MODES, SAMPLER_NAMES
+from climviz.vocabulary import (
+    DEFAULT_DOWNSCALE_SAMPLER,
+    DEFAULT_MODE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    MODES,
+    SAMPLER_NAMES,
+)
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -79,7 +86,7 @@ class DownscaleRequest:
     n_samples: int = 1
     steps: int = DEFAULT_STEPS
     seed: int = 0
-    sampler: str = "ddim"
+    sampler: str = DEFAULT_DOWNSCALE_SAMPLER
     batch_frames: int = 16
 
     def __post_init__(self):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from climviz.cli.commands import Commands, add_device_option
 from climviz.cli.progress import progress_printer, train_progress
-from climviz.vocabulary import SAMPLER_NAMES
+from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
 
 
 # ---------------------------------------------------------------- handlers
@@ -170,7 +170,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--end", default=None, help="last time step")
     p.add_argument("--samples", type=int, default=1, help="samples per time step (default 1)")
     p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
-    p.add_argument("--sampler", choices=SAMPLER_NAMES, default="ddim")
+    p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_DOWNSCALE_SAMPLER)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     add_device_option(p)

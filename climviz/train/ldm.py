@@ -22,8 +22,8 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.denoisers import denoiser_class
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
 from climviz.train.distributed import global_sum, shard, world_size
+from climviz.vocabulary import TRAIN_MODES
 
-MODES = ("transformer", "autoregressive", "both")
 P_CONTEXT = {"transformer": 0.0, "autoregressive": 0.8, "both": 0.5}  # share of windows with context
 
 
@@ -105,8 +105,8 @@ def train_ldm(
     ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
     decimal year of each time step.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in TRAIN_MODES:
+        raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
     if latents.shape[1] < cfg.window:
         raise ValueError(f"need at least {cfg.window} months of data, got {latents.shape[1]}")
     device = device or default_device()

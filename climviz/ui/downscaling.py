@@ -17,9 +17,11 @@ import xarray as xr
 from climviz.diagnostics.spectra import ke_spectrum
 from climviz.requests import DownscaleRequest
 from climviz.ui.jobs import env_cap
+from climviz.ui.point_inspect import GridPoint, WindPoint, inspect_wind_point, nearest_point
 from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import wind_case
 from climviz.ui.task import BackgroundTask
+from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
@@ -43,11 +45,13 @@ class Downscaling(RegionChoice, BackgroundTask):
     frames = param.Integer(default=8, bounds=(1, 64), doc="6-hourly frames to downscale")
     n_samples = param.Integer(default=2, bounds=(1, 8), doc="TAUDiff samples")
     steps = param.Integer(default=10, bounds=(1, 200), doc="Sampler steps")
-    sampler = param.Selector(default="ddim", objects=["ddim", "ddpm", "dpm++2m"], doc="Sampler")
+    sampler = param.Selector(default=DEFAULT_DOWNSCALE_SAMPLER, objects=list(SAMPLER_NAMES), doc="Sampler")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed")
     run_baseline = param.Boolean(default=True, doc="Also run the end-to-end diffusion baseline (for timings)")
     time = param.Integer(default=0, bounds=(0, None), doc="Frame shown")
     box = param.String(default="20,70,280,360")  # the North Atlantic storm track
+    point_lon = param.Number(default=None, allow_None=True, doc="Inspected point: longitude (degrees east)")
+    point_lat = param.Number(default=None, allow_None=True, bounds=(-90, 90), doc="Inspected point: latitude")
 
     result = param.Dict(
         default=None,
@@ -220,6 +224,31 @@ class Downscaling(RegionChoice, BackgroundTask):
             return ""
         t = self.result["fine"]["time"].values[int(min(self.time, self.result["fine"].sizes["time"] - 1))]
         return f"{t.year}-{t.month:02d}-{t.day:02d} {t.hour:02d}:00"
+
+    def point(self) -> GridPoint | None:
+        """The fine-grid point nearest ``(point_lon, point_lat)`` (None when none is chosen)."""
+        if self.point_lon is None or self.point_lat is None or self.taudiff is None:
+            return None
+        lat, lon = self.taudiff.lat, self.taudiff.lon
+        return nearest_point(np.asarray(lat), np.asarray(lon), float(self.point_lon), float(self.point_lat))
+
+    def wind_point(self) -> WindPoint | None:
+        """Wind speed at :meth:`point` through the frames: each TAUDiff sample, the mean model and
+        the truth (None before a result or without a point)."""
+        point = self.point()
+        if self.result is None or point is None:
+            return None
+        return inspect_wind_point(self.result["taudiff"], self.result["fine"], point)
+
+    def speed_top(self) -> float:
+        """One upper end of the wind-speed colour scale for every frame and map of the result
+        (99.5th percentile of the truth's and the samples' speed), so frames played in turn compare."""
+        r = self.result
+        if r is None:
+            return 1.0
+        td, fine = r["taudiff"], r["fine"]
+        speeds = [np.hypot(fine["u"].values, fine["v"].values), np.hypot(td["u"].values, td["v"].values)]
+        return float(max(np.nanpercentile(s, 99.5) for s in speeds))
 
     def timings(self) -> list[dict]:
         """Per-stage wall seconds of TAUDiff and the baseline for this run."""

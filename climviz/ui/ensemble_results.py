@@ -61,11 +61,11 @@ class EnsembleResults(RegionChoice):
         doc="Anomalies of the maps and regional series are taken from the monthly climatology of this",
     )
     denoise_step = param.Integer(default=0, bounds=(0, None), doc="Sampler step shown in the denoising view")
-    point = param.Tuple(
-        default=None,
-        allow_None=True,
-        length=2,
-        doc="(lon degrees east, lat degrees north) of the inspected grid point; None: none",
+    point_lon = param.Number(
+        default=None, allow_None=True, doc="Longitude (degrees east) of the inspected grid point (None: none)"
+    )
+    point_lat = param.Number(
+        default=None, allow_None=True, doc="Latitude (degrees north) of the inspected grid point (None: none)"
     )
 
     # ------------------------------------------------------------ kept from the last job (read by views)
@@ -246,15 +246,16 @@ class EnsembleResults(RegionChoice):
         """Inspect the grid point nearest a tap at ``(x, y)`` on a map in display coordinates
         (``x = lon - central_lon``; see :func:`~climviz.ui.point_inspect.pick_point`)."""
         p = pick_point(self.shown_conditioning(), x, y, central_lon)
-        self.point = (p.lon, p.lat)
+        self.param.update(point_lon=p.lon, point_lat=p.lat)
         return p
 
     def grid_point(self) -> GridPoint | None:
-        """The grid point nearest :attr:`point` on the shown grid, or None when nothing is selected."""
-        if self.point is None:
+        """The grid point nearest ``(point_lon, point_lat)`` on the shown grid, or None when nothing
+        is selected."""
+        if self.point_lon is None or self.point_lat is None:
             return None
         cond = self.shown_conditioning()
-        return nearest_point(cond["lat"].values, cond["lon"].values, *self.point)
+        return nearest_point(cond["lat"].values, cond["lon"].values, self.point_lon, self.point_lat)
 
     def point_inspection(self) -> PointInspection | None:
         """What the point views draw (series, anomaly distributions, ranks) at :meth:`point`, with

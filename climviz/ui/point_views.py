@@ -152,8 +152,9 @@ def stipple_view(lon, lat, *, central_lon: float = 180.0, size: float = 2.0) -> 
     )
 
 
-def point_marker(point: GridPoint, *, central_lon: float = 180.0) -> hv.Points:
-    """A ring on the inspected grid point, in map display coordinates."""
-    return hv.Points(([float(display_x(point.lon, central_lon))], [point.lat]), ["x", "y"]).opts(
+def point_marker(point: GridPoint | None, *, central_lon: float = 180.0) -> hv.Points:
+    """A ring on the inspected grid point, in map display coordinates (no ring for None)."""
+    xy = ([], []) if point is None else ([float(display_x(point.lon, central_lon))], [point.lat])
+    return hv.Points(xy, ["x", "y"]).opts(
         color="magenta", size=10, marker="circle", fill_alpha=0, line_width=2
     )

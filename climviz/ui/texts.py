@@ -15,7 +15,9 @@ climate as well. The maps zoom and pan together. If the generator works, a gener
 member looks as different from the conditioning run as the held-out *true* member does; the
 ensemble *mean* is smoother (the random parts cancel) and the *spread* map shows where members
 disagree most (over land and in the ENSO region). Drag a box on the first map with the box-select
-tool to choose a region."""
+tool to choose a region. The save button of each plot's toolbar writes it as a PNG. The page's
+address holds these settings: copy it to share the view, and after a generation the link makes
+the same ensemble again (same seed, same members) when opened."""
 
 MAPS_CAPTION = """Dots on the two *mean* maps: at least 80 % of the members (generated, or true) have an
 anomaly of the same sign as their mean there, so the sign is robust, not noise. Tap a map to see one
@@ -62,7 +64,9 @@ global model gives) is turned into a fine one in two stages: a deterministic *me
 (SimVP with temporal attention) predicts the most likely fine field from a sequence of coarse
 frames, then a small *diffusion model* adds the fine-scale details that cannot be predicted
 exactly, differently in each sample. The truth is the fine simulation the coarse input was made
-from."""
+from. Press play to step through the frames (the maps keep their zoom); tap a map to follow the
+wind at that point through time in every sample, the mean model and the truth. The save button
+of a plot's toolbar writes it as a PNG, and the page's address is a link to this view."""
 
 VORTICITY = """**Relative vorticity** (spin of the wind; red anticlockwise, blue clockwise) shows
 small storms and fronts. The mean model's field is smooth: averaging removes small eddies. The

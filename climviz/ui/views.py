@@ -77,6 +77,7 @@ def map_view(
     tools=("hover",),
     dynamic: bool = True,
     axes: str = "",
+    on_top=None,
 ):
     """A ``(lat, lon)`` field on a PlateCarree map with coastlines, rasterised with Datashader.
 
@@ -89,6 +90,7 @@ def map_view(
     responsive map no height in a Panel column; the grids shown are coarser than the raster).
     ``axes``: maps with the same non-empty name zoom and pan together when their panes link
     axes (Panel links the bokeh ranges of panes whose axes have the same label and unit).
+    ``on_top``: an element in display coordinates drawn over the map (a point marker).
     """
     use_offline_natural_earth()
     label = field.attrs.get("long_name", field.name or "value")
@@ -120,7 +122,35 @@ def map_view(
         layers = layers * gv.Rectangles(rects, crs=proj).opts(
             fill_alpha=0, line_color="black", line_width=2, line_dash="dashed"
         )
-    opts = dict(projection=proj, title=title, xaxis=None, yaxis=None)
+    if on_top is not None:
+        layers = layers * on_top
+    return layers.opts(
+        **map_frame_opts(
+            central_lon,
+            extent,
+            title=title,
+            responsive=responsive,
+            min_width=min_width,
+            width=width,
+            height=height,
+        )
+    )
+
+
+def map_frame_opts(
+    central_lon: float = 180.0,
+    extent=None,
+    *,
+    title: str = "",
+    responsive: bool = False,
+    min_width: int = 300,
+    width: int = 640,
+    height: int = 330,
+) -> dict:
+    """The options of the overlay of a :func:`map_view` map (projection, extent, size, no axes):
+    also for an overlay of DynamicMaps that holds one (an overlay made with ``*`` has none of
+    the options of its parts)."""
+    opts = dict(projection=projection(central_lon), title=title, xaxis=None, yaxis=None)
     if extent is None:
         opts["global_extent"] = True
         extent = (-180.0, -90.0, 180.0, 90.0)
@@ -131,7 +161,7 @@ def map_view(
         opts.update(responsive=True, aspect=aspect, min_width=min_width)
     else:
         opts.update(width=width, height=height)
-    return layers.opts(**opts)
+    return opts
 
 
 @functools.lru_cache(maxsize=16)

@@ -38,13 +38,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def open_page(browser, url, errors, viewport=(1500, 1100)):
+def open_page(browser, url, errors, viewport=(1500, 1100), ready="Generate"):
+    """A new page at ``url``, collecting console errors, once the button ``ready`` is shown."""
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.goto(url, timeout=TIMEOUT_MS)
-    page.get_by_role("button", name="Generate", exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name=ready, exact=True).wait_for(timeout=TIMEOUT_MS)
     return page
 
 

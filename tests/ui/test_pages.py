@@ -3,6 +3,7 @@ new objects, hidden views drawn when shown, maps that fill the page and zoom tog
 (timings live in bench/bench_app.py)."""
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import param
 import pytest
@@ -193,7 +194,9 @@ def test_the_explorer_updates_its_panes_and_keeps_its_plots_apart():
     assert _figure(pane, root).title.text.startswith("Member 1,")
 
 
-def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_downscalers):
+@pytest.fixture(scope="module")
+def downscaling_page(tiny_downscalers):
+    """A downscaling page drawn in a document, before and after a run of 2 frames x 2 samples."""
     from climviz.ui.downscaling import Downscaling
 
     td, base = tiny_downscalers
@@ -201,21 +204,71 @@ def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(tiny_dow
     page = DownscalingPage(state)
     grid, note = page.speed_maps.grid, page.speed.note
     assert note.visible and "Press Downscale" in note.object and len(grid.objects) == 0
+    root = _render(page)
     assert state.run(timeout=300) is not None, state.error
+    return state, page, root
+
+
+def test_downscaling_maps_are_kept_and_follow_the_frame_and_the_samples(downscaling_page):
+    state, page, _ = downscaling_page
+    grid = page.speed_maps.grid
+    state.param.update(time=0, point_lon=None, point_lat=None)
     panes = list(grid.objects)  # coarse input, mean model, 2 TAUDiff samples, a baseline sample, truth
-    assert not note.visible and len(panes) == 6 and all(p.object is not None for p in panes)
-    first = [p.object for p in panes]
+    assert not page.speed.note.visible and len(panes) == 6 and all(p.object is not None for p in panes)
+    maps = [p.object for p in panes]
+    sent = [pipe.data["field"] for pipe in page.speed_maps.pipes]
     state.time = 1
     assert all(p is q for p, q in zip(grid.objects, panes))  # same panes ...
-    assert all(p.object is not f for p, f in zip(grid.objects, first))  # ... new maps
+    assert all(p.object is m for p, m in zip(grid.objects, maps))  # ... same DynamicMaps (zoom kept) ...
+    fresh = [pipe.data["field"] for pipe in page.speed_maps.pipes]
+    assert all(float(abs(f - g).max()) > 0 for f, g in zip(fresh, sent))  # ... fed the new frame
     assert "06:00" in page.speed_maps.title.object
+    clims = {pipe.data["clim"] for pipe in page.speed_maps.pipes}
+    assert len(clims) == 1 and clims.pop()[1] == pytest.approx(state.speed_top())  # one scale for all frames
+    assert page.player.end == 1 and page.player.value == 1  # the player follows the frame
+    page.player.value = 0
+    assert state.time == 0
     assert page.ke_plot.object is None  # hidden tab: not drawn
-    state.param.update(n_samples=1, run_baseline=False)
-    assert state.run(timeout=300) is not None, state.error
-    assert len(grid.objects) == 4  # coarse input, mean model, 1 TAUDiff sample, truth
-    assert all(p is q for p, q in zip(grid.objects, panes))  # the first four kept
     page.tabs.active = 2
     assert page.ke_plot.object is not None and "TAUDiff" in page.timing_table.object
+    page.tabs.active = 0
+
+
+def test_a_tap_on_a_downscaling_map_shows_the_wind_at_that_point(downscaling_page):
+    from climviz.ui.point_inspect import at_point
+
+    state, page, _ = downscaling_page
+    assert page.point_note.visible and not page.point_plot.visible
+    maps = [p.object for p in page.speed_maps.grid.objects]
+    centre = page.speed_maps._centre  # the North Atlantic box: display x is lon - centre
+    page.speed_maps.taps[2].event(x=330.0 - centre, y=45.0)
+    point = state.point()
+    assert (state.point_lon, state.point_lat) == (330.0, 45.0)
+    assert abs(point.lon - 330.0) <= 360 / 64 and abs(point.lat - 45.0) <= 180 / 32
+    assert page.point_plot.visible and not page.point_note.visible
+    curves = page.point_plot.object.values()
+    labels = [c.label for c in curves]
+    assert len(curves) == 2 + 2 and labels[-2:] == ["mean model", "truth"]  # 2 samples, mean model, truth
+    truth = at_point(np.hypot(state.result["fine"]["u"], state.result["fine"]["v"]), point)
+    np.testing.assert_allclose(curves[-1].dimension_values(1), truth.values, rtol=1e-6)
+    assert [m.data for m in page.speed_maps._markers] == [point] * len(page.speed_maps._markers)
+    assert all(p.object is m for p, m in zip(page.speed_maps.grid.objects, maps))  # the maps are kept
+    state.time = 1
+    assert page.point_plot.visible
+
+
+def test_every_downscaling_plot_has_the_save_tool(downscaling_page):
+    """Bokeh's save tool (PNG) on the rasterised maps and the fixed-size plots alike."""
+    from bokeh.models import SaveTool
+
+    state, page, _ = downscaling_page
+    page.tabs.active = 2
+    page.tabs.active = 0
+    state.param.update(point_lon=330.0, point_lat=45.0)
+    panes = [*page.speed_maps.grid.objects, page.point_plot, page.ke_plot, page.timing_plot]
+    for pane in panes:
+        fig = hv.render(pane.object)
+        assert any(isinstance(t, SaveTool) for t in fig.toolbar.tools), pane
 
 
 def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_maps(
@@ -228,9 +281,13 @@ def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_map
     maps, point = views.maps, views.maps.point
     panes, objects = dict(maps.panes), {k: p.object for k, p in maps.panes.items()}
     assert point.view.note.visible and "Tap any map" in point.view.note.object
-    maps.on_tap(x=-40.0, y=2.0)  # what the Tap stream calls: 140 E, 2 N in the Pacific-centred map
+    draws = []
+    redraw = point.view.redraw
+    point.view.redraw = lambda: draws.append(1) or redraw()
+    maps.on_tap(x=-40.0, y=2.0)  # what a tap on a map calls: 140 E, 2 N in the Pacific-centred map
+    assert len(draws) == 1  # one redraw for the two coordinates
     res = state.results
-    lon, lat = res.point
+    lon, lat = res.point_lon, res.point_lat
     assert abs(lon - 140.0) < 5 and abs(lat - 2.0) < 5
     assert maps.panes == panes and all(panes[k].object is objects[k] for k in panes)  # maps kept
     assert not point.view.note.visible and "Point" in point.title.object
@@ -255,8 +312,6 @@ def test_a_tap_picks_a_point_and_fills_the_point_panes_without_replacing_the_map
 
 
 def test_stipples_where_all_members_agree(tiny_generator, no_new_data):
-    import numpy as np
-
     state = EnsembleGeneration(tiny_generator, "", n_members=4, steps=2, **PERIOD)
     assert state.generate(timeout=120) is not None, state.error
     res = state.results

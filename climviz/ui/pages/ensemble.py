@@ -62,7 +62,7 @@ SPEEDS = {"1 frame/s": 1000, "2 frames/s": 500, "4 frames/s": 250}  # the Player
 # what the views follow, besides the result itself ("results.version")
 CONDITIONING = ("request.cond_member", "request.cond_source", "request.start_year", "request.end_year")
 COMPARISON = ("results.region", "results.box", "results.truth_member", "results.n_reference")
-POINT = ("results.point",)
+POINT = ("results.point_lon", "results.point_lat")
 NO_POINTS = hv.Points([], ["x", "y"])  # where a map has no stipples or marker (its layers stay the same)
 
 

@@ -47,6 +47,21 @@ def deferred(build: Callable[[], pn.viewable.Viewable], until: str = "shown") ->
     )
 
 
+def run_in_session(task: BackgroundTask) -> bool:
+    """Start ``task`` and poll it from a periodic callback of this session until its job is done
+    (the worker thread never touches the browser document). False when the task refused."""
+    if not task.start():
+        return False
+    poller = None
+
+    def tick():
+        if not task.poll() and poller is not None:
+            poller.stop()
+
+    poller = pn.state.add_periodic_callback(tick, period=POLL_MS)
+    return True
+
+
 class ErrorAlert(pn.viewable.Viewer):
     """A red alert showing the ``error`` of a task, hidden while it is empty."""
 
@@ -83,8 +98,7 @@ class JobControls(pn.viewable.Viewer):
             value=0, max=100, sizing_mode="stretch_width", bar_color="primary", visible=False
         )
         self._status = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._poller = None
-        self._run.on_click(self._start)
+        self._run.on_click(lambda _: run_in_session(self.task))
         self._cancel.on_click(lambda _: self.task.cancel())
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: self.task.cancel())  # a closed tab stops computing
@@ -96,15 +110,6 @@ class JobControls(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self._sync()
-
-    def _start(self, _event=None):
-        if self.task.start():
-            self._poller = pn.state.add_periodic_callback(self._tick, period=POLL_MS)
-
-    def _tick(self):
-        if not self.task.poll() and self._poller is not None:
-            self._poller.stop()
-            self._poller = None
 
     @param.depends("task.progress", "task.running", "task.status", watch=True)
     def _sync(self):
