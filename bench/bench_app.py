@@ -87,13 +87,9 @@ def _latency_line(name: str, seconds: float, n: int) -> str:
     return f"{name:32s}{seconds * 1000:7.0f} ms  median of {n}   {verdict} (goal <= {LATENCY_GOAL_S * 1000:.0f} ms)"
 
 
-def ensemble_latency(state, n: int = 5) -> None:
-    """Server-side time of a tap on a map (what the Tap stream calls) and of a month step (what the
-    Player sets), on a rendered ensemble page with a result, until every watcher has finished."""
-    from climviz.ui.pages import EnsembleViews
-
-    views = EnsembleViews(request=state.request, results=state.results)
-    views.__panel__().get_root()  # the panes have bokeh models to update, as in a session
+def ensemble_latency(views, n: int = 5) -> None:
+    """Server-side time of a tap on a map (what a tap calls) and of a month step (what the Player
+    sets), on the rendered views of a session with a result, until every watcher has finished."""
     taps = [(-40.0 + 25 * k, -30.0 + 12 * k) for k in range(n)]
     t_tap = _median_s([lambda xy=xy: views.maps.on_tap(*xy) for xy in taps])
     months = views.player.end + 1
@@ -133,9 +129,8 @@ def in_process(root: Path) -> None:
     state = EnsembleGeneration(gen, note)
     t = time.perf_counter()
     EnsemblePage(state).__panel__().get_root()
-    EnsembleViews(
-        request=state.request, results=state.results
-    ).__panel__().get_root()  # what comes after load
+    views = EnsembleViews(request=state.request, results=state.results)
+    views.__panel__().get_root()  # what comes after load
     print(f"ensemble tab first render (server side) {time.perf_counter() - t:7.2f} s")
     if gen is not None:
         r = state.request
@@ -151,7 +146,7 @@ def in_process(root: Path) -> None:
         state.poll()
         print(f"generation job                  {t_job:7.2f} s   {req}")
         print(f"re-render after generation      {time.perf_counter() - t:7.2f} s   {state.error}")
-        ensemble_latency(state)
+        ensemble_latency(views)
     if td is not None:
         ds = Downscaling(td, base, dnote)
         t = time.perf_counter()
