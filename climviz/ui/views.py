@@ -83,8 +83,8 @@ def map_view(
 
     ``box``: a Region outlined on the map; ``extent``: ``(lon_min, lat_min, lon_max, lat_max)``
     in display coordinates to zoom to (default: the globe). ``dynamic=False`` rasterises once
-    (needed inside a DynamicMap callback, which cannot hold another DynamicMap), at twice
-    ``width`` x ``height`` pixels. ``responsive=True``: the map fills the width of its pane at
+    (needed inside a DynamicMap callback, which cannot hold another DynamicMap), at
+    ``RASTER_PX_PER_CELL`` pixels per grid cell, at most twice ``width`` x ``height``. ``responsive=True``: the map fills the width of its pane at
     the extent's aspect, at least ``min_width`` pixels wide, instead of ``width`` x ``height``;
     it is rasterised once (a raster that follows the zoom is a nested DynamicMap, which leaves a
     responsive map no height in a Panel column; the grids shown are coarser than the raster).
@@ -108,7 +108,7 @@ def map_view(
         img,
         precompute=True,
         dynamic=dynamic,
-        **({} if dynamic else {"width": 2 * width, "height": 2 * height}),
+        **({} if dynamic else _fixed_raster_size(data, width, height)),
     ).opts(
         cmap=cmap,
         clim=clim,
@@ -135,6 +135,19 @@ def map_view(
             height=height,
         )
     )
+
+
+RASTER_PX_PER_CELL = 4
+
+
+def _fixed_raster_size(data: xr.DataArray, width: int, height: int) -> dict:
+    """Pixels of a raster made once: ``RASTER_PX_PER_CELL`` per grid cell, at most twice the
+    plot's size. A field of a few thousand cells needs no more (the browser scales the image
+    up without smoothing), and every pixel is sent to the browser on each update."""
+    return {
+        "width": int(min(2 * width, RASTER_PX_PER_CELL * data.sizes["lon"])),
+        "height": int(min(2 * height, RASTER_PX_PER_CELL * data.sizes["lat"])),
+    }
 
 
 def map_frame_opts(

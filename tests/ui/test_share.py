@@ -134,3 +134,12 @@ def test_a_result_from_an_upload_cannot_be_redone_from_a_link(tiny_generator):
 def test_the_run_flags_name_the_tasks_to_redo(flags, redo):
     shared, loc, tabs, g, d = _share(f"?{flags}")
     assert shared.to_run == [{"generation": g, "downscaling": d}[k] for k in redo]
+
+
+def test_the_inspected_point_and_the_anomaly_reference_travel_in_the_link():
+    shared, loc, tabs, g, d = _share("?lon=200.5&lat=-3.75&anomalies=true+ensemble")
+    assert shared.notes == []
+    assert (g.results.point_lon, g.results.point_lat) == (200.5, -3.75)
+    assert g.results.anomaly_reference == "true ensemble"
+    g.results.param.update(point_lon=10.0, point_lat=50.0)
+    assert (loc.query_params["lon"], loc.query_params["lat"]) == (10.0, 50.0)

@@ -41,7 +41,15 @@ REQUEST = {
     "start_year": "from",
     "end_year": "to",
 }
-RESULTS = {"region": "region", "box": "box", "month": "month", "truth_member": "truth"}
+RESULTS = {
+    "region": "region",
+    "box": "box",
+    "month": "month",
+    "truth_member": "truth",
+    "anomaly_reference": "anomalies",
+    "point_lon": "lon",
+    "point_lat": "lat",
+}
 DOWNSCALING_REQUEST = {
     "case": "ds_case",
     "frames": "ds_frames",
