@@ -14,6 +14,7 @@ from climviz.ui.ensemble_results import TRUE_CLIM
 from climviz.ui.explorer import EnsembleExplorer
 from climviz.ui.generation import EnsembleGeneration
 from climviz.ui.pages import DownscalingPage, DrawnView, EnsemblePage, EnsembleViews, ExplorerPage
+from climviz.vocabulary import CUSTOM_REGION
 
 PERIOD = {"start_year": 1990, "end_year": 1991}
 
@@ -332,3 +333,23 @@ def test_stipples_where_all_members_agree(tiny_generator, no_new_data):
     dots = views.maps.maps["mean"].last.Points.I
     assert len(dots) == lat.size
     assert "dots" in _title(views.maps.maps["mean"]) and "80 %" in views.maps.caption.object
+
+
+def test_a_box_drawn_on_the_conditioning_map_chooses_a_custom_region(tiny_generator, no_new_data):
+    """The box-select tool's finished geometry, as the browser sends it to the drawn figure,
+    sets the region (display x is lon - 180 on the Pacific-centred map)."""
+    from bokeh.events import SelectionGeometry
+
+    state = EnsembleGeneration(tiny_generator, "", n_members=2, steps=1, **PERIOD)
+    views = _views(state)
+    root = _render(views)
+    fig = _figure(views.maps.panes["cond"], root)
+    geometry = {"type": "rect", "x0": -20.0, "x1": 40.0, "y0": 10.0, "y1": -10.0}
+    for final in (False, True):  # a box still being drawn changes nothing
+        event = SelectionGeometry(fig, geometry=geometry, final=final)
+        for callback in fig._event_callbacks.get(SelectionGeometry.event_name, []):
+            callback(event)
+        if not final:
+            assert state.results.region != CUSTOM_REGION
+    assert state.results.region == CUSTOM_REGION
+    assert state.results.box == "-10.0,10.0,160.0,220.0"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 import param
-from bokeh.events import Tap
+from bokeh.events import SelectionGeometry, Tap
 
 from climviz.data.grid import decimal_years
 from climviz.ui import texts
@@ -110,8 +110,6 @@ class MapsView(_ResultView):
         self._pipes = {name: hv.streams.Pipe(data=None) for name in MAPS}
         self.maps = {name: hv.DynamicMap(self._draw, streams=[pipe]) for name, pipe in self._pipes.items()}
         self.panes = {name: _map_pane(dmap) for name, dmap in self.maps.items()}
-        bounds = hv.streams.BoundsXY(source=self.maps["cond"], bounds=None)
-        bounds.add_subscriber(self._on_box)
         self._tapped: set[str] = set()  # ids of the figures whose taps are listened to
         self.caption = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.grid = pn.GridBox(ncols=2, sizing_mode="stretch_width")
@@ -134,12 +132,23 @@ class MapsView(_ResultView):
 
     def _listen_to_taps(self, plot, element):
         """Plot hook: the figure's tap events call :meth:`on_tap`, once per figure. (A HoloViews
-        ``Tap`` stream on these DynamicMaps gets no callback: GeoViews projects the overlay into a
-        new DynamicMap, which the stream's source no longer matches.)"""
+        ``Tap`` or ``BoundsXY`` stream on these DynamicMaps gets no callback: GeoViews projects the
+        overlay into a new DynamicMap, which the stream's source no longer matches.) Box selections
+        go to :meth:`_on_selection`."""
         fig = plot.state
         if fig.id not in self._tapped:
             self._tapped.add(fig.id)
             fig.on_event(Tap, lambda event: self.on_tap(event.x, event.y))
+            fig.on_event(SelectionGeometry, self._on_selection)
+
+    def _on_selection(self, event):
+        """A finished box drawn with the box-select tool (only the conditioning-run map offers it)
+        chooses the region, as a ``BoundsXY`` stream would if it reached these maps."""
+        g = event.geometry
+        if event.final and g.get("type") == "rect":
+            self._on_box(
+                (min(g["x0"], g["x1"]), min(g["y0"], g["y1"]), max(g["x0"], g["x1"]), max(g["y0"], g["y1"]))
+            )
 
     def _draw(self, data):
         """The map of one ``data`` dict sent down a pipe (DynamicMap callback): the field, its
