@@ -9,10 +9,9 @@ decoding all included), the floating-point operations it did (counted with
 share of this machine's matmul rate (a 1024^3 float32 matmul timed in the same
 run) that this amounts to.
 
-Latent vs pixel space: the same denoiser family (space-time attention over
-patch tokens, same width, depth, window, token count per month) built on the
-48x96 fields themselves, with patches as many grid cells across as the latent
-model's patches cover, so that the cost compares like with like. It is
+Latent vs pixel space: the same denoiser family (same widths, depth, window
+and kernels) built on the 48x96 fields themselves (:func:`pixel_twin`), so
+that the cost compares like with like. It is
 untrained: only its cost (FLOPs and wall time, same sampler and steps, no
 decoding needed) is compared. Nothing is asserted; numbers depend on the machine.
 """
@@ -20,6 +19,7 @@ decoding needed) is compared. Nothing is asserted; numbers depend on the machine
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import time
@@ -29,7 +29,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diffusion.samplers import make_sampler, sample
-from climviz.nn.spacetime_denoiser import SpaceTimeConfig, SpaceTimeDenoiser
+from climviz.nn.denoisers import denoiser_class
+from climviz.nn.spacetime_denoiser import SpaceTimeConfig
+from climviz.nn.tunet_denoiser import TUNetConfig
 from climviz.pipelines.ensemble import EnsembleGenerator
 from climviz.requests import GenerationRequest
 from climviz.vocabulary import DEFAULT_SAMPLER, DEFAULT_STEPS
@@ -55,6 +57,27 @@ def counted_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+def pixel_twin(cfg, nlat: int, nlon: int):
+    """The config of ``cfg``'s network built on ``nlat x nlon`` fields of one channel (None: no twin).
+
+    tunet: same widths, levels and kernels; its frame projections and per-pixel
+    path then work on grid cells. spacetime: patches as many grid cells across
+    as the latent model's patches cover, so the token count per month is the same.
+    """
+    if isinstance(cfg, TUNetConfig):
+        return dataclasses.replace(cfg, latent_shape=(1, nlat, nlon))
+    if isinstance(cfg, SpaceTimeConfig):
+        factor = nlat // cfg.latent_shape[1]
+        return dataclasses.replace(cfg, latent_shape=(1, nlat, nlon), patch=cfg.patch * factor)
+    return None
+
+
+def describe(cfg) -> str:
+    if isinstance(cfg, SpaceTimeConfig):
+        return f"{cfg.n_patches} patches of {cfg.patch}x{cfg.patch} cells"
+    return f"frames of {cfg.frame_size} cells, d_model {cfg.d_model}, {cfg.local_channels} channels a cell"
 
 
 def main() -> None:
@@ -106,26 +129,15 @@ def main() -> None:
         f"of which decoding {len(z)} frames: median {t_dec:.2f} s, {counted_flops(lambda: gen.decode(z)) / 1e9:.1f} GFLOP"
     )
 
-    # the same family in pixel space: patch tokens of the 48x96 field, as many per month as the latent model's
+    # the same family in pixel space: the network built on the 48x96 fields themselves
     lcfg = gen.diffusion[gen.modes[0]].net.cfg
-    if not isinstance(lcfg, SpaceTimeConfig):
+    pcfg = pixel_twin(lcfg, nlat, nlon)
+    if pcfg is None:
         print(
-            "pixel-space comparison: only for space-time denoisers (this generator's is the earlier design)"
+            "pixel-space comparison: only for the tunet and spacetime denoisers (this one is the earlier design)"
         )
         return
-    factor = nlat // lcfg.latent_shape[1]
-    pcfg = SpaceTimeConfig(
-        latent_shape=(1, nlat, nlon),
-        window=lcfg.window,
-        patch=lcfg.patch * factor,
-        d_model=lcfg.d_model,
-        n_layers=lcfg.n_layers,
-        n_heads=lcfg.n_heads,
-        mlp_ratio=lcfg.mlp_ratio,
-        time_kernel=lcfg.time_kernel,
-        cond_kernel=lcfg.cond_kernel,
-    )
-    pix = SpaceTimeDenoiser(pcfg).eval()
+    pix = denoiser_class(pcfg)(pcfg).eval()
     n, w = args.members, min(lcfg.window, cond.sizes["time"])
     cond_px = torch.zeros(n, w, 1, nlat, nlon)
     month = torch.arange(w).remainder(12)[None].expand(n, -1)
@@ -144,7 +156,7 @@ def main() -> None:
     f_pix = counted_flops(pixel_run)
     t_lat, f_lat = latent[gen.modes[0]]
     print(
-        f"pixel-space denoiser of the same family ({pcfg.n_patches} patches of {pcfg.patch}x{pcfg.patch} cells, "
+        f"pixel-space denoiser of the same family ({describe(pcfg)}, "
         f"untrained, no decoding): median {t_pix:.2f} s, {f_pix / 1e9:.1f} GFLOP"
     )
     print(

@@ -46,7 +46,7 @@ def toy_ensemble_file(path: Path, *, members=4, start=1990, end=1993, grid=ENSEM
 def train_ensemble(
     data: Path, out: Path, *, members="0-2", steps=4, checkpoint_every=2, channels="4,8,8", d_model=32
 ) -> Path:
-    """VAE + one space-time denoiser for both sampling modes in ``out`` (the CLI's layout)."""
+    """VAE + one tunet denoiser (the default architecture) for both sampling modes in ``out`` (the CLI's layout)."""
     common = [
         "--data",
         str(data),
@@ -74,14 +74,8 @@ def train_ensemble(
                 "both",
                 "--d-model",
                 str(d_model),
-                "--layers",
-                "1",
-                "--heads",
-                "2",
                 "--window",
                 "12",
-                "--patch",
-                "2",
             ]
         )
         == 0

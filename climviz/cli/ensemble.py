@@ -76,6 +76,8 @@ def _train_ldm(args: argparse.Namespace) -> int:
     )
     if args.architecture != "spacetime" and "patch" in arch:
         raise ValueError("--patch applies to --architecture spacetime only")
+    if args.architecture == "tunet" and ("n_layers" in arch or "n_heads" in arch):
+        raise ValueError("--layers and --heads do not apply to --architecture tunet")
     period = None
     if args.period:
         try:
@@ -93,6 +95,7 @@ def _train_ldm(args: argparse.Namespace) -> int:
         architecture=arch,
         period=period,
         progress=train_progress(f"ldm-{args.mode}"),
+        lowfreq_weight=args.lowfreq_weight,
     )
     _print_regridding(args.data, out)
     print(out)
@@ -243,10 +246,17 @@ def register(commands: Commands) -> None:
     )
     p.add_argument(
         "--architecture",
-        choices=["spacetime", "temporal"],
-        default="spacetime",
-        help="spacetime (default: patch tokens, space-time attention, no calendar year) "
-        "or temporal (one token a month, the earlier design)",
+        choices=["tunet", "spacetime", "temporal"],
+        default="tunet",
+        help="tunet (default: temporal-convolution U-Net over months plus a per-pixel path, "
+        "no calendar year), spacetime (patch tokens, space-time attention, no calendar year) "
+        "or temporal (one token a month, calendar-year features, the earlier design)",
+    )
+    p.add_argument(
+        "--lowfreq-weight",
+        type=float,
+        default=12.0,
+        help="weight of the loss on 12-month running means of the error (default 12; 0: plain loss)",
     )
     p.add_argument("--window", type=int, default=120, help="months per training window (default 120)")
     p.add_argument("--period", default=None, help="train on these years only, e.g. 1850-1975")

@@ -149,15 +149,17 @@ def train_ensemble_ldm(
     resume=True,
     progress=None,
     device=None,
+    lowfreq_weight: float = 0.0,
 ) -> Path:
     """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
 
-    ``architecture`` names the network (``{"architecture": "spacetime"}``, the
+    ``architecture`` names the network (``{"architecture": "tunet"}``, the
     default, or ``"temporal"``; see :mod:`climviz.nn.denoisers`) and overrides
     its config fields (``d_model``, ``n_layers``, ``window``, ...). ``period``
     ``(first year, last year)`` trains on those years only. ``mode="both"``
     trains one network for both ways of sampling into ``model_dir/transformer``
-    and copies it to ``model_dir/autoregressive``.
+    and copies it to ``model_dir/autoregressive``. ``lowfreq_weight``: see
+    :func:`climviz.train.ldm.train_ldm`.
     """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
@@ -176,7 +178,7 @@ def train_ensemble_ldm(
     years = decimal_years(tas["time"].values)
     span = (float(np.floor(years[0])), float(np.floor(years[-1]) + 1))
     arch = dict(architecture or {})
-    kind = arch.pop("architecture", "spacetime")
+    kind = arch.pop("architecture", "tunet")
     fields = {
         "latent_shape": tuple(latents.shape[2:]),
         **({"years": span} if kind == TEMPORAL else {}),
@@ -199,6 +201,7 @@ def train_ensemble_ldm(
         resume=resume,
         progress=progress,
         device=device,
+        lowfreq_weight=lowfreq_weight,
     )
     if mode == "both" and distributed.is_rank0():
         _copy_for_mode(out_dir, Path(model_dir) / "autoregressive", "autoregressive")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.denoisers import denoiser_class
@@ -25,6 +26,23 @@ from climviz.train.distributed import global_sum, shard, world_size
 from climviz.vocabulary import TRAIN_MODES
 
 P_CONTEXT = {"transformer": 0.0, "autoregressive": 0.8, "both": 0.5}  # share of windows with context
+LOWPASS_MONTHS = 12  # the low-frequency loss term compares 12-month running means
+
+
+def lowpass_error(err: torch.Tensor, keep: torch.Tensor, months: int = LOWPASS_MONTHS) -> torch.Tensor:
+    """Squared error of ``months``-month running means of ``err [B, T, ...]`` over the denoised frames.
+
+    Summed over elements; the running means are taken over the error with the
+    context frames (``keep [B, T]``) zeroed. The v-prediction loss plus any
+    multiple of this term has the same minimiser (the conditional mean, as for
+    any positive-definite quadratic loss), so the weight changes only what a
+    finite network learns first: ENSO, a small share of the residual's variance
+    but most of its variance at periods over a year.
+    """
+    b, t = err.shape[:2]
+    k = min(months, t)
+    e = (err * (~keep).to(err.dtype).view(b, t, *([1] * (err.ndim - 2)))).reshape(b, t, -1)
+    return F.avg_pool1d(e.transpose(1, 2), k, stride=1).pow(2).sum()
 
 
 def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) -> dict:
@@ -98,12 +116,14 @@ def train_ldm(
     device: torch.device | None = None,
     resume: bool = True,
     progress: Progress | None = None,
+    lowfreq_weight: float = 0.0,
 ) -> torch.nn.Module:
     """Fit the denoiser that ``cfg`` configures (:mod:`climviz.nn.denoisers`) on residuals
     of ``latents [M, T, C, h, w]``.
 
     ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
-    decimal year of each time step.
+    decimal year of each time step. ``lowfreq_weight`` adds that multiple of
+    :func:`lowpass_error` to the loss (0: plain v-prediction MSE).
     """
     if mode not in TRAIN_MODES:
         raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
@@ -135,10 +155,15 @@ def train_ldm(
         keep = context[:, :, None, None, None]
         xt = torch.where(keep, x0, xt)  # context frames are given clean
         v = schedule.v_target(x0, eps, t)
-        err = (net(xt, t, cond, month, year, context) - v) ** 2
+        net_out = net(xt, t, cond, month, year, context)
+        err = (net_out - v) ** 2
         weight = (~keep).to(err.dtype).expand_as(err)
+        total = (err * weight).sum()
+        if lowfreq_weight:
+            diff = net_out - v
+            total = total + lowfreq_weight * lowpass_error(diff, context)
         # mean over the denoised frames of the global batch; DDP averages over ranks, hence / world
-        loss = (err * weight).sum() / (global_sum(weight.sum()) / world_size())
+        loss = total / (global_sum(weight.sum()) / world_size())
         return loss, {}
 
     config = {
@@ -147,6 +172,7 @@ def train_ldm(
         "denoiser": cfg.to_dict(),
         "schedule": schedule.config(),
         "latent_stats": {k: v.tolist() for k, v in stats.items()},
+        "lowfreq_weight": float(lowfreq_weight),
         **(extra_config or {}),
     }
     return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)

@@ -20,6 +20,7 @@ from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.checkpoint import CheckpointError
 from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.spacetime_denoiser import SpaceTimeDenoiser
+from climviz.nn.tunet_denoiser import TemporalUNetDenoiser
 from climviz.nn.temporal_denoiser import TemporalDenoiser
 from climviz.nn.vae import VAE
 from climviz.pipelines.ensemble import EnsembleGenerator
@@ -53,7 +54,7 @@ def _drop(section, key=None):
 def built(monkeypatch):
     """Records every VAE/denoiser constructed on a real device (meta-device probes are free)."""
     seen: list[str] = []
-    for cls in (VAE, TemporalDenoiser, SpaceTimeDenoiser):
+    for cls in (VAE, TemporalDenoiser, SpaceTimeDenoiser, TemporalUNetDenoiser):
         init = cls.__init__
 
         def wrapped(self, cfg, _init=init, _name=cls.__name__):
@@ -101,20 +102,24 @@ CASES = [
         r"transformer/config.json\['denoiser'\]: window = 0 is outside",
     ),
     ("transformer", _set("denoiser", "window", 10**9), "window = 1000000000 is outside"),
-    ("transformer", _set("denoiser", "n_layers", 10**6), "n_layers = 1000000 is outside"),
-    ("transformer", _set("denoiser", "d_model", 15), r"d_model \(15\) must be a multiple of n_heads \(2\)"),
+    ("transformer", _set("denoiser", "levels", 10**6), "levels = 1000000 is outside"),
+    (
+        "transformer",
+        _set("denoiser", "d_model", 15),
+        r"d_model must be a multiple of 8 \(GroupNorm\), got 15",
+    ),
     ("transformer", _set("denoiser", "latent_shape", [2, 4]), "latent_shape must have 3 entries, got 2"),
-    ("transformer", _set("denoiser", "patch", 3), r"latent 4x8 is not divisible by the patch size 3"),
+    ("transformer", _set("denoiser", "time_kernel", 4), r"time_kernel must be odd, got 4"),
     (
         "transformer",
         _set("denoiser", "architecture", "other"),
         r"transformer/config.json\['denoiser'\]: unknown denoiser architecture 'other'",
     ),
-    ("transformer", _set("denoiser", "mlp_ratio", math.nan), "mlp_ratio must be a finite number"),
+    ("transformer", _set("denoiser", "local_channels", 2.5), "local_channels must be an integer"),
     (
         "transformer",
         _set("denoiser", "d_model", 64),
-        r"do not fit its config: .*wrong shape \(blocks\.0\.ada\.bias is \[144\], the config needs \[576\]",
+        r"do not fit its config: .*wrong shape \(cond_blocks\.0\.conv1\.bias is \[16\], the config needs \[64\]",
     ),
     ("transformer", _drop("schedule"), r"transformer/config.json has no key 'schedule'"),
     ("transformer", lambda c: c["schedule"].update(num_train_steps=-1), "num_train_steps must be an integer"),
@@ -154,9 +159,9 @@ def test_the_unspoilt_copy_loads(tiny_model_dir, tmp_path, built):
     root = tmp_path / "ensemble"
     shutil.copytree(tiny_model_dir, root)
     gen = EnsembleGenerator.from_checkpoint(root, device="cpu")
-    assert gen.modes == ["transformer", "autoregressive"] and sorted(built) == ["SpaceTimeDenoiser"] * 2 + [
-        "VAE"
-    ]
+    assert gen.modes == ["transformer", "autoregressive"] and sorted(built) == [
+        "TemporalUNetDenoiser"
+    ] * 2 + ["VAE"]
 
 
 def test_weights_file_problems(tiny_model_dir, tmp_path):

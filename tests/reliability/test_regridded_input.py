@@ -140,10 +140,6 @@ def test_training_regrids_to_the_requested_then_the_vae_grid(colleague_file, tmp
                 "transformer",
                 "--d-model",
                 "16",
-                "--layers",
-                "1",
-                "--heads",
-                "2",
                 "--window",
                 "12",
             ]

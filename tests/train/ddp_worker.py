@@ -63,14 +63,8 @@ assert (
             "autoregressive",
             "--d-model",
             "16",
-            "--layers",
-            "1",
-            "--heads",
-            "2",
             "--window",
             "12",
-            "--patch",
-            "1",
         ]
     )
     == 0

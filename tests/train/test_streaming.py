@@ -109,7 +109,7 @@ def test_training_from_a_chunked_file_streams_and_matches_memory(tmp_path):
             path,
             tmp_path / "disk",
             settings=LoopSettings(steps=2, batch_size=2),
-            architecture={"d_model": 16, "n_layers": 1, "n_heads": 2, "window": 12},
+            architecture={"d_model": 16, "levels": 2, "window": 12},
             device="cpu",
         )
     torch.manual_seed(0)
