@@ -9,7 +9,6 @@ a real device.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import pytest
@@ -20,8 +19,8 @@ from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.checkpoint import CheckpointError
 from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.spacetime_denoiser import SpaceTimeDenoiser
-from climviz.nn.tunet_denoiser import TemporalUNetDenoiser
 from climviz.nn.temporal_denoiser import TemporalDenoiser
+from climviz.nn.tunet_denoiser import TemporalUNetDenoiser
 from climviz.nn.vae import VAE
 from climviz.pipelines.ensemble import EnsembleGenerator
 
