@@ -57,3 +57,17 @@ def test_sphere_pad_wider_than_grid_is_periodic_with_zero_rows():
     assert y.shape == (1, 13, 14)
     assert torch.equal(y[0, 5:8], x[0][:, (torch.arange(-5, 9)) % 4])
     assert (y[0, :5] == 0).all() and (y[0, 8:] == 0).all()
+
+
+def test_up_equals_a_spherical_convolution_of_the_upsampled_field():
+    """Up folds the 3x3 kernel into four 2x2 phase kernels; the reference forms the
+    nearest-neighbour up-sampled field and convolves it with spherical padding."""
+    from torch.nn import functional as F
+
+    from climviz.nn.sphere import Up
+
+    torch.manual_seed(0)
+    up = Up(5, 3)
+    x = torch.randn(2, 5, 6, 12)
+    reference = up.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    torch.testing.assert_close(up(x), reference, rtol=1e-5, atol=1e-5)
