@@ -81,6 +81,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
 
     from climviz.pipelines.downscale_eval import evaluate_downscale, markdown_table
 
+    extra = {} if args.track_km is None else {"track_km": args.track_km}
     report = evaluate_downscale(
         args.data,
         args.model_dir,
@@ -95,6 +96,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
         progress=progress_printer("network evaluations"),
         figures=args.figures,
         device=args.device,
+        **extra,
     )
     text = json.dumps(report, indent=1)
     if args.output:
@@ -178,7 +180,7 @@ def register(commands: Commands) -> None:
 
     p = commands.evaluate.add_parser(
         "downscale",
-        help="spectra, vorticity, RMSE and CRPS on held-out time",
+        help="spectra, vorticity, time coherence, RMSE and CRPS on held-out time",
         description="Evaluate TAUDiff (and the baseline) against the truth on the "
         "held-out end of a fine wind file; prints a markdown table.",
     )
@@ -196,6 +198,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--factor", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--track-km",
+        type=float,
+        default=None,
+        help="vortex-track continuity: how far (great circle, km) a vortex may move between "
+        "consecutive frames and still count as continued (default 500)",
+    )
     p.add_argument("-o", "--output", default=None, help="JSON report path")
     p.add_argument("--figures", default=None, help="directory for PNG figures (spectra, vorticity snapshots)")
     add_device_option(p)

@@ -15,7 +15,15 @@ baseline samples. Scores (issue 4):
   ``k`` times the truth's vorticity std (3x3 neighbourhood, longitude wraps);
 - temporal power spectra of u at grid points (every 4th point of the fine grid,
   Hann periodogram along time, averaged over points and samples) and their
-  ratio to the truth's;
+  ratio to the truth's: over ``1 <= k < 0.8 N`` (``temporal_ratio_u``) and at every
+  resolved frequency ``0 < f <= Nyquist`` with the share within ``[0.67, 1.5]``
+  (``temporal_spectrum_ratio_u``);
+- time coherence (:mod:`climviz.diagnostics.time_coherence`): the flicker ratio, the
+  area-weighted mean squared change of u and of v between consecutive frames (6 h
+  for the wind files) over the truth's, target ``[0.8, 1.25]``; and vortex-track
+  continuity, the share of the counted vortex centres with a same-sign centre
+  within ``track_km`` (500 km) one frame later, and its ratio to the truth's,
+  target ``[0.9, 1.1]``;
 - area-weighted RMSE of the vector wind and MAE of u, of each method's field (its
   mean over ``sample`` for TAUDiff and the baseline), and the fair CRPS of u of the
   samples (:func:`crps_ensemble` over ``sample``);
@@ -38,24 +46,25 @@ import xarray as xr
 from climviz.data.grid import cell_area_weights
 from climviz.diagnostics.scores import crps_ensemble
 from climviz.diagnostics.spectra import fft_power_spectrum, ke_spectrum, temporal_power_spectrum
-from climviz.diagnostics.vorticity import relative_vorticity
+from climviz.diagnostics.time_coherence import MATCH_DISTANCE_KM, mean_squared_change, track_continuity
+from climviz.diagnostics.vorticity import relative_vorticity, vortex_peaks
 from climviz.requests import DownscaleRequest
 
 SPECTRAL_BAND = (0.8, 1.25)
+FLICKER_BAND = (0.8, 1.25)  # mean squared frame-to-frame change, method / truth
+TEMPORAL_BAND = (0.67, 1.5)  # temporal power at each resolved frequency, method / truth
+TRACK_BAND = (0.9, 1.1)  # vortex-track continuity, method / truth (within 10%)
 BOX = (30.0, 60.0, 0.0, 90.0)  # lat_min, lat_max, lon_min, lon_max: a mid-latitude storm-track box
 
 
 def vortex_count(zeta: xr.DataArray, threshold: float) -> float:
-    """Mean number per field of local maxima of ``|zeta|`` (3x3, longitude periodic) above ``threshold``."""
-    from scipy.ndimage import maximum_filter
+    """Mean number per field of local maxima of ``|zeta|`` (3x3, longitude periodic) above ``threshold``.
 
-    x = np.abs(zeta.transpose(..., "lat", "lon").values)
-    flat = x.reshape(-1, *x.shape[-2:])
-    counts = []
-    for f in flat:
-        peak = maximum_filter(f, size=3, mode=("nearest", "wrap")) == f
-        counts.append(int(np.sum(peak & (f > threshold))))
-    return float(np.mean(counts))
+    The centres are :func:`~climviz.diagnostics.vorticity.vortex_peaks`, the same ones
+    :func:`~climviz.diagnostics.time_coherence.track_continuity` tracks.
+    """
+    peaks = vortex_peaks(zeta, threshold)
+    return float(peaks.sum(["lat", "lon"]).mean())
 
 
 def _bicubic(coarse: xr.DataArray, lat, lon) -> xr.DataArray:
@@ -106,6 +115,42 @@ def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = Non
     }
 
 
+def _all_frequency_ratio(spec: np.ndarray, truth: np.ndarray, freq: np.ndarray) -> dict:
+    """Ratio to the truth at every resolved frequency ``0 < f <= Nyquist`` (the mean, f = 0, is detrended away)."""
+    keep = freq > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = spec[keep] / truth[keep]
+    ok = np.isfinite(r)
+    lo, hi = TEMPORAL_BAND
+    return {
+        "frequency_per_day": freq[keep].tolist(),
+        "ratio": [float(x) if f else None for x, f in zip(r, ok)],
+        "min_ratio": float(r[ok].min()) if ok.any() else None,
+        "max_ratio": float(r[ok].max()) if ok.any() else None,
+        "fraction_in_band": float(np.mean((r >= lo) & (r <= hi))),
+        "band": [lo, hi],
+    }
+
+
+def _finite(x: float) -> float | None:
+    """``x``, or None where it is NaN or infinite (JSON has no NaN)."""
+    return float(x) if np.isfinite(x) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _step_hours(time: xr.DataArray) -> float | None:
+    """Spacing of the first two frames in hours (datetime64 or cftime), None if it cannot be read."""
+    if time.size < 2:
+        return None
+    dt = time.values[1] - time.values[0]
+    if isinstance(dt, np.timedelta64):
+        return float(dt / np.timedelta64(1, "h"))
+    return float(dt.total_seconds() / 3600.0) if hasattr(dt, "total_seconds") else None
+
+
 def evaluate_downscale(
     data,
     model_dir="models/taudiff",
@@ -119,12 +164,15 @@ def evaluate_downscale(
     factor: int = 4,
     seed: int = 0,
     vortex_k: float = 2.0,
+    track_km: float = MATCH_DISTANCE_KM,
     progress=None,
     figures=None,
     device=None,
 ) -> dict:
     """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict.
 
+    ``vortex_k``: vortex threshold in truth vorticity stds; ``track_km``: how far (great circle) a vortex
+    may move between consecutive frames and still count as continued.
     ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
     ``device``: where the models run (:func:`climviz.devices.resolve_device`; default auto).
     """
@@ -182,7 +230,15 @@ def evaluate_downscale(
         "frames": int(len(idx)),
         "n_samples": int(n_samples),
         "heldout_start": str(fine["time"].values[0]),
+        "frame_step_hours": _step_hours(fine["time"]),
         "vortex_threshold_s-1": thresh,
+        "track_match_km": float(track_km),
+        "bands": {
+            "ke_ratio": list(SPECTRAL_BAND),
+            "flicker_ratio": list(FLICKER_BAND),
+            "temporal_spectrum_ratio": list(TEMPORAL_BAND),
+            "track_continuity_ratio": list(TRACK_BAND),
+        },
         "resolved_degree": resolved,
         "timings": timings,
         "methods": {},
@@ -199,8 +255,15 @@ def evaluate_downscale(
             "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
             "temporal_spectrum_u": ts.tolist(),
             "temporal_ratio_u": _ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
+            "temporal_spectrum_ratio_u": _all_frequency_ratio(
+                ts, ts_truth.values, ts_truth["frequency"].values
+            ),
             "vortex_count": vortex_count(zeta, thresh),
         }
+        if len(idx) >= 2:  # time coherence needs a pair of frames
+            m["track_continuity"] = _finite(track_continuity(zeta, thresh, max_km=track_km))
+            m["mean_sq_change_u"] = float(mean_squared_change(u))
+            m["mean_sq_change_v"] = float(mean_squared_change(v))
         mean_u = u.mean("sample") if "sample" in u.dims else u
         mean_v = v.mean("sample") if "sample" in v.dims else v
         err2 = (mean_u - fields["truth"][0]) ** 2 + (mean_v - fields["truth"][1]) ** 2
@@ -210,8 +273,15 @@ def evaluate_downscale(
             m["crps_u"] = float(crps_ensemble(u, fields["truth"][0], member_dim="sample", weights=w))
         report["methods"][name] = m
     n_truth = report["methods"]["truth"]["vortex_count"]
+    truth = report["methods"]["truth"]
     for m in report["methods"].values():
         m["vortex_ratio"] = m["vortex_count"] / n_truth if n_truth else None
+        for key, ratio in [
+            ("mean_sq_change_u", "flicker_ratio_u"),
+            ("mean_sq_change_v", "flicker_ratio_v"),
+            ("track_continuity", "track_continuity_ratio"),
+        ]:
+            m[ratio] = _ratio(m.get(key), truth.get(key))
     report["ke_degree"] = list(range(len(ke_truth)))
     report["temporal_frequency_per_day"] = ts_truth["frequency"].values.tolist()
     if figures is not None:
@@ -222,22 +292,37 @@ def evaluate_downscale(
 
 
 def markdown_table(report: dict) -> str:
-    """One row per method: KE-spectrum ratio band, vortex ratio, RMSE, MAE, CRPS."""
+    """One row per method: KE-spectrum ratio band, temporal-spectrum ratio band, flicker ratio,
+    vortex ratio, vortex-track continuity, RMSE, MAE, CRPS; each target band in its column label."""
     lo, hi = SPECTRAL_BAND
+    flo, fhi = FLICKER_BAND
+    tlo, thi = TEMPORAL_BAND
+    klo, khi = TRACK_BAND
+    km = report.get("track_match_km", MATCH_DISTANCE_KM)
+    step = report.get("frame_step_hours")
+    step = f"{step:g} h" if step else "one frame"
     lines = [
         f"| method | KE ratio in [{lo}, {hi}] (l < 0.8 lmax) | KE ratio at 0.8 lmax | temporal spectrum "
-        "ratio, range | vortex count / truth | RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"ratio in [{tlo}, {thi}] (all f > 0), range | flicker ratio u, v, target [{flo}, {fhi}] | "
+        f"vortex count / truth | vortices continued within {km:g} km after {step} (/ truth, target "
+        f"[{klo}, {khi}]) | RMSE (m/s) | MAE u (m/s) | CRPS u (m/s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def num(x, fmt=".2f"):
+        return "-" if x is None else format(x, fmt)
+
     for name, m in report["methods"].items():
         kr = m["ke_ratio"]
         crps = f"{m['crps_u']:.3f}" if "crps_u" in m else "-"
-        vr = f"{m['vortex_ratio']:.2f}" if m.get("vortex_ratio") is not None else "-"
-        tr = m.get("temporal_ratio_u")
-        trs = f"{tr['min_ratio']:.2f}-{tr['max_ratio']:.2f}" if tr else "-"
+        vr = num(m.get("vortex_ratio"))
+        tr = m.get("temporal_spectrum_ratio_u")
+        trs = f"{tr['fraction_in_band']:.0%} ({num(tr['min_ratio'])}-{num(tr['max_ratio'])})" if tr else "-"
+        fl = f"{num(m.get('flicker_ratio_u'))}, {num(m.get('flicker_ratio_v'))}"
+        tc = f"{num(m.get('track_continuity'), '.0%')} ({num(m.get('track_continuity_ratio'))})"
         lines.append(
-            f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {trs} | {vr} | "
-            f"{m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |"
+            f"| {name} | {kr['fraction_in_band']:.0%} | {kr['ratio_at_0.8_lmax']:.2f} | {trs} | {fl} | {vr} | "
+            f"{tc} | {m['rmse_vector']:.3f} | {m['mae_u']:.3f} | {crps} |"
         )
     t = report["timings"]
     lines.append("")

@@ -88,6 +88,36 @@ def test_report_scores_truth_perfectly_and_interpolation_loses_small_scales(tiny
     assert table.count("\n| ") == len(m) and "baseline" in table
 
 
+def test_time_coherence_scores(tiny_eval):
+    """Flicker, temporal-spectrum ratio at every frequency and vortex-track continuity, per method."""
+    report, _ = tiny_eval
+    m = report["methods"]
+    assert report["frame_step_hours"] == 6.0 and report["track_match_km"] == 500.0
+    # 4 frames: a periodogram resolves 1 and 2 cycles per day (the mean is detrended away)
+    assert m["TAUDiff"]["temporal_spectrum_ratio_u"]["frequency_per_day"] == [1.0, 2.0]
+    t = m["truth"]
+    assert t["flicker_ratio_u"] == 1.0 and t["flicker_ratio_v"] == 1.0 and t["mean_sq_change_u"] > 0
+    assert t["temporal_spectrum_ratio_u"]["ratio"] == pytest.approx([1.0, 1.0])
+    assert t["temporal_spectrum_ratio_u"]["fraction_in_band"] == 1.0
+    assert 0.0 < t["track_continuity"] <= 1.0 and t["track_continuity_ratio"] == 1.0
+    # the coarse input is band-limited: interpolating it cannot change faster than the truth
+    for name in ("bilinear", "bicubic"):
+        assert m[name]["flicker_ratio_u"] < 1.0 and m[name]["flicker_ratio_v"] < 1.0
+    for x in m.values():
+        r = x["temporal_spectrum_ratio_u"]
+        assert (
+            len(r["ratio"]) == 2 and r["min_ratio"] == min(r["ratio"]) and r["max_ratio"] == max(r["ratio"])
+        )
+        if x["vortex_count"] > 0:
+            assert x["track_continuity_ratio"] == pytest.approx(x["track_continuity"] / t["track_continuity"])
+        else:  # nothing to track (the smooth interpolations may have no vortex above the threshold)
+            assert x["track_continuity"] is None and x["track_continuity_ratio"] is None
+    table = markdown_table(report)
+    assert "flicker ratio u, v, target [0.8, 1.25]" in table and "in [0.67, 1.5] (all f > 0)" in table
+    assert "within 500 km after 6 h (/ truth, target [0.9, 1.1])" in table
+    assert "| truth | 100% | 1.00 | 100% (1.00-1.00) | 1.00, 1.00 |" in table
+
+
 def test_figures_are_written(tiny_eval):
     report, root = tiny_eval
     names = sorted(p.split("/")[-1] for p in report["figures"])
