@@ -23,6 +23,13 @@ DESCRIPTIONS = {
     "taudiff-baseline": "End-to-end diffusion baseline: CAU-UNet on the whole fine u/v field, conditioned on the "
     "interpolated coarse input only.",
 }
+LDM_ARCHITECTURES = {
+    "tunet": "Residual latent diffusion model (tunet: 1-D U-Net of temporal convolutions over monthly latent "
+    "frames plus a per-pixel path; no calendar year), v-prediction, cosine schedule.",
+    "spacetime": "Residual latent diffusion model (spacetime: patch tokens, temporal and spatial attention), "
+    "v-prediction, cosine schedule.",
+    "temporal": DESCRIPTIONS["ldm"],
+}
 TAUDIFF_SCORES = {"taudiff-mean": "mean model", "taudiff-residual": "TAUDiff", "taudiff-baseline": "baseline"}
 
 
@@ -34,7 +41,10 @@ def card(directory: Path, scores: dict | None, retrain: str | None, note: str | 
     cfg = json.loads((directory / "config.json").read_text())
     kind = cfg["kind"]
     title = f"{directory.parent.name}/{directory.name}"
-    lines = [f"# {title}", "", DESCRIPTIONS.get(kind, kind), ""]
+    desc = DESCRIPTIONS.get(kind, kind)
+    if kind == "ldm":
+        desc = LDM_ARCHITECTURES.get(cfg["denoiser"].get("architecture", "temporal"), desc)
+    lines = [f"# {title}", "", desc, ""]
     if note:
         lines += [f"**Note.** {note}", ""]
     if kind == "ldm":
