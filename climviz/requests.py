@@ -80,7 +80,8 @@ class DownscaleRequest:
     steps : sampler steps, 1 .. the schedule's training steps.
     seed : the same seed gives the same samples (sample ``k`` does not depend on ``n_samples``).
     sampler : one of ``SAMPLER_NAMES``.
-    batch_frames : frames per network call (memory, not results).
+    batch_frames : frames per network call (memory, not results); a model that samples
+        frames in time order (``prev_residual``) puts this many samples side by side instead.
     """
 
     n_samples: int = 1

@@ -28,3 +28,8 @@ DEFAULT_DEVICE = "auto"
 # The app's region choice: a named region of climviz.data.regions, or this entry
 # for a latitude/longitude box typed by the user.
 CUSTOM_REGION = "Custom box"
+
+# The Channel Attention Unit of the downscaler's CAU-UNet (climviz.nn.cau_unet):
+# squeeze-excitation only, or TAU on one frame (static large-kernel branch x SE).
+CAU_KINDS = ("se", "tau")
+DEFAULT_CAU = "se"

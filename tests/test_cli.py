@@ -159,3 +159,22 @@ def test_scheduler_refuses_a_device_choice(tmp_path, capsys):
     assert main([*args, "--device", "cpu"]) == 2
     assert "with --scheduler the Dask workers choose" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_taudiff_passes_the_residual_options(monkeypatch, capsys):
+    """--cau, --condition-on-previous and --prev-drop reach the training pipeline; their defaults
+    leave the pipeline's own (the configs of the shipped checkpoints)."""
+    import climviz.pipelines.downscale_training as training
+
+    calls = []
+    monkeypatch.setattr(training, "train_taudiff", lambda *a, **kw: calls.append(kw) or {})
+    base = ["train", "taudiff", "--data", "wind.nc", "--stage", "residual"]
+    assert main(base) == 0
+    assert calls[-1]["cau"] == "se" and calls[-1]["prev_residual"] is False
+    assert "prev_residual_drop" not in calls[-1]
+    assert main([*base, "--cau", "tau", "--condition-on-previous", "--prev-drop", "0.2"]) == 0
+    assert calls[-1]["cau"] == "tau" and calls[-1]["prev_residual"] is True
+    assert calls[-1]["prev_residual_drop"] == 0.2
+    assert main([*base, "--prev-drop", "0.2"]) == 2
+    assert "--prev-drop needs --condition-on-previous" in capsys.readouterr().err
+    assert len(calls) == 2

@@ -17,6 +17,7 @@ INFERENCE_PIPELINES = [
     "ensemble",
     "downscale",
     "downscale_eval",
+    "frame_diffusion",
     "distributed",
     "generator_layout",
     "ensemble_figures",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from climviz.cli.commands import Commands, add_device_option
 from climviz.cli.progress import progress_printer, train_progress
-from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
+from climviz.vocabulary import CAU_KINDS, DEFAULT_CAU, DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
 
 
 # ---------------------------------------------------------------- handlers
@@ -21,6 +21,8 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K"
         )
+    if args.prev_drop is not None and not args.condition_on_previous:
+        raise ValueError("--prev-drop needs --condition-on-previous")
     stages = STAGES if args.stage == "all" else (args.stage,)
     settings = {}
     for s in stages:
@@ -46,6 +48,9 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         crossfit=args.crossfit,
         fold=None if args.fold is None else args.fold - 1,
         folds_dir=args.folds_dir,
+        cau=args.cau,
+        prev_residual=args.condition_on_previous,
+        **({} if args.prev_drop is None else {"prev_residual_drop": args.prev_drop}),
     )
     for path in out.values():
         print(path)
@@ -148,6 +153,28 @@ def register(commands: Commands) -> None:
         help="with --stage folds: train only fold I of K (1..K), e.g. one per process",
     )
     p.add_argument("--folds-dir", default=None, help="fold models (default <model-dir>/mean-folds)")
+    p.add_argument(
+        "--cau",
+        choices=CAU_KINDS,
+        default=DEFAULT_CAU,
+        help="Channel Attention Unit of the residual and baseline CAU-UNets: se (squeeze-excitation) "
+        f"or tau (TAU's static large-kernel branch times squeeze-excitation; default {DEFAULT_CAU})",
+    )
+    p.add_argument(
+        "--condition-on-previous",
+        action="store_true",
+        help="residual stage: condition each frame on the previous frame's residual; "
+        "`climviz downscale` then samples the frames in time order, each given the residual "
+        "sampled for the one before (against flicker)",
+    )
+    p.add_argument(
+        "--prev-drop",
+        type=float,
+        default=None,
+        metavar="P",
+        help="with --condition-on-previous: chance that a training frame gets zeros instead of "
+        "the previous residual, as the first frame of a sequence does (default 0.1)",
+    )
     p.add_argument("--factor", type=int, default=4, help="coarsening factor (default 4)")
     p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default per stage)")

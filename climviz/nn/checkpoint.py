@@ -219,6 +219,10 @@ def _check_value(name: str, value, tp, limits: tuple, where: str):
             return None
         (tp,) = [a for a in args if a is not type(None)]
         return _check_value(name, value, tp, limits, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise CheckpointError(f"{where}: {name} must be true or false, got {value!r}")
+        return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise CheckpointError(f"{where}: {name} must be an integer, got {value!r}")
@@ -258,9 +262,10 @@ def config_from_dict(cls, d, *, limits: dict[str, tuple] | None = None, optional
 
     Keys must be exactly the fields of ``cls`` (those in ``optional`` may be
     missing and take their defaults: fields added after checkpoints were
-    written). Integers, floats and lists/tuples of them are checked against
-    the field's type and against ``limits[name]`` (default :data:`INT_LIMITS`,
-    :data:`FLOAT_LIMITS`; for a list, each entry). ``cls.check()``, if defined,
+    written). Booleans must be JSON ``true``/``false``; integers, floats and
+    lists/tuples of them are checked against the field's type and against
+    ``limits[name]`` (default :data:`INT_LIMITS`, :data:`FLOAT_LIMITS`; for a
+    list, each entry). ``cls.check()``, if defined,
     then checks relations between fields (raising ``ValueError``).
     Raises :class:`CheckpointError` naming the file, key and value.
     """

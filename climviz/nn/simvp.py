@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from climviz.latlon import gaussian_latitudes
 from climviz.nn.checkpoint import config_from_dict
 from climviz.nn.sphere import SphereConv2d
+from climviz.nn.static_attention import StaticAttention
 
 
 # ---------------------------------------------------------------- grid helpers
@@ -98,28 +99,27 @@ class UpSC(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
-class TemporalAttention(nn.Module):
+class TemporalAttention(StaticAttention):
     """Temporal Attention Unit (Tan et al. 2023, Sec. 3, Eq. 2-4), ``[B, D, h, w] -> [B, D, h, w]``.
 
-    Static (intra-frame) attention: depthwise 5x5 -> depthwise 7x7 with dilation 3
-    -> 1x1 convolution, a large receptive field at small cost (``f_x``).
+    Static (intra-frame) attention :class:`~climviz.nn.static_attention.StaticAttention`:
+    depthwise 5x5 -> depthwise 7x7 with dilation 3 -> 1x1 convolution, a large
+    receptive field at small cost (``f_x``; its layers keep their names ``dw``,
+    ``dw_dilated``, ``pw`` in checkpoints).
     Dynamical (inter-frame) attention: squeeze-excitation over the time-folded
     channels, global average pool -> FC -> ReLU -> FC -> sigmoid (``se``).
     Output ``se * f_x * u`` with ``u`` the input (Eq. 4).
     """
 
     def __init__(self, dim: int, reduction: int = 16):
-        super().__init__()
-        self.dw = SphereConv2d(dim, dim, 5, groups=dim)  # static: local
-        self.dw_dilated = SphereConv2d(dim, dim, 7, dilation=3, groups=dim)  # static: wide (19x19 reach)
-        self.pw = nn.Conv2d(dim, dim, 1)  # static: channel mixing
+        super().__init__(dim)  # static branch
         hidden = max(dim // reduction, 4)
         self.se = nn.Sequential(  # dynamical
             nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False), nn.Sigmoid()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f_x = self.pw(self.dw_dilated(self.dw(x)))
+        f_x = super().forward(x)
         se = self.se(x.mean(dim=(-2, -1)))[..., None, None]
         return se * f_x * x
 

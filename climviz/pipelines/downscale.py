@@ -3,9 +3,12 @@
 ``Downscaler.downscale(coarse (time, lat, lon) u, v)`` runs the SimVP-TAU mean
 model over consecutive windows of ``T`` frames, then samples the fine-scale
 residual with the CAU-UNet diffusion model (frame by frame) and adds it to the
-mean. :class:`BaselineDownscaler` has the same interface for the end-to-end
-diffusion baseline (no mean model). :func:`load_downscaler` picks the right
-one for a checkpoint directory:
+mean (:class:`~climviz.pipelines.frame_diffusion.FrameDiffusion`: frames drawn
+independently, or, for a residual model trained with ``prev_residual``, in time
+order, each given the residual sampled for the frame before).
+:class:`BaselineDownscaler` has the same interface for the end-to-end diffusion
+baseline (no mean model). :func:`load_downscaler` picks the right one for a
+checkpoint directory:
 
 - ``models/taudiff/{mean,residual}``: TAUDiff;
 - ``models/taudiff-baseline``: the baseline (``config.json`` kind ``taudiff-baseline``).
@@ -25,12 +28,11 @@ import xarray as xr
 from climviz import __version__
 from climviz.data.grid import grid_mismatch
 from climviz.devices import resolve_device
-from climviz.diffusion.samplers import make_sampler, sample
-from climviz.diffusion.schedule import CosineSchedule
+from climviz.diffusion.samplers import make_sampler
 from climviz.nn import checkpoint as ckpt
-from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, denormalize, make_upsample, normalize
+from climviz.pipelines.frame_diffusion import FrameDiffusion, sampling_note
 from climviz.pipelines.limits import check_memory
 from climviz.requests import DownscaleRequest
 
@@ -122,59 +124,6 @@ def _ticker(total: int, progress):
             progress(done[0], total)
 
     return tick
-
-
-class FrameDiffusion:
-    """A trained CAU-UNet denoiser with its schedule and output scaling (tensors only).
-
-    Samples ``x0`` frame by frame and returns ``x0 * scale`` (``scale [C]``:
-    residual std for TAUDiff, the field std for the baseline).
-    """
-
-    def __init__(self, net: CAUUNet, schedule: CosineSchedule, scale, name: str = ""):
-        self.net, self.schedule, self.name = net.eval(), schedule, name
-        self.scale = torch.as_tensor(np.asarray(scale, np.float32))[:, None, None]
-
-    @classmethod
-    def from_checkpoint(cls, directory, kind: str, device="cpu") -> tuple[FrameDiffusion, dict]:
-        cfg = ckpt.load_config(directory)
-        if cfg.get("kind") != kind:
-            raise ckpt.CheckpointError(
-                f"{directory}: expected a {kind!r} checkpoint, found {cfg.get('kind')!r}"
-            )
-        net = ckpt.load_model(directory, CAUUNet, CAUUNetConfig.from_dict(cfg["unet"]), device)
-        sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
-        scale = cfg["residual_std"] if kind == "taudiff-residual" else cfg["normalization"]["std"]
-        return cls(net.to(device), sched, scale, name=str(directory)), cfg
-
-    @torch.no_grad()
-    def sample(
-        self,
-        cond: torch.Tensor,
-        *,
-        steps: int,
-        sampler: str,
-        generator: torch.Generator,
-        batch_frames: int = 16,
-        progress: Callable[[], None] | None = None,
-    ) -> torch.Tensor:
-        """``cond [N, Cc, H, W]`` -> samples ``[N, C, H, W]`` (scaled by ``scale``), ``batch_frames`` at a time."""
-        dev = cond.device
-        c = self.net.cfg.out_channels
-        out = []
-        for i in range(0, cond.shape[0], batch_frames):
-            cc = cond[i : i + batch_frames]
-            sch = make_sampler(sampler, self.schedule, steps)
-            x = sample(
-                lambda x, t, cc=cc: self.net(x, t, cc),
-                (cc.shape[0], c, *cc.shape[2:]),
-                sch,
-                generator=generator,
-                device=dev,
-                callback=(lambda *_: progress()) if progress else None,
-            )
-            out.append(x)
-        return torch.cat(out) * self.scale.to(dev)
 
 
 class _DownscalerBase:
@@ -269,19 +218,17 @@ class _DownscalerBase:
     def _sample_all(
         self, diffusion: FrameDiffusion, cond, n_samples, steps, sampler, seed, batch_frames, tick
     ):
-        outs = []
-        for k in range(n_samples):
-            gen = torch.Generator(device="cpu").manual_seed(sample_seed(seed, k))
-            outs.append(
-                diffusion.sample(
-                    cond,
-                    steps=steps,
-                    sampler=sampler,
-                    generator=gen,
-                    batch_frames=batch_frames,
-                    progress=tick,
-                )
+        gens = [torch.Generator(device="cpu").manual_seed(sample_seed(seed, k)) for k in range(n_samples)]
+        if diffusion.sequential:  # frames in time order, samples side by side
+            return diffusion.sample_sequence(
+                cond, steps=steps, sampler=sampler, generators=gens, batch=batch_frames, progress=tick
             )
+        outs = [
+            diffusion.sample(
+                cond, steps=steps, sampler=sampler, generator=gen, batch_frames=batch_frames, progress=tick
+            )
+            for gen in gens
+        ]
         return torch.stack(outs)  # [S, N, C, H, W]
 
     def _unpack(self, request: DownscaleRequest, n_frames: int) -> tuple[int, int, int, str, int]:
@@ -371,7 +318,7 @@ class Downscaler(_DownscalerBase):
         n = x.shape[0]
         n_win = len(window_starts(max(n, self.mean_model.cfg.frames), self.mean_model.cfg.frames))
         n_steps = len(make_sampler(sampler, self.residual.schedule, steps).timesteps)
-        total = n_win + n_samples * -(-n // batch_frames) * n_steps
+        total = n_win + self.residual.evaluations(n, n_samples, n_steps, batch_frames)
         tick = _ticker(total, progress)
 
         _sync(self.device)
@@ -394,6 +341,7 @@ class Downscaler(_DownscalerBase):
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "TAUDiff (SimVP-TAU mean + CAU-UNet residual diffusion)",
+            "frame_sampling": sampling_note(self.residual),
         }
         return self._dataset(ds, fine, mean_phys.cpu().numpy(), attrs, "mean model (SimVP-TAU)")
 
@@ -427,7 +375,7 @@ class BaselineDownscaler(_DownscalerBase):
         x = self._tensor(ds)
         n = x.shape[0]
         n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)
-        total = n_samples * -(-n // batch_frames) * n_steps
+        total = self.diffusion.evaluations(n, n_samples, n_steps, batch_frames)
         tick = _ticker(total, progress)
 
         _sync(self.device)
@@ -448,6 +396,7 @@ class BaselineDownscaler(_DownscalerBase):
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "end-to-end diffusion baseline (CAU-UNet on the whole fine field)",
+            "frame_sampling": sampling_note(self.diffusion),
         }
         return self._dataset(ds, fine, fine.mean(axis=0), attrs, "mean over the samples")
 

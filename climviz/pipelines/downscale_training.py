@@ -11,7 +11,10 @@ Stages (each resumable; each writes ``config.json`` + ``model.safetensors``):
    residuals it learns are as large as the ones the mean model leaves on new
    data; without, ``mean`` is the mean model's fit to data it was trained on,
    whose residual can be far smaller (a model that memorises its training
-   period leaves almost none);
+   period leaves almost none). With ``prev_residual=True`` it also learns from
+   the true residual of the step before (zeros with probability
+   ``prev_residual_drop``), so that ``Downscaler`` can sample the frames in time
+   order, each given the one before;
 4. ``baseline``: end-to-end diffusion on the fine field -> ``<baseline_dir>``
    (default ``<model_dir>-baseline``).
 
@@ -37,12 +40,14 @@ from climviz.pipelines.downscale import predict_mean
 from climviz.pipelines.wind_data import make_pairs, open_winds, split_time
 from climviz.train.common import LoopSettings, Progress, default_device
 from climviz.train.taudiff import (
+    PREV_RESIDUAL_DROP,
     grid_dict,
     train_baseline,
     train_mean_model,
     train_residual_diffusion,
     wind_statistics,
 )
+from climviz.vocabulary import DEFAULT_CAU
 
 STAGES = ("mean", "folds", "residual", "baseline")
 DEFAULT_SETTINGS = {
@@ -87,6 +92,9 @@ def train_taudiff(
     crossfit: int = 0,
     fold: int | None = None,
     folds_dir=None,
+    cau: str = DEFAULT_CAU,
+    prev_residual: bool = False,
+    prev_residual_drop: float = PREV_RESIDUAL_DROP,
 ) -> dict[str, Path]:
     """Train one stage (``mean``, ``folds``, ``residual``, ``baseline``) or ``all`` of them, in that order.
 
@@ -96,6 +104,11 @@ def train_taudiff(
     out-of-fold mean predictions from K fold models (``folds`` stage; ``fold=i``
     trains only fold ``i``, counted from 0, e.g. to run the folds in parallel);
     ``0`` trains it on the mean model's own fit.
+    ``cau`` (:data:`~climviz.vocabulary.CAU_KINDS`) is the Channel Attention Unit of
+    the default residual and baseline CAU-UNets; ``prev_residual`` conditions the
+    default residual CAU-UNet on the previous step's residual (dropped to zeros with
+    probability ``prev_residual_drop`` in training). ``residual_unet``/``baseline_unet``,
+    when given, are used as they are.
     Returns the checkpoint directory of each stage (or fold) trained.
     """
     if stage == "all":
@@ -190,11 +203,12 @@ def train_taudiff(
             coarse,
             fine,
             mean,
-            residual_unet or residual_config(),
+            residual_unet or residual_config(cau=cau, prev_residual=prev_residual),
             more_config={"residual_targets": targets},
+            prev_residual_drop=prev_residual_drop,
         )
     if "baseline" in stages:
-        run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config())
+        run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config(cau=cau))
     return out
 
 

@@ -6,7 +6,9 @@ Three resumable loops (all through :func:`climviz.train.common.run_loop`):
   frames, MSE weighted by cos(latitude) (area weights), in normalised units;
 - :func:`train_residual_diffusion`: the CAU-UNet denoiser (v-prediction, cosine
   schedule) on the residual ``(fine - mean) / residual_std``, conditioned on the
-  normalised mean and the interpolated normalised coarse input, frame by frame;
+  normalised mean and the interpolated normalised coarse input, frame by frame
+  (with ``prev_residual`` also on the true residual of the step before, see
+  :data:`PREV_RESIDUAL_DROP`);
 - :func:`train_baseline`: the same denoiser class on the whole normalised fine
   field, conditioned on the interpolated coarse input only.
 
@@ -30,6 +32,11 @@ from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, make_upsample, normalize, per_variable
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
 from climviz.train.distributed import shard
+
+# With ``prev_residual``, the chance that a training frame sees zeros instead of the true
+# residual of the step before: what the first frame of a downscaled sequence (which has
+# no predecessor) gets at sampling time, so that case is learnt too. Recorded in config.json.
+PREV_RESIDUAL_DROP = 0.1
 
 
 # ---------------------------------------------------------------- normalisation
@@ -138,8 +145,22 @@ def train_mean_model(
 
 # ---------------------------------------------------------------- diffusion models
 def _diffusion_loop(
-    model, target_fn, cond_fn, n, grid, out_dir, config, settings, num_train_steps, device, resume, progress
+    model,
+    target_fn,
+    cond_fn,
+    n,
+    grid,
+    out_dir,
+    config,
+    settings,
+    num_train_steps,
+    device,
+    resume,
+    progress,
+    prev_drop: float | None = None,
 ):
+    """``prev_drop`` not None: the network also gets ``target_fn(idx - 1)`` (the clean target of the
+    step before), replaced by zeros for step 0 and with probability ``prev_drop``."""
     schedule = CosineSchedule(num_train_steps)
     w_lat = _lat_weight(grid["fine_lat"], device)
 
@@ -150,7 +171,12 @@ def _diffusion_loop(
         t = shard(torch.randint(0, num_train_steps, (b,), generator=gen)).to(device)
         eps = shard(torch.randn((b, *x0.shape[1:]), generator=gen)).to(device)
         xt = schedule.add_noise(x0, eps, t)
-        err = (net(xt, t, cond) - schedule.v_target(x0, eps, t)) ** 2
+        prev = ()
+        if prev_drop is not None:  # drawn after the others: the draws above stay those of a plain model
+            keep = (shard(torch.rand(b, generator=gen)) >= prev_drop) & (idx > 0)
+            before = target_fn((idx - 1).clamp(min=0))
+            prev = (torch.where(keep.to(device)[:, None, None, None], before, torch.zeros_like(before)),)
+        err = (net(xt, t, cond, *prev) - schedule.v_target(x0, eps, t)) ** 2
         return (err * w_lat).mean(), {}
 
     config = {**config, "schedule": schedule.config()}
@@ -172,11 +198,15 @@ def train_residual_diffusion(
     device: torch.device | None = None,
     resume: bool = True,
     progress: Progress | None = None,
+    prev_residual_drop: float = PREV_RESIDUAL_DROP,
 ) -> CAUUNet:
     """Fit the CAU-UNet denoiser on ``(fine - mean) / residual_std`` frame by frame.
 
     ``mean [N, C, H, W]`` is the mean model's prediction for the same steps
-    (physical units). Conditioning: normalised mean and interpolated coarse input.
+    (physical units; ``N`` consecutive steps). Conditioning: normalised mean and
+    interpolated coarse input. With ``cfg.prev_residual`` the network also sees
+    the true normalised residual of step ``n - 1``, replaced by zeros for step 0
+    and with probability ``prev_residual_drop`` (recorded in ``config.json``).
     """
     _check_pairs(coarse, fine, grid)
     if mean.shape != fine.shape:
@@ -184,6 +214,8 @@ def train_residual_diffusion(
     c = fine.shape[1]
     if (cfg.in_channels, cfg.cond_channels, cfg.out_channels) != (c, 2 * c, c):
         raise ValueError(f"residual denoiser needs in/cond/out channels ({c}, {2 * c}, {c})")
+    if cfg.prev_residual and not 0.0 <= prev_residual_drop <= 1.0:
+        raise ValueError(f"prev_residual_drop must be a probability in [0, 1], got {prev_residual_drop}")
     device = device or default_device()
     res_std = residual_std(fine - mean, np.asarray(grid["fine_lat"]))
     model = CAUUNet(cfg).to(device)
@@ -207,6 +239,7 @@ def train_residual_diffusion(
         "normalization": norm,
         "residual_std": res_std,
         "grid": grid,
+        **({"prev_residual_drop": float(prev_residual_drop)} if cfg.prev_residual else {}),
         **(extra_config or {}),
     }
     return _diffusion_loop(
@@ -222,6 +255,7 @@ def train_residual_diffusion(
         device,
         resume,
         progress,
+        prev_drop=float(prev_residual_drop) if cfg.prev_residual else None,
     )
 
 
@@ -245,6 +279,8 @@ def train_baseline(
     c = fine.shape[1]
     if (cfg.in_channels, cfg.cond_channels, cfg.out_channels) != (c, c, c):
         raise ValueError(f"baseline denoiser needs in/cond/out channels ({c}, {c}, {c})")
+    if cfg.prev_residual:
+        raise ValueError("the end-to-end baseline samples frames independently: prev_residual must be off")
     device = device or default_device()
     model = CAUUNet(cfg).to(device)
     up = make_upsample(grid).to(device)

@@ -1,4 +1,8 @@
-"""Downscaler (TAUDiff) and BaselineDownscaler: xarray edges, windows, seeds, checkpoints, sampled spread."""
+"""Downscaler (TAUDiff) and BaselineDownscaler: xarray edges, windows, seeds, checkpoints, sampled spread,
+and residual sampling in time order (``prev_residual``) next to the independent sampling of older models."""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,16 +10,18 @@ import torch
 import xarray as xr
 
 from climviz.data.grid import gaussian_latitudes, regular_longitudes
+from climviz.diffusion.samplers import make_sampler, sample
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, baseline_config, residual_config
 from climviz.nn.simvp import SimVP, SimVPConfig
-from climviz.nn.wind_fields import normalize
+from climviz.nn.wind_fields import denormalize, normalize
 from climviz.pipelines.downscale import (
     BaselineDownscaler,
     Downscaler,
     FrameDiffusion,
     load_downscaler,
     predict_mean,
+    sample_seed,
     window_starts,
 )
 from climviz.requests import DownscaleRequest
@@ -250,3 +256,198 @@ def test_resumed_stages_keep_the_saved_normalisation_up_to_rounding(tmp_path):
     assert _saved_normalization(again, dirs) == saved
     assert _saved_normalization(other, dirs) == other
     assert _saved_normalization({**again, "variables": ["u", "w"]}, dirs)["variables"] == ["u", "w"]
+
+
+# ---------------------------------------------------------------- independent vs in-time-order sampling
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@torch.no_grad()
+def _independent_reference(d, coarse, request):
+    """Residual sampling as written before ``prev_residual`` existed, ``[S, N, C, H, W]``: sample ``k``
+    has its own generator and walks the frames in chunks of ``batch_frames``, one sampler run each."""
+    x = d._tensor(d.check_input(coarse))
+    mean = predict_mean(d.mean_model, x)
+    cond = torch.cat([mean, d.upsample(x)], dim=1)
+    res, c = d.residual, d.residual.net.cfg.out_channels
+    outs = []
+    for k in range(request.n_samples):
+        gen = torch.Generator().manual_seed(sample_seed(request.seed, k))
+        chunks = []
+        for i in range(0, cond.shape[0], request.batch_frames):
+            cc = cond[i : i + request.batch_frames]
+            chunks.append(
+                sample(
+                    lambda x, t, cc=cc: res.net(x, t, cc),
+                    (cc.shape[0], c, *cc.shape[2:]),
+                    make_sampler(request.sampler, res.schedule, request.steps),
+                    generator=gen,
+                )
+            )
+        outs.append(torch.cat(chunks) * res.scale)
+    return (denormalize(mean, d.norm)[None] + torch.stack(outs)).numpy()
+
+
+def _fields(ds):
+    return np.stack([ds["u"].values, ds["v"].values], axis=2)  # [S, N, C, H, W]
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_a_model_without_prev_residual_samples_frames_as_before(sampler):
+    d = _downscaler(seed=3)
+    assert not d.residual.sequential
+    request = DownscaleRequest(n_samples=2, steps=3, seed=11, sampler=sampler, batch_frames=4)
+    out = d.downscale(_coarse(6), request)
+    np.testing.assert_array_equal(_fields(out), _independent_reference(d, _coarse(6), request))
+    assert out.attrs["frame_sampling"] == "each frame independently"
+
+
+@pytest.mark.skipif(not (MODELS / "taudiff" / "residual").is_dir(), reason="no shipped TAUDiff checkpoint")
+def test_the_shipped_checkpoint_loads_and_samples_as_before():
+    raw = json.loads((MODELS / "taudiff" / "residual" / "config.json").read_text())["unet"]
+    assert "cau" not in raw and "prev_residual" not in raw  # written before the keys existed
+    d = Downscaler.from_checkpoint(MODELS / "taudiff", device="cpu")
+    assert d.residual.net.cfg.cau == "se" and not d.residual.sequential
+    lat, lon = d.coarse_lat, d.coarse_lon
+    rng = np.random.default_rng(1)
+    coarse = xr.Dataset(
+        {
+            v: (("time", "lat", "lon"), rng.normal(0, 8, (2, lat.size, lon.size)).astype(np.float32))
+            for v in "uv"
+        },
+        coords={"time": np.arange(2), "lat": lat, "lon": lon},
+    )
+    request = DownscaleRequest(n_samples=2, steps=2, seed=4, sampler="ddpm")
+    out = d.downscale(coarse, request)
+    np.testing.assert_array_equal(_fields(out), _independent_reference(d, coarse, request))
+
+
+def _sequential_downscaler(seed=0):
+    torch.manual_seed(seed)
+    mean_model = SimVP(SimVPConfig(**SIMVP)).eval()
+    net = CAUUNet(residual_config(**UNET, prev_residual=True)).eval()
+    with torch.no_grad():
+        net.out.weight.normal_(0, 0.2)  # zero at init; give it weights so samples depend on the noise
+    return Downscaler(
+        mean_model, FrameDiffusion(net, CosineSchedule(100), [1.5, 0.5]), NORM, GRID, device="cpu"
+    )
+
+
+def test_frames_are_sampled_in_time_order_each_given_the_previous_residual(monkeypatch):
+    d = _sequential_downscaler()
+    net = d.residual.net
+    calls = []
+    forward = net.forward
+
+    def spy(x, t, cond, prev=None):
+        calls.append((cond.clone(), prev.clone()))
+        return forward(x, t, cond, prev)
+
+    monkeypatch.setattr(net, "forward", spy)
+    n, steps, coarse = 4, 3, _coarse(4)
+    seen = []
+    request = DownscaleRequest(n_samples=3, steps=steps, seed=5, sampler="ddpm", batch_frames=2)
+    out = d.downscale(coarse, request, progress=lambda done, total: seen.append((done, total)))
+    assert len(calls) == n * 2 * steps  # 4 frames x 2 network batches of samples (2 + 1) x 3 steps
+    assert seen[-1] == (1 + len(calls), 1 + len(calls))  # and one mean-model window
+    assert out.attrs["frame_sampling"].startswith("in time order")
+    with torch.no_grad():
+        x = d._tensor(d.check_input(coarse))
+        cond = torch.cat([predict_mean(d.mean_model, x), d.upsample(x)], dim=1)
+    # the residual each sample drew for each frame, in the network's (normalised) units
+    resid = (_fields(out) - np.stack([out["u_mean"].values, out["v_mean"].values], axis=1)[None]) / np.array(
+        [1.5, 0.5]
+    )[:, None, None]
+    for i, (c, prev) in enumerate(calls):
+        frame, rows = i // (2 * steps), (slice(0, 2), slice(2, 3))[(i // steps) % 2]
+        assert torch.equal(c, cond[frame : frame + 1].expand_as(c))  # this frame's mean and coarse input
+        if frame == 0:
+            assert torch.count_nonzero(prev) == 0  # the first frame has no predecessor
+        else:  # frame t + 1 sees what was sampled for frame t, for the same samples
+            np.testing.assert_allclose(prev.numpy(), resid[rows, frame - 1], rtol=0, atol=1e-4)
+    assert np.abs(resid[:, 1:]).max() > 0.1  # the conditions checked above are not all ~0
+
+
+def test_sequential_samples_follow_the_seed_not_the_sample_count():
+    d = _sequential_downscaler(seed=1)
+    coarse = _coarse(3)
+    a = d.downscale(coarse, DownscaleRequest(n_samples=2, steps=3, seed=7, sampler="ddpm"))
+    b = d.downscale(coarse, DownscaleRequest(n_samples=2, steps=3, seed=7, sampler="ddpm"))
+    one = d.downscale(coarse, DownscaleRequest(n_samples=1, steps=3, seed=7, sampler="ddpm"))
+    np.testing.assert_array_equal(a["u"].values, b["u"].values)
+    assert np.abs(a["u"][0].values - a["u"][1].values).max() > 1e-3
+    # another batch size runs other BLAS/conv kernels: equal to float32 rounding, not bit for bit
+    np.testing.assert_allclose(one["u"][0].values, a["u"][0].values, rtol=0, atol=1e-3)
+
+
+def test_training_with_prev_residual_feeds_the_true_residual_of_the_step_before(tmp_path, monkeypatch):
+    """Step ``n`` has mean ``n`` and residual ``n + 1`` everywhere, so every training call shows which
+    step it is (mean channel of ``cond``) and which residual it was given (``prev``)."""
+    grid = _grid(2, 4)  # fine 8 x 16
+    n = 12
+    s = np.arange(n, dtype=np.float32)[:, None, None, None]
+    mean = np.broadcast_to(s, (n, 2, 8, 16)).copy()
+    fine = mean + (s + 1)
+    coarse = np.random.default_rng(0).normal(0, 1, (n, 2, 2, 4)).astype(np.float32)
+    norm = {"variables": ["u", "v"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    kw = dict(norm=norm, grid=grid, device=torch.device("cpu"))
+    settings = LoopSettings(steps=20, batch_size=8, lr=1e-3, checkpoint_every=100)
+    train_mean_model(
+        coarse,
+        fine,
+        SimVPConfig(frames=2, coarse_shape=(2, 4), hid_s=4, hid_t=8, n_t=1),
+        tmp_path / "td" / "mean",
+        LoopSettings(steps=1, batch_size=2),
+        **kw,
+    )
+    seen = []
+    forward = CAUUNet.forward
+
+    def spy(self, x, t, cond, prev=None):
+        seen.append((cond[:, 0, 0, 0].round().long(), prev.detach().clone()))
+        return forward(self, x, t, cond, prev)
+
+    monkeypatch.setattr(CAUUNet, "forward", spy)
+    cfg = residual_config(**UNET, prev_residual=True, cau="tau")
+    net = train_residual_diffusion(
+        coarse,
+        fine,
+        mean,
+        cfg,
+        tmp_path / "td" / "residual",
+        settings,
+        num_train_steps=100,
+        prev_residual_drop=0.5,
+        **kw,
+    )
+    monkeypatch.undo()
+    rs = np.sqrt(np.mean((s.ravel() + 1) ** 2))  # residual std (constant fields: no area weighting)
+    dropped = given = 0
+    for steps_seen, prev in seen:
+        for k, step in enumerate(steps_seen.tolist()):
+            if step == 0 or torch.count_nonzero(prev[k]) == 0:  # no predecessor, or dropped
+                assert torch.count_nonzero(prev[k]) == 0
+                dropped += step > 0
+            else:  # the residual of step - 1, which is `step`, normalised
+                torch.testing.assert_close(prev[k], torch.full_like(prev[k], step / rs), rtol=1e-5, atol=1e-6)
+                given += 1
+    assert dropped + given > 140 and 0.3 < dropped / (dropped + given) < 0.7  # prev_residual_drop = 0.5
+
+    saved = json.loads((tmp_path / "td" / "residual" / "config.json").read_text())
+    assert saved["prev_residual_drop"] == 0.5 and saved["unet"]["prev_residual"] is True
+    assert saved["unet"]["cau"] == "tau" and saved["trained_steps"] == 20
+    d = load_downscaler(tmp_path / "td", device="cpu")
+    assert d.residual.sequential and d.residual.net.cfg == cfg
+    for name, p in net.state_dict().items():
+        assert torch.equal(d.residual.net.state_dict()[name], p)
+    lat, lon = grid["coarse_lat"], grid["coarse_lon"]
+    ds = xr.Dataset(
+        {v: (("time", "lat", "lon"), np.ones((3, len(lat), len(lon)), np.float32)) for v in "uv"},
+        coords={"time": np.arange(3), "lat": lat, "lon": lon},
+    )
+    out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=0))
+    assert out["u"].shape == (2, 3, 8, 16) and np.isfinite(out["u"]).all()
+    with pytest.raises(ValueError, match="prev_residual"):
+        train_baseline(
+            coarse, fine, baseline_config(**UNET, prev_residual=True), tmp_path / "b", settings, **kw
+        )
