@@ -61,18 +61,27 @@ def card(directory: Path, scores: dict | None, retrain: str | None, note: str | 
             f"{cfg.get('coarsen')}.",
             "",
         ]
-        where = [
-            f"| training period | {cfg.get('train_period')} |",
-            f"| held out | {cfg.get('heldout_period')} |",
-        ]
+        where = [f"| training period | {cfg.get('train_period')} |"]
+        if cfg.get("val_period"):
+            where.append(f"| validation period (early stopping) | {cfg['val_period']} |")
+        where.append(f"| held out | {cfg.get('heldout_period')} |")
     else:
         where = [f"| members used | {cfg.get('train_members')} |", f"| period | {cfg.get('period')} |"]
     planned = cfg.get("settings", {}).get("steps")
-    stopped = (
-        f" of a {planned}-step learning-rate schedule (stopped early: CPU time)"
-        if planned and planned != cfg.get("trained_steps")
-        else ""
-    )
+    val = cfg.get("validation")
+    if val:
+        last = val["history"][-1][0] if val["history"] else None
+        stopped = (
+            f" of a {planned}-step schedule: the best of {len(val['history'])} validation losses "
+            f"(every {val['every']} steps to step {last}; "
+            + ("stopped early on the validation loss)" if val["stopped_early"] else "no early stop)")
+        )
+    else:
+        stopped = (
+            f" of a {planned}-step learning-rate schedule (stopped early: CPU time)"
+            if planned and planned != cfg.get("trained_steps")
+            else ""
+        )
     lines += [
         "| | |",
         "|---|---|",

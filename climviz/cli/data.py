@@ -27,7 +27,7 @@ def _data_toy_ensemble(args: argparse.Namespace) -> int:
 
 def _data_toy_wind(args: argparse.Namespace) -> int:
     from climviz.data.grid import parse_grid
-    from climviz.data.toy_wind import write_toy_wind
+    from climviz.data.toy_wind_io import write_toy_wind
 
     write_toy_wind(
         args.output,
@@ -36,6 +36,7 @@ def _data_toy_wind(args: argparse.Namespace) -> int:
         seed=args.seed,
         interval_hours=args.interval_hours,
         progress=progress_printer("days simulated"),
+        resume=not args.restart,
     )
     print(args.output)
     return 0
@@ -64,11 +65,16 @@ def register(commands: Commands) -> None:
         "toy-wind",
         help="synthetic global u/v wind from a spherical shallow-water model",
         description="Write global u, v and relative vorticity from the torch-harmonics "
-        "shallow-water solver as CF NetCDF (.nc) or Zarr (.zarr). The data is synthetic.",
+        "shallow-water solver as CF NetCDF (.nc) or Zarr (.zarr). The data is synthetic. Each "
+        "simulated day is appended as it is made; an interrupted run continues from its last "
+        "day when run again with the same options.",
     )
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     p.add_argument("--grid", default="128x256", help="NLATxNLON (default 128x256)")
     p.add_argument("--days", type=float, default=30.0, help="simulated days after spin-up")
     p.add_argument("--interval-hours", type=float, default=6.0, help="output interval (hours)")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial condition")
+    p.add_argument(
+        "--restart", action="store_true", help="discard an interrupted run of this output and start afresh"
+    )
     p.set_defaults(handler=_data_toy_wind)

@@ -23,6 +23,11 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         )
     if args.prev_drop is not None and not args.condition_on_previous:
         raise ValueError("--prev-drop needs --condition-on-previous")
+    if args.eval_every is not None and args.val_days is None:
+        raise ValueError("--eval-every needs --val-days (a validation period to evaluate)")
+    if args.patience and args.val_days is None:
+        raise ValueError("--patience needs --val-days (a validation period to stop on)")
+    eval_every = (args.eval_every or args.checkpoint_every) if args.val_days is not None else 0
     stages = STAGES if args.stage == "all" else (args.stage,)
     settings = {}
     for s in stages:
@@ -34,6 +39,8 @@ def _train_taudiff(args: argparse.Namespace) -> int:
             seed=args.seed,
             checkpoint_every=args.checkpoint_every,
             log_every=args.log_every,
+            eval_every=eval_every,
+            patience=args.patience,
         )
     out = train_taudiff(
         args.data,
@@ -42,6 +49,8 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         baseline_dir=args.baseline_dir,
         factor=args.factor,
         holdout=args.holdout,
+        val_days=args.val_days,
+        test_days=args.test_days,
         settings=settings,
         resume=not args.restart,
         progress=train_progress(f"taudiff-{args.stage}"),
@@ -96,6 +105,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
         baseline_steps=args.baseline_steps,
         frames=args.frames,
         holdout=args.holdout,
+        test_days=args.test_days,
         factor=args.factor,
         seed=args.seed,
         progress=progress_printer("network evaluations"),
@@ -120,7 +130,9 @@ def register(commands: Commands) -> None:
         help="the TAUDiff downscaler (mean, residual) and its baseline",
         description="Train TAUDiff (SimVP-TAU mean model + CAU-UNet residual diffusion) "
         "and the end-to-end diffusion baseline on a fine u/v wind file. Coarse inputs are "
-        "made by spherical band-limiting; the last --holdout of the time axis is not used.",
+        "made by spherical band-limiting. The time axis is split into training, validation "
+        "(--val-days, optional) and test (--test-days, else the last --holdout) periods, in that "
+        "order; the test period is never used, the validation period only for early stopping.",
     )
     p.add_argument(
         "--data",
@@ -176,7 +188,38 @@ def register(commands: Commands) -> None:
         "the previous residual, as the first frame of a sequence does (default 0.1)",
     )
     p.add_argument("--factor", type=int, default=4, help="coarsening factor (default 4)")
-    p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.2,
+        help="test (held-out) fraction at the end, when --test-days is not given (default 0.2)",
+    )
+    p.add_argument(
+        "--test-days", type=float, default=None, metavar="D", help="test period: the last D days of the data"
+    )
+    p.add_argument(
+        "--val-days",
+        type=float,
+        default=None,
+        metavar="D",
+        help="validation period: the D days before the test period; the loss on it is evaluated "
+        "every --eval-every steps, config.json keeps the best weights and the validation curve",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        metavar="K",
+        help="steps between validation losses (needs --val-days; default --checkpoint-every)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop a stage after N validation losses in a row without a new best (needs --val-days; "
+        "default 0: run all --steps, still keeping the best weights)",
+    )
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default per stage)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default per stage)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default per stage)")
@@ -222,7 +265,14 @@ def register(commands: Commands) -> None:
         "--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)"
     )
     p.add_argument("--frames", type=int, default=32, help="held-out frames to evaluate (default 32)")
-    p.add_argument("--holdout", type=float, default=0.2)
+    p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")
+    p.add_argument(
+        "--test-days",
+        type=float,
+        default=None,
+        metavar="D",
+        help="held-out period: the last D days (as `climviz train taudiff --test-days`); overrides --holdout",
+    )
     p.add_argument("--factor", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import cftime
 import numpy as np
@@ -46,7 +44,6 @@ import xarray as xr
 
 from climviz import __version__
 from climviz.data.grid import CALENDAR
-from climviz.data.io import atomic_path, output_format
 
 TIME_UNITS = "hours since 2000-01-01 00:00:00"
 SYNTHETIC_COMMENT = (
@@ -222,7 +219,7 @@ def _check(
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
+def torch_threads(threads: int | None) -> Iterator[None]:
     """Run torch with ``threads`` intra-op threads inside the block, restore afterwards.
 
     One thread is the default: the transforms at these sizes gain little from
@@ -239,54 +236,106 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _simulate(
-    grid, days, seed, interval_hours, spinup_days, config, progress, threads, block_hours: float = 24.0
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield blocks ``(hours [T], u, v, vort [T, lat, lon])`` of about ``block_hours``."""
-    with _torch_threads(threads):
-        yield from _simulate_blocks(
-            grid, days, seed, interval_hours, spinup_days, config, progress, block_hours
+class WindRun:
+    """One run of :class:`ToyWindModel`: spin-up, then output frames in blocks, resumable.
+
+    :meth:`blocks` yields ``(hours [T], u, v, vort [T, lat, lon])`` of about
+    ``block_hours`` each; between two blocks :meth:`snapshot` captures everything
+    the rest of the run depends on (spectral state, Adams-Bashforth history,
+    forcing, generator state, counters), and :meth:`restore` on a fresh run with
+    the same arguments continues from it exactly.
+    """
+
+    def __init__(self, grid, days, seed, interval_hours, spinup_days, config: WindModelConfig):
+        import torch
+
+        self.nlat, self.nlon, self.ntimes = _check(grid, days, interval_hours, spinup_days)
+        self.interval_hours, self.spinup_days = float(interval_hours), float(spinup_days)
+        self.dt, self.nsub = time_step(self.nlat, interval_hours, config)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.model = ToyWindModel(self.nlat, self.nlon, self.dt, self.gen, config)
+        self.state = self.model.initial_state()
+        self.next_frame = 0  # index of the next output time
+        self.spun_up = spinup_days <= 0
+
+    @property
+    def total_days(self) -> int:
+        return math.ceil(self.spinup_days + self.ntimes * self.interval_hours / 24.0 - 1e-9)
+
+    def _days_done(self) -> int:
+        return min(
+            self.total_days,
+            math.ceil(self.spinup_days + self.next_frame * self.interval_hours / 24.0 - 1e-9),
         )
 
+    def _spin_up(self, progress) -> None:
+        steps_per_day = 86400.0 / self.dt
+        spin_steps = int(round(self.spinup_days * steps_per_day))
+        for day in range(math.ceil(self.spinup_days - 1e-9)):
+            n = min(spin_steps, int(round((day + 1) * steps_per_day))) - self.model.nsteps
+            self.state = self.model.advance(self.state, n)
+            if progress is not None:
+                progress(day + 1, self.total_days)
+        self.spun_up = True
 
-def _simulate_blocks(grid, days, seed, interval_hours, spinup_days, config, progress, block_hours):
-    import torch
+    def blocks(self, progress=None, block_hours: float = 24.0):
+        """Yield the remaining output blocks; ``progress(done_days, total_days)`` after each day."""
+        import torch
 
-    nlat, nlon, ntimes = _check(grid, days, interval_hours, spinup_days)
-    dt, nsub = time_step(nlat, interval_hours, config)
-    gen = torch.Generator().manual_seed(int(seed))
-    model = ToyWindModel(nlat, nlon, dt, gen, config)
-    state = model.initial_state()
-    steps_per_day = 86400.0 / dt
-    total_days = math.ceil(spinup_days + ntimes * interval_hours / 24.0 - 1e-9)
-    spin_steps = int(round(spinup_days * steps_per_day))
-    done_days = 0
-    for day in range(math.ceil(spinup_days - 1e-9)):
-        n = min(spin_steps, int(round((day + 1) * steps_per_day))) - model.nsteps
-        state = model.advance(state, n)
-        done_days += 1
-        if progress is not None:
-            progress(done_days, total_days)
-    per_block = max(1, int(round(block_hours / interval_hours)))
-    for start in range(0, ntimes, per_block):
-        idx = range(start, min(start + per_block, ntimes))
-        frames = []
-        for k in idx:
-            if k > 0:
-                state = model.advance(state, nsub)
-            frames.append(model.to_grid(state))
-            if not torch.isfinite(torch.as_tensor(frames[-1][0])).all():
-                raise RuntimeError(f"toy wind model went unstable at output time {k} (dt={dt:.1f} s)")
-        hours = np.asarray(list(idx), dtype=np.float64) * interval_hours
-        u, v, vort = (np.stack(x) for x in zip(*frames))
-        yield hours, u, v, vort
-        new_days = min(total_days, math.ceil(spinup_days + (idx[-1] + 1) * interval_hours / 24.0 - 1e-9))
-        if progress is not None and new_days > done_days:
-            done_days = new_days
-            progress(done_days, total_days)
+        if not self.spun_up:
+            self._spin_up(progress)
+        done_days = self._days_done()
+        per_block = max(1, int(round(block_hours / self.interval_hours)))
+        while self.next_frame < self.ntimes:
+            idx = range(self.next_frame, min(self.next_frame + per_block, self.ntimes))
+            frames = []
+            for k in idx:
+                if k > 0:
+                    self.state = self.model.advance(self.state, self.nsub)
+                frames.append(self.model.to_grid(self.state))
+                if not torch.isfinite(torch.as_tensor(frames[-1][0])).all():
+                    raise RuntimeError(
+                        f"toy wind model went unstable at output time {k} (dt={self.dt:.1f} s)"
+                    )
+            self.next_frame = idx[-1] + 1
+            hours = np.asarray(list(idx), dtype=np.float64) * self.interval_hours
+            u, v, vort = (np.stack(x) for x in zip(*frames))
+            yield hours, u, v, vort
+            if progress is not None and self._days_done() > done_days:
+                done_days = self._days_done()
+                progress(done_days, self.total_days)
+
+    def snapshot(self) -> tuple[dict, dict]:
+        """``(tensors, counters)``: what :meth:`restore` needs (complex tensors stored as real pairs)."""
+        import torch
+
+        m = self.model
+        tensors = {"state": torch.view_as_real(self.state), "q": torch.view_as_real(m.q)}
+        if m.history is not None:
+            tensors["history"] = torch.view_as_real(m.history)
+        tensors["generator"] = self.gen.get_state()
+        counters = {"nsteps": m.nsteps, "next_frame": self.next_frame, "spun_up": self.spun_up}
+        return {k: v.contiguous() for k, v in tensors.items()}, counters
+
+    def restore(self, tensors: dict, counters: dict) -> None:
+        """Continue from a :meth:`snapshot` of a run with the same arguments."""
+        import torch
+
+        m = self.model
+        if tuple(tensors["state"].shape[:-1]) != tuple(self.state.shape):
+            raise ValueError("the saved wind model state does not fit this grid")
+        self.state = torch.view_as_complex(tensors["state"].contiguous()).clone()
+        m.q = torch.view_as_complex(tensors["q"].contiguous()).clone()
+        m.history = (
+            torch.view_as_complex(tensors["history"].contiguous()).clone() if "history" in tensors else None
+        )
+        self.gen.set_state(tensors["generator"].clone())
+        m.nsteps, self.next_frame = int(counters["nsteps"]), int(counters["next_frame"])
+        self.spun_up = bool(counters["spun_up"])
 
 
-def _attrs(grid, days, seed, interval_hours, spinup_days, config) -> dict:
+def dataset_attrs(grid, days, seed, interval_hours, spinup_days, config) -> dict:
+    """The global attributes of a toy wind data set (provenance, solver settings, synthetic label)."""
     import torch_harmonics
 
     nlat, nlon = grid
@@ -316,7 +365,8 @@ def _attrs(grid, days, seed, interval_hours, spinup_days, config) -> dict:
     return attrs
 
 
-def _coords(nlat: int, nlon: int) -> tuple[xr.DataArray, xr.DataArray]:
+def grid_coords(nlat: int, nlon: int) -> tuple[xr.DataArray, xr.DataArray]:
+    """``lat`` (Gaussian, ascending) and ``lon`` coordinates of the solver's grid, with CF attributes."""
     from torch_harmonics.quadrature import _precompute_longitudes, legendre_gauss_weights
 
     # the solver's own nodes: lats = -arcsin(cost), lons = 2 pi k / nlon
@@ -341,7 +391,8 @@ def _coords(nlat: int, nlon: int) -> tuple[xr.DataArray, xr.DataArray]:
     return lat_da, lon_da
 
 
-def _block_dataset(hours, u, v, vort, lat, lon, attrs) -> xr.Dataset:
+def block_dataset(hours, u, v, vort, lat, lon, attrs) -> xr.Dataset:
+    """One block of :meth:`WindRun.blocks` as a CF Dataset (``hours`` since 2000-01-01)."""
     times = cftime.num2date(hours, TIME_UNITS, calendar=CALENDAR)
     time = xr.DataArray(times, dims="time", attrs={"standard_name": "time", "axis": "T"})
     data = {
@@ -394,64 +445,11 @@ def toy_wind(
         lat ascending (Gaussian, deg N), lon in [0, 360); cftime time stamps.
         ``attrs["synthetic"] == "yes"``.
     """
-    attrs = _attrs(grid, days, seed, interval_hours, spinup_days, config)
-    lat, lon = _coords(*grid)
-    blocks = [
-        _block_dataset(*b, lat, lon, attrs)
-        for b in _simulate(grid, days, seed, interval_hours, spinup_days, config, progress, threads)
-    ]
+    attrs = dataset_attrs(grid, days, seed, interval_hours, spinup_days, config)
+    lat, lon = grid_coords(*grid)
+    run = WindRun(grid, days, seed, interval_hours, spinup_days, config)
+    with torch_threads(threads):
+        blocks = [block_dataset(*b, lat, lon, attrs) for b in run.blocks(progress)]
     ds = xr.concat(blocks, dim="time", combine_attrs="override")
     ds["time"].encoding.update(units=TIME_UNITS, calendar=CALENDAR, dtype="float64")
     return ds
-
-
-def write_toy_wind(
-    path: str | os.PathLike,
-    grid: tuple[int, int] = (128, 256),
-    days: float = 30.0,
-    seed: int = 0,
-    interval_hours: float = 6.0,
-    progress: Callable[[int, int], None] | None = None,
-    *,
-    spinup_days: float = 10.0,
-    config: WindModelConfig = WindModelConfig(),
-    threads: int | None = 1,
-) -> Path:
-    """Simulate and write the synthetic wind data set, one day at a time, atomically.
-
-    NetCDF (``.nc``) or Zarr (``.zarr``) by suffix. Each simulated day is
-    appended as it is produced (NetCDF: unlimited ``time`` dimension; Zarr:
-    ``append_dim``), so memory stays at one day whatever ``days`` is. The file
-    appears at ``path`` only once complete. Arguments as :func:`toy_wind`.
-    """
-    fmt = output_format(path)
-    attrs = _attrs(grid, days, seed, interval_hours, spinup_days, config)
-    lat, lon = _coords(*grid)
-    nlat, nlon = grid
-    var_enc = {"dtype": "float32"}
-    with atomic_path(path) as tmp:
-        first = True
-        for hours, u, v, vort in _simulate(
-            grid, days, seed, interval_hours, spinup_days, config, progress, threads
-        ):
-            if first:
-                ds = _block_dataset(hours, u, v, vort, lat, lon, attrs)
-                if fmt == "netcdf":
-                    enc = {n: {**var_enc, "chunksizes": (1, nlat, nlon), "zlib": False} for n in VAR_ATTRS}
-                    ds.to_netcdf(tmp, unlimited_dims=("time",), encoding=enc, engine="netcdf4")
-                else:
-                    enc = {n: {**var_enc, "chunks": (max(1, len(hours)), nlat, nlon)} for n in VAR_ATTRS}
-                    ds.to_zarr(tmp, mode="w", encoding=enc)
-                first = False
-            elif fmt == "netcdf":
-                import netCDF4
-
-                with netCDF4.Dataset(tmp, "a") as nc:
-                    n0 = len(nc.dimensions["time"])
-                    n1 = n0 + len(hours)
-                    nc["time"][n0:n1] = hours
-                    for name, x in (("u", u), ("v", v), ("vort", vort)):
-                        nc[name][n0:n1] = x
-            else:
-                _block_dataset(hours, u, v, vort, lat, lon, attrs).to_zarr(tmp, append_dim="time")
-    return Path(path)

@@ -1,8 +1,9 @@
 """Checkpoints: weights in safetensors, hyper-parameters in JSON. Never pickle.
 
 A checkpoint directory holds ``model.safetensors`` and ``config.json``
-(and, while training, ``train_state.safetensors`` + ``train_state.json`` so a
-run can resume). Loading refuses directories that contain pickle files, and
+(and, while training, ``train_state.safetensors`` + ``train_state.json`` +
+``train_state_model.safetensors`` so a run can resume: with early stopping
+``model.safetensors`` holds the best weights, the train state the latest). Loading refuses directories that contain pickle files, and
 validates the config before any module is built:
 
 - :func:`load_config` returns the JSON as a :class:`Config` (a dict whose
@@ -33,6 +34,7 @@ from safetensors.torch import load_file, save_file
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 STATE_WEIGHTS, STATE_CONFIG = "train_state.safetensors", "train_state.json"
+STATE_MODEL = "train_state_model.safetensors"  # the latest weights (model.safetensors may hold the best)
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 
 
@@ -297,8 +299,9 @@ def config_from_dict(cls, d, *, limits: dict[str, tuple] | None = None, optional
 
 
 # ---------------------------------------------------------------- training state
-def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict) -> None:
-    """Optimizer moments (safetensors) and loop counters/RNG (JSON), for resuming."""
+def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict, model=None) -> None:
+    """Optimizer moments (safetensors), loop counters/RNG (JSON) and, with ``model``, its latest
+    weights, for resuming."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     sd = optimizer.state_dict()
@@ -309,12 +312,19 @@ def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict) ->
                 tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{k}"] = float(v)
+    if model is not None:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        _atomic_write(d / STATE_MODEL, lambda p: save_file(weights, str(p)))
     _atomic_write(d / STATE_WEIGHTS, lambda p: save_file(tensors, str(p)))
     _write_json(d / STATE_CONFIG, {"info": info, "scalars": scalars, "param_groups": sd["param_groups"]})
 
 
-def load_train_state(directory, optimizer: torch.optim.Optimizer) -> dict | None:
-    """Restore what :func:`save_train_state` wrote; returns ``info`` or None if absent."""
+def load_train_state(directory, optimizer: torch.optim.Optimizer, model=None, device="cpu") -> dict | None:
+    """Restore what :func:`save_train_state` wrote; returns ``info`` or None if absent.
+
+    With ``model``, its latest weights are loaded too (from ``train_state_model.safetensors``,
+    or ``model.safetensors`` for a train state written without them).
+    """
     d = Path(directory)
     if not (d / STATE_WEIGHTS).is_file() or not (d / STATE_CONFIG).is_file():
         return None
@@ -328,11 +338,16 @@ def load_train_state(directory, optimizer: torch.optim.Optimizer) -> dict | None
         pid, k = key.split(".", 1)
         state.setdefault(int(pid), {})[k] = torch.tensor(v)
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    if model is not None:
+        if (d / STATE_MODEL).is_file():
+            model.load_state_dict(load_file(str(d / STATE_MODEL), device=str(device)), strict=True)
+        else:
+            load_weights(d, model, device=device)
     return meta["info"]
 
 
 def clear_train_state(directory) -> None:
-    for name in (STATE_WEIGHTS, STATE_CONFIG):
+    for name in (STATE_WEIGHTS, STATE_CONFIG, STATE_MODEL):
         p = Path(directory) / name
         if p.exists():
             p.unlink()

@@ -141,14 +141,21 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _step_hours(time: xr.DataArray) -> float | None:
-    """Spacing of the first two frames in hours (datetime64 or cftime), None if it cannot be read."""
-    if time.size < 2:
-        return None
-    dt = time.values[1] - time.values[0]
-    if isinstance(dt, np.timedelta64):
-        return float(dt / np.timedelta64(1, "h"))
-    return float(dt.total_seconds() / 3600.0) if hasattr(dt, "total_seconds") else None
+def _check_unseen(first_test, data, mean_dir) -> None:
+    """Refuse a test period that starts inside the training or validation period the mean model
+    recorded for the same data file (time stamps compared as ISO strings)."""
+    from climviz.nn import checkpoint as ckpt
+
+    cfg = ckpt.load_config(mean_dir)
+    if cfg.get("data") != str(data):
+        return
+    for key in ("train_period", "val_period"):
+        period = cfg.get(key)
+        if period and str(first_test) <= period[1]:
+            raise ValueError(
+                f"the evaluation period starts at {first_test}, inside the {key} {period} of "
+                f"{mean_dir}: pass the test_days (--test-days) it was trained with"
+            )
 
 
 def evaluate_downscale(
@@ -161,6 +168,7 @@ def evaluate_downscale(
     baseline_steps: int | None = None,
     frames: int = 32,
     holdout: float = 0.2,
+    test_days: float | None = None,
     factor: int = 4,
     seed: int = 0,
     vortex_k: float = 2.0,
@@ -171,6 +179,11 @@ def evaluate_downscale(
 ) -> dict:
     """Score the models on the first ``frames`` held-out steps of ``data``; returns a JSON-able dict.
 
+    The held-out (test) period is the last ``test_days`` of ``data``, or the last ``holdout``
+    fraction when ``test_days`` is None, as in :func:`~climviz.pipelines.wind_data.split_periods`.
+    When ``data`` is the file the mean model was trained on (its ``config.json`` names it), a
+    test period that reaches into the model's training or validation period is refused.
+
     ``vortex_k``: vortex threshold in truth vorticity stds; ``track_km``: how far (great circle) a vortex
     may move between consecutive frames and still count as continued.
     ``figures``: a directory for PNG figures (KE spectra, temporal spectra, vorticity snapshots), or None.
@@ -178,14 +191,17 @@ def evaluate_downscale(
     """
     from climviz.nn.wind_fields import make_upsample
     from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
-    from climviz.pipelines.wind_data import make_pairs, open_winds, split_time
+    from climviz.pipelines.wind_data import make_pairs, open_winds, split_periods, step_hours
 
     td = Downscaler.from_checkpoint(model_dir, device)
     model_dir = Path(model_dir)
     bdir = Path(baseline_dir) if baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
     base = BaselineDownscaler.from_checkpoint(bdir, device) if (bdir / "config.json").is_file() else None
     fine, coarse = make_pairs(open_winds(data).load(), factor)
-    _, test = split_time(fine.sizes["time"], holdout)
+    test = split_periods(
+        fine.sizes["time"], step_hours=step_hours(fine["time"]), test_days=test_days, holdout=holdout
+    ).test
+    _check_unseen(fine["time"].values[test][0], data, model_dir / "mean")
     idx = np.arange(fine.sizes["time"])[test][:frames]
     fine, coarse = fine.isel(time=idx), coarse.isel(time=idx)
 
@@ -230,7 +246,7 @@ def evaluate_downscale(
         "frames": int(len(idx)),
         "n_samples": int(n_samples),
         "heldout_start": str(fine["time"].values[0]),
-        "frame_step_hours": _step_hours(fine["time"]),
+        "frame_step_hours": step_hours(fine["time"]),
         "vortex_threshold_s-1": thresh,
         "track_match_km": float(track_km),
         "bands": {

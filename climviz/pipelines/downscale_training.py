@@ -20,8 +20,13 @@ Stages (each resumable; each writes ``config.json`` + ``model.safetensors``):
 
 Coarse inputs are made with :func:`climviz.data.coarsen.coarsen` (spherical-
 harmonic band limit with a taper, then the grid ``factor`` times coarser). The
-last ``holdout`` fraction of the time axis is never seen in training (it is the
-evaluation period of ``climviz evaluate downscale``).
+time axis is split into consecutive training, validation and test periods
+(:func:`~climviz.pipelines.wind_data.split_periods`): the test period, the last
+``test_days`` (default: the last ``holdout`` fraction), is never read in
+training (it is the evaluation period of ``climviz evaluate downscale``); the
+optional validation period, the ``val_days`` before it, serves early stopping
+only (with ``eval_every`` in the stage's :class:`LoopSettings`). The residual
+stage validates on the mean model's predictions for the validation period.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from climviz.nn.cau_unet import CAUUNetConfig, baseline_config, residual_config
 from climviz.nn.simvp import SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, denormalize, normalize
 from climviz.pipelines.downscale import predict_mean
-from climviz.pipelines.wind_data import make_pairs, open_winds, split_time
+from climviz.pipelines.wind_data import Periods, make_pairs, open_winds, split_periods, step_hours
 from climviz.train.common import LoopSettings, Progress, default_device
 from climviz.train.taudiff import (
     PREV_RESIDUAL_DROP,
@@ -62,13 +67,18 @@ def _arrays(ds: xr.Dataset) -> np.ndarray:
     return np.stack([np.asarray(ds[v].values, np.float32) for v in VARIABLES], axis=1)  # [N, C, H, W]
 
 
-def _provenance(fine: xr.Dataset, data, train: slice, test: slice, factor: int) -> dict:
+def _provenance(fine: xr.Dataset, data, periods: Periods, factor: int) -> dict:
     t = fine["time"].values
+
+    def span(sl):
+        return None if sl is None else [str(t[sl][0]), str(t[sl][-1])]
+
     return {
         "data": str(data),
         "data_synthetic": str(fine.attrs.get("synthetic", "unknown")),
-        "train_period": [str(t[train][0]), str(t[train][-1])],
-        "heldout_period": [str(t[test][0]), str(t[test][-1])],
+        "train_period": span(periods.train),
+        "val_period": span(periods.val),
+        "heldout_period": span(periods.test),  # the test period
         "coarsen_factor": int(factor),
         "coarsen": "climviz.data.coarsen.coarsen (spherical-harmonic band limit, raised-cosine taper)",
     }
@@ -82,6 +92,8 @@ def train_taudiff(
     baseline_dir=None,
     factor: int = 4,
     holdout: float = 0.2,
+    val_days: float | None = None,
+    test_days: float | None = None,
     simvp_config: SimVPConfig | None = None,
     residual_unet: CAUUNetConfig | None = None,
     baseline_unet: CAUUNetConfig | None = None,
@@ -109,6 +121,10 @@ def train_taudiff(
     default residual CAU-UNet on the previous step's residual (dropped to zeros with
     probability ``prev_residual_drop`` in training). ``residual_unet``/``baseline_unet``,
     when given, are used as they are.
+    ``test_days`` (else the last ``holdout`` fraction) and ``val_days``: the test and validation
+    periods at the end of the data (:func:`~climviz.pipelines.wind_data.split_periods`); with a
+    validation period, a stage whose settings have ``eval_every > 0`` stops early on it (a
+    ``prev_residual`` residual model validates with the true residual of the step before).
     Returns the checkpoint directory of each stage (or fold) trained.
     """
     if stage == "all":
@@ -135,8 +151,22 @@ def train_taudiff(
     folds_dir = Path(folds_dir) if folds_dir is not None else model_dir / "mean-folds"
 
     fine_ds, coarse_ds = make_pairs(open_winds(data).load(), factor)
-    train, test = split_time(fine_ds.sizes["time"], holdout)
+    periods = split_periods(
+        fine_ds.sizes["time"],
+        step_hours=step_hours(fine_ds["time"]),
+        val_days=val_days,
+        test_days=test_days,
+        holdout=holdout,
+    )
+    train = periods.train
+    if periods.val is None and any(settings[s].eval_every > 0 for s in stages):
+        raise ValueError("eval_every (early stopping) needs a validation period: give val_days")
     fine, coarse = _arrays(fine_ds.isel(time=train)), _arrays(coarse_ds.isel(time=train))
+    if periods.val is not None:
+        fine_val, coarse_val = (
+            _arrays(fine_ds.isel(time=periods.val)),
+            _arrays(coarse_ds.isel(time=periods.val)),
+        )
     grid = grid_dict(
         coarse_ds["lat"].values, coarse_ds["lon"].values, fine_ds["lat"].values, fine_ds["lon"].values
     )
@@ -144,17 +174,18 @@ def train_taudiff(
         wind_statistics(fine, fine_ds["lat"].values),
         [model_dir / "mean", model_dir / "residual", baseline_dir],
     )
-    extra = _provenance(fine_ds, data, train, test, factor)
+    extra = _provenance(fine_ds, data, periods, factor)
     kw = dict(norm=norm, grid=grid, device=device, resume=resume, progress=progress)
     out: dict[str, Path] = {}
 
-    def run(name, directory, fn, *args, key=None, more_config=None, **more):
+    def run(name, directory, fn, *args, key=None, more_config=None, val=None, **more):
         fn(
             *args,
             directory,
             settings[name],
             **kw,
             **more,
+            val=val if settings[name].eval_every > 0 else None,
             extra_config={**extra, "settings": vars(settings[name]), **(more_config or {})},
         )
         out[key or name] = Path(directory)
@@ -162,8 +193,10 @@ def train_taudiff(
     simvp = simvp_config or SimVPConfig(
         coarse_shape=coarse.shape[2:], factor=factor, coarse_lat=grid["coarse_lat"], fine_lat=grid["fine_lat"]
     )
+    has_val = periods.val is not None
     if "mean" in stages:
-        run("mean", model_dir / "mean", train_mean_model, coarse, fine, simvp)
+        val = (coarse_val, fine_val) if has_val else None
+        run("mean", model_dir / "mean", train_mean_model, coarse, fine, simvp, val=val)
     blocks = crossfit_blocks(coarse.shape[0], crossfit, simvp.frames) if crossfit else []
     if "folds" in stages:
         for i in range(crossfit) if fold is None else (fold,):
@@ -177,6 +210,7 @@ def train_taudiff(
                 key=f"fold-{i + 1}",
                 more_config={"fold": fold_info(fine_ds, train, blocks, i)},
                 starts=fold_starts(coarse.shape[0], simvp.frames, blocks[i]),
+                val=(coarse_val, fine_val) if has_val else None,
             )
     if "residual" in stages:
         if crossfit:
@@ -206,9 +240,23 @@ def train_taudiff(
             residual_unet or residual_config(cau=cau, prev_residual=prev_residual),
             more_config={"residual_targets": targets},
             prev_residual_drop=prev_residual_drop,
+            val=(
+                (coarse_val, fine_val, mean_predictions(model_dir / "mean", coarse_val, norm, grid, device))
+                if has_val and settings["residual"].eval_every > 0
+                else None
+            ),
         )
     if "baseline" in stages:
-        run("baseline", baseline_dir, train_baseline, coarse, fine, baseline_unet or baseline_config(cau=cau))
+        val = (coarse_val, fine_val) if has_val else None
+        run(
+            "baseline",
+            baseline_dir,
+            train_baseline,
+            coarse,
+            fine,
+            baseline_unet or baseline_config(cau=cau),
+            val=val,
+        )
     return out
 
 

@@ -18,6 +18,12 @@ per variable (area weighted, from the fine training data), see
 :func:`wind_statistics`; it is stored in every ``config.json``. The variables,
 :func:`~climviz.nn.wind_fields.normalize` and the conditioning interpolation
 are shared with inference and live in :mod:`climviz.nn.wind_fields`.
+
+Early stopping: each function takes ``val``, the same arrays for a validation
+period, and then (with ``settings.eval_every``) evaluates its loss on a fixed
+set of validation windows or frames with fixed diffusion noise
+(:func:`mean_validation`, :func:`diffusion_validation`), so the numbers of two
+evaluations compare; :func:`~climviz.train.common.run_loop` keeps the best.
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.cau_unet import CAUUNet, CAUUNetConfig
 from climviz.nn.simvp import SimVP, SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, make_upsample, normalize, per_variable
-from climviz.train.common import LoopSettings, Progress, default_device, run_loop
+from climviz.train.common import LoopSettings, Progress, Validate, default_device, run_loop
 from climviz.train.distributed import shard
 
 # With ``prev_residual``, the chance that a training frame sees zeros instead of the true
 # residual of the step before: what the first frame of a downscaled sequence (which has
 # no predecessor) gets at sampling time, so that case is learnt too. Recorded in config.json.
 PREV_RESIDUAL_DROP = 0.1
+VAL_SAMPLES = 64  # validation windows (mean model) or frames (diffusion) per evaluation
+VAL_SEED = 20_241_217  # the fixed diffusion times and noise of the validation loss
 
 
 # ---------------------------------------------------------------- normalisation
@@ -87,6 +95,82 @@ def _check_pairs(coarse: np.ndarray, fine: np.ndarray, grid: dict) -> None:
         raise ValueError("fine array does not match the fine grid")
 
 
+# ---------------------------------------------------------------- validation
+def even_picks(n: int, k: int) -> np.ndarray:
+    """Up to ``k`` evenly spaced integers of ``0 .. n - 1``, first and last included (all when ``n <= k``)."""
+    return np.unique(np.round(np.linspace(0, n - 1, min(n, k))).astype(np.int64))
+
+
+def mean_validation(
+    coarse: np.ndarray,
+    fine: np.ndarray,
+    frames: int,
+    norm: dict,
+    w_lat: torch.Tensor,
+    device,
+    samples: int = VAL_SAMPLES,
+    batch: int = 8,
+) -> Validate:
+    """The mean model's training loss on up to ``samples`` evenly spaced windows of the validation
+    arrays ``coarse [N, C, h, w]``, ``fine [N, C, H, W]`` (physical units)."""
+    n = coarse.shape[0]
+    if n < frames:
+        raise ValueError(f"the validation period ({n} steps) is shorter than one window of {frames} steps")
+    idx = torch.from_numpy(even_picks(n - frames + 1, samples))[:, None] + torch.arange(frames)[None]
+    x = normalize(torch.from_numpy(np.ascontiguousarray(coarse, np.float32))[idx], norm)
+    y = normalize(torch.from_numpy(np.ascontiguousarray(fine, np.float32))[idx], norm)
+
+    @torch.no_grad()
+    def validate(model: torch.nn.Module) -> float:
+        total = 0.0
+        for i in range(0, len(x), batch):
+            err = (model(x[i : i + batch].to(device)) - y[i : i + batch].to(device)) ** 2
+            total += float((err * w_lat).mean()) * len(err)
+        return total / len(x)
+
+    return validate
+
+
+def diffusion_validation(
+    x0: torch.Tensor,
+    cond: torch.Tensor,
+    schedule: CosineSchedule,
+    w_lat: torch.Tensor,
+    samples: int = VAL_SAMPLES,
+    batch: int = 16,
+    *,
+    prev: torch.Tensor | None = None,
+) -> Validate:
+    """The v-prediction loss on up to ``samples`` evenly spaced frames of ``x0 [N, C, H, W]``
+    (targets) with ``cond [N, Cc, H, W]``, each at a fixed diffusion step (stratified over
+    ``0 .. T-1``) and fixed noise from :data:`VAL_SEED`. ``prev [N, C, H, W]``: the fixed
+    previous-step input of a ``prev_residual`` network for each frame (None: no such input);
+    it draws nothing, so the diffusion steps and noise are those of a plain model."""
+    if prev is not None and prev.shape != x0.shape:
+        raise ValueError(f"prev {tuple(prev.shape)} and x0 {tuple(x0.shape)} differ")
+    idx = torch.from_numpy(even_picks(x0.shape[0], samples))
+    x0, cond = x0[idx], cond[idx]
+    prev = None if prev is None else prev[idx]
+    gen = torch.Generator().manual_seed(VAL_SEED)
+    m, steps = len(idx), schedule.num_train_steps
+    t = ((torch.arange(m) + 0.5) * steps / m).long().clamp(max=steps - 1)[torch.randperm(m, generator=gen)]
+    eps = torch.randn(x0.shape, generator=gen).to(x0.device)
+    t = t.to(x0.device)
+    xt, v = schedule.add_noise(x0, eps, t), schedule.v_target(x0, eps, t)
+
+    @torch.no_grad()
+    def validate(model: torch.nn.Module) -> float:
+        total = 0.0
+        for i in range(0, m, batch):
+            sl = slice(i, i + batch)
+            extra = () if prev is None else (prev[sl],)
+            err = (model(xt[sl], t[sl], cond[sl], *extra) - v[sl]) ** 2
+            total += float((err * w_lat).mean()) * len(err)
+        return total / m
+
+    return validate
+
+
 # ---------------------------------------------------------------- mean model
 def train_mean_model(
     coarse: np.ndarray,
@@ -102,13 +186,15 @@ def train_mean_model(
     resume: bool = True,
     progress: Progress | None = None,
     starts: np.ndarray | None = None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SimVP:
     """Fit SimVP-TAU on random windows of ``cfg.frames`` consecutive steps.
 
     ``coarse [N, C, h, w]``, ``fine [N, C, H, W]`` in physical units; loss is
     the cos-lat weighted MSE of the normalised fine frames. ``starts``: the
     first steps a window may begin at (default all ``0 .. N - frames``), e.g.
-    to leave out a block of time.
+    to leave out a block of time. ``val``: ``(coarse, fine)`` of a validation
+    period, for early stopping (:func:`mean_validation`).
     """
     _check_pairs(coarse, fine, grid)
     n, t = coarse.shape[0], cfg.frames
@@ -140,7 +226,13 @@ def train_mean_model(
         "grid": grid,
         **(extra_config or {}),
     }
-    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+    validate = None
+    if val is not None:
+        _check_pairs(*val, grid)
+        validate = mean_validation(*val, t, norm, w_lat, device)
+    return run_loop(
+        model, loss_fn, out_dir, config, settings, resume=resume, progress=progress, validate=validate
+    )
 
 
 # ---------------------------------------------------------------- diffusion models
@@ -148,7 +240,8 @@ def _diffusion_loop(
     model,
     target_fn,
     cond_fn,
-    n,
+    arrays,
+    val_arrays,
     grid,
     out_dir,
     config,
@@ -159,28 +252,51 @@ def _diffusion_loop(
     progress,
     prev_drop: float | None = None,
 ):
-    """``prev_drop`` not None: the network also gets ``target_fn(idx - 1)`` (the clean target of the
-    step before), replaced by zeros for step 0 and with probability ``prev_drop``."""
+    """``target_fn(arrays, idx)``, ``cond_fn(arrays, idx)``: targets and conditioning of the frames
+    ``idx`` of ``arrays`` (a dict of ``[N, ...]`` tensors of consecutive steps); ``val_arrays`` the
+    same for validation.
+
+    ``prev_drop`` not None: the network also gets ``target_fn(arrays, idx - 1)`` (the clean target
+    of the step before), replaced by zeros for step 0 and with probability ``prev_drop``. The
+    validation loss then gives every validation frame the clean target of the step before in the
+    validation period (zeros for its first step) and drops none, as when sampling in time order,
+    so the numbers of two evaluations compare."""
     schedule = CosineSchedule(num_train_steps)
     w_lat = _lat_weight(grid["fine_lat"], device)
+    n = len(next(iter(arrays.values())))
 
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         b = settings.batch_size  # the global batch: every rank draws all of it, keeps its rows
         idx = shard(torch.randint(0, n, (b,), generator=gen))
-        x0, cond = target_fn(idx), cond_fn(idx)
+        x0, cond = target_fn(arrays, idx), cond_fn(arrays, idx)
         t = shard(torch.randint(0, num_train_steps, (b,), generator=gen)).to(device)
         eps = shard(torch.randn((b, *x0.shape[1:]), generator=gen)).to(device)
         xt = schedule.add_noise(x0, eps, t)
         prev = ()
         if prev_drop is not None:  # drawn after the others: the draws above stay those of a plain model
             keep = (shard(torch.rand(b, generator=gen)) >= prev_drop) & (idx > 0)
-            before = target_fn((idx - 1).clamp(min=0))
+            before = target_fn(arrays, (idx - 1).clamp(min=0))
             prev = (torch.where(keep.to(device)[:, None, None, None], before, torch.zeros_like(before)),)
         err = (net(xt, t, cond, *prev) - schedule.v_target(x0, eps, t)) ** 2
         return (err * w_lat).mean(), {}
 
+    validate = None
+    if val_arrays is not None:
+        picks = torch.from_numpy(even_picks(len(next(iter(val_arrays.values()))), VAL_SAMPLES))
+        x0, cond = target_fn(val_arrays, picks), cond_fn(val_arrays, picks)
+        prev = None
+        if prev_drop is not None:
+            before = target_fn(val_arrays, (picks - 1).clamp(min=0))
+            prev = torch.where((picks > 0).to(device)[:, None, None, None], before, torch.zeros_like(before))
+        validate = diffusion_validation(x0, cond, schedule, w_lat, prev=prev)
     config = {**config, "schedule": schedule.config()}
-    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+    return run_loop(
+        model, loss_fn, out_dir, config, settings, resume=resume, progress=progress, validate=validate
+    )
+
+
+def _tensors(**arrays) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in arrays.items()}
 
 
 def train_residual_diffusion(
@@ -199,6 +315,7 @@ def train_residual_diffusion(
     resume: bool = True,
     progress: Progress | None = None,
     prev_residual_drop: float = PREV_RESIDUAL_DROP,
+    val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> CAUUNet:
     """Fit the CAU-UNet denoiser on ``(fine - mean) / residual_std`` frame by frame.
 
@@ -207,6 +324,10 @@ def train_residual_diffusion(
     interpolated coarse input. With ``cfg.prev_residual`` the network also sees
     the true normalised residual of step ``n - 1``, replaced by zeros for step 0
     and with probability ``prev_residual_drop`` (recorded in ``config.json``).
+    ``val``: ``(coarse, fine, mean)`` of a validation period (consecutive steps),
+    for early stopping (:func:`diffusion_validation`; ``residual_std`` stays the
+    training period's; with ``prev_residual`` each validation frame gets the true
+    residual of the validation step before, none dropped).
     """
     _check_pairs(coarse, fine, grid)
     if mean.shape != fine.shape:
@@ -220,18 +341,14 @@ def train_residual_diffusion(
     res_std = residual_std(fine - mean, np.asarray(grid["fine_lat"]))
     model = CAUUNet(cfg).to(device)
     up = make_upsample(grid).to(device)
-    c_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32))
-    f_t = torch.from_numpy(np.ascontiguousarray(fine, np.float32))
-    m_t = torch.from_numpy(np.ascontiguousarray(mean, np.float32))
     rs = per_variable(res_std, device)
 
-    def target(idx):
-        return (f_t[idx].to(device) - m_t[idx].to(device)) / rs
+    def target(a, idx):
+        return (a["fine"][idx].to(device) - a["mean"][idx].to(device)) / rs
 
-    def cond(idx):
-        return torch.cat(
-            [normalize(m_t[idx].to(device), norm), up(normalize(c_t[idx].to(device), norm))], dim=1
-        )
+    def cond(a, idx):
+        m, x = a["mean"][idx].to(device), a["coarse"][idx].to(device)
+        return torch.cat([normalize(m, norm), up(normalize(x, norm))], dim=1)
 
     config = {
         "kind": "taudiff-residual",
@@ -242,11 +359,16 @@ def train_residual_diffusion(
         **({"prev_residual_drop": float(prev_residual_drop)} if cfg.prev_residual else {}),
         **(extra_config or {}),
     }
+    if val is not None:
+        _check_pairs(*val[:2], grid)
+        if val[2].shape != val[1].shape:
+            raise ValueError(f"validation mean {val[2].shape} and fine {val[1].shape} differ")
     return _diffusion_loop(
         model,
         target,
         cond,
-        fine.shape[0],
+        _tensors(coarse=coarse, fine=fine, mean=mean),
+        None if val is None else _tensors(coarse=val[0], fine=val[1], mean=val[2]),
         grid,
         out_dir,
         config,
@@ -273,8 +395,12 @@ def train_baseline(
     device: torch.device | None = None,
     resume: bool = True,
     progress: Progress | None = None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CAUUNet:
-    """Fit the end-to-end baseline: diffusion on the normalised fine field given the coarse input."""
+    """Fit the end-to-end baseline: diffusion on the normalised fine field given the coarse input.
+
+    ``val``: ``(coarse, fine)`` of a validation period, for early stopping.
+    """
     _check_pairs(coarse, fine, grid)
     c = fine.shape[1]
     if (cfg.in_channels, cfg.cond_channels, cfg.out_channels) != (c, c, c):
@@ -284,14 +410,12 @@ def train_baseline(
     device = device or default_device()
     model = CAUUNet(cfg).to(device)
     up = make_upsample(grid).to(device)
-    c_t = torch.from_numpy(np.ascontiguousarray(coarse, np.float32))
-    f_t = torch.from_numpy(np.ascontiguousarray(fine, np.float32))
 
-    def target(idx):
-        return normalize(f_t[idx].to(device), norm)
+    def target(a, idx):
+        return normalize(a["fine"][idx].to(device), norm)
 
-    def cond(idx):
-        return up(normalize(c_t[idx].to(device), norm))
+    def cond(a, idx):
+        return up(normalize(a["coarse"][idx].to(device), norm))
 
     config = {
         "kind": "taudiff-baseline",
@@ -300,11 +424,14 @@ def train_baseline(
         "grid": grid,
         **(extra_config or {}),
     }
+    if val is not None:
+        _check_pairs(*val, grid)
     return _diffusion_loop(
         model,
         target,
         cond,
-        fine.shape[0],
+        _tensors(coarse=coarse, fine=fine),
+        None if val is None else _tensors(coarse=val[0], fine=val[1]),
         grid,
         out_dir,
         config,

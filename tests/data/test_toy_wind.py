@@ -7,7 +7,8 @@ import xarray as xr
 from scipy.interpolate import CubicSpline
 
 from climviz.data.grid import gaussian_latitudes, regular_longitudes
-from climviz.data.toy_wind import time_step, toy_wind, write_toy_wind
+from climviz.data.toy_wind import time_step, toy_wind
+from climviz.data.toy_wind_io import work_paths, write_toy_wind
 
 RADIUS = 6.37122e6  # m, the solver's Earth radius
 GRID = (32, 64)
@@ -128,3 +129,62 @@ def test_bad_arguments():
         toy_wind(grid=GRID, days=0.1, interval_hours=6.0)
     with pytest.raises(ValueError, match="suffix"):
         write_toy_wind("/tmp/never-written.txt", grid=GRID, days=1)
+
+
+class Interrupt(Exception):
+    """Stands for Ctrl-C or a killed job, raised from the progress callback."""
+
+
+def _stop_at(day):
+    def progress(done, total):
+        if done == day:
+            raise Interrupt(done)
+
+    return progress
+
+
+def _read(path):
+    engine = "zarr" if path.suffix == ".zarr" else None
+    with xr.open_dataset(path, engine=engine, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
+        return ds.load()
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_interrupted_write_resumes_to_the_uninterrupted_file(tmp_path, suffix):
+    """Stopped after day 1 and again after day 2 (with the state of day 1 put back, so the file holds
+    frames the state has not seen), the resumed file equals one written in one go."""
+    kw = dict(grid=GRID, days=2.0, seed=2, interval_hours=6.0, spinup_days=0.5)
+    straight = tmp_path / f"straight{suffix}"
+    write_toy_wind(straight, **kw)
+    path = tmp_path / f"wind{suffix}"
+    work, state = work_paths(path)
+    with pytest.raises(Interrupt):  # progress days: 1 = spin-up, 2 = first output day, 3 = second
+        write_toy_wind(path, progress=_stop_at(2), **kw)
+    assert work.exists() and state.is_file() and not path.exists()
+    assert _read(work).sizes["time"] == 4
+    day1 = state.read_bytes()
+    with pytest.raises(Interrupt):
+        write_toy_wind(path, progress=_stop_at(3), **kw)
+    assert _read(work).sizes["time"] == 8 and not path.exists()
+    state.write_bytes(day1)  # the file is a day ahead of the saved state
+    calls = []
+    write_toy_wind(path, progress=lambda d, t: calls.append(d), **kw)
+    assert calls == [3]  # only the second output day was simulated again
+    assert not work.exists() and not state.exists()
+    a, b = _read(straight), _read(path)
+    assert a.sizes["time"] == b.sizes["time"] == 8
+    for name in ("u", "v", "vort"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    np.testing.assert_array_equal(a.time.values, b.time.values)
+
+
+def test_resume_with_other_settings_is_refused_and_restart_discards(tmp_path):
+    kw = dict(grid=GRID, days=2.0, interval_hours=6.0, spinup_days=0.5)
+    path = tmp_path / "wind.nc"
+    with pytest.raises(Interrupt):
+        write_toy_wind(path, seed=2, progress=_stop_at(2), **kw)
+    with pytest.raises(ValueError, match="interrupted run with other settings"):
+        write_toy_wind(path, seed=3, **kw)
+    write_toy_wind(path, seed=3, resume=False, **kw)
+    np.testing.assert_array_equal(_read(path).u.values, toy_wind(seed=3, **kw).u.values)
+    assert not any(p.exists() for p in work_paths(path))

@@ -451,3 +451,77 @@ def test_training_with_prev_residual_feeds_the_true_residual_of_the_step_before(
         train_baseline(
             coarse, fine, baseline_config(**UNET, prev_residual=True), tmp_path / "b", settings, **kw
         )
+
+
+def test_prev_residual_validation_feeds_the_true_previous_residual_and_the_checkpoint_samples_in_order(
+    tmp_path, monkeypatch
+):
+    """Early stopping with ``prev_residual``: every validation frame gets the true residual of the
+    validation step before (zeros for the period's first step), none dropped, whatever the training
+    drop rate; the validation curve is recorded and the best weights load and sample in time order.
+    As above, step ``n`` has mean ``n`` and residual ``n + 1``; the validation steps are 50 .. 54."""
+    grid = _grid(2, 4)  # fine 8 x 16
+    s = np.arange(12, dtype=np.float32)[:, None, None, None]
+    sv = 50 + np.arange(5, dtype=np.float32)[:, None, None, None]
+    mean, mean_val = (np.broadcast_to(a, (len(a), 2, 8, 16)).copy() for a in (s, sv))
+    fine, fine_val = mean + (s + 1), mean_val + (sv + 1)
+    rng = np.random.default_rng(0)
+    coarse, coarse_val = (rng.normal(0, 1, (len(a), 2, 2, 4)).astype(np.float32) for a in (s, sv))
+    norm = {"variables": ["u", "v"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    kw = dict(norm=norm, grid=grid, device=torch.device("cpu"))
+    train_mean_model(
+        coarse,
+        fine,
+        SimVPConfig(frames=2, coarse_shape=(2, 4), hid_s=4, hid_t=8, n_t=1),
+        tmp_path / "td" / "mean",
+        LoopSettings(steps=1, batch_size=2),
+        **kw,
+    )
+    seen = []
+    forward = CAUUNet.forward
+
+    def spy(self, x, t, cond, prev=None):
+        if not self.training:  # a validation loss (run_loop evaluates in eval mode)
+            seen.append((cond[:, 0, 0, 0].round().long(), prev.detach().clone()))
+        return forward(self, x, t, cond, prev)
+
+    monkeypatch.setattr(CAUUNet, "forward", spy)
+    settings = LoopSettings(steps=4, batch_size=4, lr=1e-3, checkpoint_every=100, eval_every=2)
+    cfg = residual_config(**UNET, prev_residual=True)
+    net = train_residual_diffusion(
+        coarse,
+        fine,
+        mean,
+        cfg,
+        tmp_path / "td" / "residual",
+        settings,
+        num_train_steps=100,
+        prev_residual_drop=1.0,  # training never sees a previous residual; validation always does
+        val=(coarse_val, fine_val, mean_val),
+        **kw,
+    )
+    monkeypatch.undo()
+    rs = np.sqrt(np.mean((s.ravel() + 1) ** 2))  # the training period's residual std
+    steps_seen = torch.cat([st for st, _ in seen])
+    assert steps_seen.tolist() == list(range(50, 55)) * 2  # 5 validation frames, 2 evaluations
+    prev = torch.cat([p for _, p in seen])
+    for step, p in zip(steps_seen.tolist(), prev):
+        want = 0.0 if step == 50 else step / rs  # the residual of step - 1, i.e. `step`, normalised
+        torch.testing.assert_close(p, torch.full_like(p, want), rtol=1e-5, atol=1e-6)
+
+    saved = json.loads((tmp_path / "td" / "residual" / "config.json").read_text())
+    val = saved["validation"]
+    assert [h[0] for h in val["history"]] == [2, 4] and all(np.isfinite(h[1]) for h in val["history"])
+    assert saved["trained_steps"] == val["best_step"] and saved["prev_residual_drop"] == 1.0
+    d = load_downscaler(tmp_path / "td", device="cpu")
+    assert d.residual.sequential and d.residual.net.cfg == cfg
+    for name, p in net.state_dict().items():  # the best weights, returned and saved
+        assert torch.equal(d.residual.net.state_dict()[name], p)
+    lat, lon = grid["coarse_lat"], grid["coarse_lon"]
+    ds = xr.Dataset(
+        {v: (("time", "lat", "lon"), np.ones((3, len(lat), len(lon)), np.float32)) for v in "uv"},
+        coords={"time": np.arange(3), "lat": lat, "lon": lon},
+    )
+    out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=0))
+    assert out["u"].shape == (2, 3, 8, 16) and np.isfinite(out["u"]).all()
+    assert out.attrs["frame_sampling"].startswith("in time order")
