@@ -96,6 +96,7 @@ def _train_ldm(args: argparse.Namespace) -> int:
         period=period,
         progress=train_progress(f"ldm-{args.mode}"),
         lowfreq_weight=args.lowfreq_weight,
+        init_from=args.init_from,
     )
     _print_regridding(args.data, out)
     print(out)
@@ -251,6 +252,11 @@ def register(commands: Commands) -> None:
         help="tunet (default: temporal-convolution U-Net over months plus a per-pixel path, "
         "no calendar year), spacetime (patch tokens, space-time attention, no calendar year) "
         "or temporal (one token a month, calendar-year features, the earlier design)",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start from this denoiser checkpoint's weights (fine-tuning; new parameters start at zero)",
     )
     p.add_argument(
         "--lowfreq-weight",

@@ -14,7 +14,8 @@ shaped after both:
 - a **local path** per latent pixel, fed the noisy residual, the
   conditioning run and the global path's output there: depthwise temporal
   convolutions and per-pixel MLPs, for the small-scale part that one vector
-  a month cannot carry;
+  a month cannot carry; each cell has a learned vector and its own temporal
+  filter (``local_position``), since persistence differs from place to place;
 - the **conditioning run** has its own path (temporal convolutions over its
   tokens) that feeds every level of the U-Net through zero-initialised
   projections, so the network reads the run's forced state from the run
@@ -59,6 +60,7 @@ class TUNetConfig:
     local_kernel: int = 5  # temporal kernel of the per-pixel path (months)
     cond_kernel: int = 5  # temporal kernel of the conditioning path (months)
     local_blocks: int = 1  # blocks of the per-pixel path
+    local_position: bool = True  # per-pixel path: a learned vector and temporal filter per latent cell
     architecture: str = ARCHITECTURE  # tells checkpoints of this network apart
 
     def to_dict(self) -> dict:
@@ -86,6 +88,7 @@ class TUNetConfig:
                 "cond_kernel": (1, 255),
                 "local_blocks": (1, 8),
             },
+            optional=("local_position",),
         )
 
     def check(self) -> None:
@@ -130,12 +133,17 @@ class LocalBlock(nn.Module):
 
     The depthwise convolution is a weighted sum of shifted copies (``k`` of them),
     which on a CPU runs several times faster than ``conv1d`` on the permuted tensor.
+    With ``grid = (h, w)`` each latent cell adds its own temporal filter to the
+    shared one: month-to-month persistence differs from place to place (the
+    equatorial east Pacific, where ENSO lives, is far smoother than the
+    extratropics), and a filter shared by all cells gives every cell the same.
     """
 
-    def __init__(self, c: int, d_emb: int, kernel: int):
+    def __init__(self, c: int, d_emb: int, kernel: int, grid: tuple[int, int] | None = None):
         super().__init__()
         self.kernel = kernel
         self.tweight = nn.Parameter(torch.zeros(kernel, c))
+        self.tweight_cell = None if grid is None else nn.Parameter(torch.zeros(kernel, *grid, c))
         self.norm = nn.LayerNorm(c, elementwise_affine=False)
         self.film = nn.Linear(d_emb, 2 * c)
         self.mlp = nn.Sequential(nn.Linear(c, 2 * c), nn.SiLU(), nn.Linear(2 * c, c))
@@ -146,7 +154,12 @@ class LocalBlock(nn.Module):
         """``u [B, T, h, w, c]``, ``emb [B, T, d]``."""
         t, half = u.shape[1], self.kernel // 2
         padded = F.pad(u, (0, 0, 0, 0, 0, 0, half, half))
-        a = u + sum(padded[:, j : j + t] * self.tweight[j] for j in range(self.kernel))
+        w = (
+            self.tweight[:, None, None]
+            if self.tweight_cell is None
+            else self.tweight[:, None, None] + self.tweight_cell
+        )
+        a = u + sum(padded[:, j : j + t] * w[j] for j in range(self.kernel))
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=-1)
         a = self.norm(a) * (1 + scale) + shift
         return u + self.mlp(a)
@@ -189,7 +202,9 @@ class TemporalUNetDenoiser(nn.Module):
         # per-pixel path
         lc = cfg.local_channels
         self.local_in = nn.Linear(3 * c_lat, lc)  # noisy residual, conditioning run, global output
-        self.local = nn.ModuleList(LocalBlock(lc, d, cfg.local_kernel) for _ in range(cfg.local_blocks))
+        grid = tuple(cfg.latent_shape[1:]) if cfg.local_position else None
+        self.local_pos = nn.Parameter(torch.zeros(*grid, lc)) if grid else None
+        self.local = nn.ModuleList(LocalBlock(lc, d, cfg.local_kernel, grid) for _ in range(cfg.local_blocks))
         self.local_out = nn.Linear(lc, c_lat)
         nn.init.zeros_(self.local_out.weight)
         nn.init.zeros_(self.local_out.bias)
@@ -266,6 +281,8 @@ class TemporalUNetDenoiser(nn.Module):
         out = self.head(F.silu(self.norm_out(h)).transpose(1, 2)).view(x.shape)
 
         u = self.local_in(torch.cat([x, cond, out], 2).permute(0, 1, 3, 4, 2))  # [B, T, h, w, c]
+        if self.local_pos is not None:
+            u = u + self.local_pos
         for blk in self.local:
             u = blk(u, emb)
         out = out + self.local_out(u).permute(0, 1, 4, 2, 3)

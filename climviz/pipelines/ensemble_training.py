@@ -150,6 +150,7 @@ def train_ensemble_ldm(
     progress=None,
     device=None,
     lowfreq_weight: float = 0.0,
+    init_from=None,
 ) -> Path:
     """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
 
@@ -159,7 +160,7 @@ def train_ensemble_ldm(
     ``(first year, last year)`` trains on those years only. ``mode="both"``
     trains one network for both ways of sampling into ``model_dir/transformer``
     and copies it to ``model_dir/autoregressive``. ``lowfreq_weight``: see
-    :func:`climviz.train.ldm.train_ldm`.
+    :func:`climviz.train.ldm.train_ldm`; so is ``init_from`` (fine-tune from those weights).
     """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
@@ -202,6 +203,7 @@ def train_ensemble_ldm(
         progress=progress,
         device=device,
         lowfreq_weight=lowfreq_weight,
+        init_from=init_from,
     )
     if mode == "both" and distributed.is_rank0():
         _copy_for_mode(out_dir, Path(model_dir) / "autoregressive", "autoregressive")

@@ -102,6 +102,26 @@ def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, 
     )
 
 
+def _start_from(model: torch.nn.Module, directory) -> None:
+    """Load ``directory``'s weights into ``model``; new parameters must be zero-initialised."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from climviz.nn import checkpoint as ckpt
+
+    state = load_file(str(Path(directory) / ckpt.WEIGHTS))
+    result = model.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f"{directory}: weights the network does not have: {result.unexpected_keys[:3]}")
+    params = dict(model.named_parameters())
+    for key in result.missing_keys:
+        if key in params and params[key].abs().sum() != 0:
+            raise ValueError(
+                f"{directory} lacks {key!r}, which is not zero-initialised: cannot start from it"
+            )
+
+
 def train_ldm(
     latents: np.ndarray,
     months: np.ndarray,
@@ -117,13 +137,17 @@ def train_ldm(
     resume: bool = True,
     progress: Progress | None = None,
     lowfreq_weight: float = 0.0,
+    init_from=None,
 ) -> torch.nn.Module:
     """Fit the denoiser that ``cfg`` configures (:mod:`climviz.nn.denoisers`) on residuals
     of ``latents [M, T, C, h, w]``.
 
     ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
     decimal year of each time step. ``lowfreq_weight`` adds that multiple of
-    :func:`lowpass_error` to the loss (0: plain v-prediction MSE).
+    :func:`lowpass_error` to the loss (0: plain v-prediction MSE). ``init_from``:
+    a denoiser checkpoint directory whose weights start the training (fine-tuning);
+    parameters it lacks keep their initial values, which must be zeros, so that the
+    network starts as the function it was.
     """
     if mode not in TRAIN_MODES:
         raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
@@ -133,6 +157,8 @@ def train_ldm(
     stats = latent_statistics(latents, seed=settings.seed)
     schedule = CosineSchedule(num_train_steps)
     model = denoiser_class(cfg)(cfg).to(device)
+    if init_from is not None:
+        _start_from(model, init_from)
 
     def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
         x0, cond, month, year, context = (
@@ -173,6 +199,7 @@ def train_ldm(
         "schedule": schedule.config(),
         "latent_stats": {k: v.tolist() for k, v in stats.items()},
         "lowfreq_weight": float(lowfreq_weight),
+        **({"init_from": str(init_from)} if init_from is not None else {}),
         **(extra_config or {}),
     }
     return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)

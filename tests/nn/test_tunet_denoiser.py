@@ -81,3 +81,20 @@ def test_lowpass_error_of_a_constant_and_of_white_noise():
     none = torch.zeros(64, 240, dtype=torch.bool)
     per_window = lowpass_error(white, none).item() / (64 * (240 - 11) * 10)
     assert per_window == pytest.approx(1 / 12, rel=0.05)  # the variance of a 12-sample mean
+
+
+@torch.no_grad()
+def test_fine_tuning_from_a_checkpoint_without_the_cell_parameters_starts_as_the_same_function(tmp_path):
+    from safetensors.torch import save_file
+
+    from climviz.train.ldm import _start_from
+
+    old = _net(local_position=False)
+    save_file(old.state_dict(), str(tmp_path / "model.safetensors"))
+    new = TemporalUNetDenoiser(TUNetConfig(latent_shape=SHAPE, d_model=16, window=48, local_position=True))
+    _start_from(new, tmp_path)
+    x, t, cond, month = _inputs()
+    torch.testing.assert_close(new(x, t, cond, month), old(x, t, cond, month), rtol=0, atol=0)
+    # a parameter the checkpoint lacks that is not zero would change the function: refused
+    with pytest.raises(ValueError, match="not zero-initialised"):
+        _start_from(_net(local_position=True), tmp_path)
