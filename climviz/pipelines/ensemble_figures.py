@@ -80,6 +80,9 @@ def enso_volcanic_figures(gen: xr.Dataset, ref: xr.Dataset) -> dict:
         "nino34_peak_period_true_yr": float(peak_period(ref["psd"].mean("member"))),
     }
     out["nino34_std_ratio"] = out["nino34_std_generated_K"] / out["nino34_std_true_K"]
+    out["nino34_lag1_abs_diff"] = abs(
+        out["nino34_lag1_autocorr_generated"] - out["nino34_lag1_autocorr_true"]
+    )
     ratio = gen["band_variance"].mean("member") / ref["band_variance"].mean("member")
     out.update({band_key(str(b)): float(ratio.sel(band=b)) for b in ratio["band"].values})
     if "composite" in gen and "composite" in ref:

@@ -57,5 +57,5 @@ def test_true_members_fall_inside_the_perfect_generator_ranges_and_a_narrow_ense
     assert abs(good["crps_over_ideal"] - 1) < 0.015 < bad["crps_over_ideal"] - 1
     assert len(good["nino34_acf_generated"]) == 37 and good["nino34_acf_generated"][0] == 1.0
     table = markdown_table({"modes": {"stand-in": good}, "perfect_generator": {"ranges": ranges}})
-    assert "| fair CRPS / ideal | <= 1.10 |" in table and "perfect generator (2.5-97.5%)" in table
+    assert "| fair CRPS / ideal | <= 1.05 |" in table and "perfect generator (2.5-97.5%)" in table
     assert "Nino3.4 variance 2-4 yr, generated / true" in table
