@@ -181,12 +181,11 @@ def train_ldm(
         keep = context[:, :, None, None, None]
         xt = torch.where(keep, x0, xt)  # context frames are given clean
         v = schedule.v_target(x0, eps, t)
-        net_out = net(xt, t, cond, month, year, context)
-        err = (net_out - v) ** 2
+        diff = net(xt, t, cond, month, year, context) - v
+        err = diff**2
         weight = (~keep).to(err.dtype).expand_as(err)
         total = (err * weight).sum()
         if lowfreq_weight:
-            diff = net_out - v
             total = total + lowfreq_weight * lowpass_error(diff, context)
         # mean over the denoised frames of the global batch; DDP averages over ranks, hence / world
         loss = total / (global_sum(weight.sum()) / world_size())

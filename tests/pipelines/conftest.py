@@ -26,3 +26,15 @@ def tiny_generator_dir(tmp_path_factory, tiny_ensemble_file):
 def tiny_downscaler_dir(tmp_path_factory):
     """``.../taudiff`` (TAUDiff) beside ``.../taudiff-baseline``."""
     return tiny_checkpoints.train_downscaler(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def shipped_generator():
+    """The shipped ensemble generator (models/ensemble), loaded once for the shipped-model tests."""
+    from pathlib import Path
+
+    from climviz.pipelines.ensemble import EnsembleGenerator
+
+    return EnsembleGenerator.from_checkpoint(
+        Path(__file__).resolve().parents[2] / "models" / "ensemble", device="cpu"
+    )

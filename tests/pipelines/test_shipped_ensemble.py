@@ -4,22 +4,17 @@ Conditioned on a held-out member of the embedded ensemble (never seen in
 training), at a tiny setting (4 members, 1989-1993, 10 steps).
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from climviz.data.toy_ensemble import toy_ensemble
 from climviz.diagnostics.means import area_mean
-from climviz.pipelines.ensemble import EnsembleGenerator
 from climviz.requests import GenerationRequest
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "ensemble"
 
 
 @pytest.fixture(scope="module")
-def generator():
-    return EnsembleGenerator.from_checkpoint(MODEL_DIR, device="cpu")
+def generator(shipped_generator):
+    return shipped_generator
 
 
 @pytest.fixture(scope="module")
