@@ -39,9 +39,30 @@ def _settings(args: argparse.Namespace):
 def _train_vae(args: argparse.Namespace) -> int:
     from climviz.data.grid import parse_grid
     from climviz.nn.vae import VAEConfig
-    from climviz.pipelines.ensemble_training import parse_members, train_ensemble_vae
+    from climviz.pipelines.ensemble_training import parse_members, train_ensemble_decoder, train_ensemble_vae
 
-    cfg = VAEConfig(channels=[int(c) for c in args.channels.split(",")], latent_channels=args.latent_channels)
+    if args.decoder_for:
+        if not args.decoder_channels:
+            raise ValueError("--decoder-for needs --decoder-channels (the new decoder's widths)")
+        out = train_ensemble_decoder(
+            args.data,
+            args.decoder_for,
+            Path(args.model_dir) / "vae",
+            [int(c) for c in args.decoder_channels.split(",")],
+            members=parse_members(args.members),
+            settings=_settings(args),
+            resume=not args.restart,
+            progress=train_progress("vae-decoder"),
+        )
+        print(out)
+        return 0
+
+    dec = [int(c) for c in args.decoder_channels.split(",")] if args.decoder_channels else None
+    cfg = VAEConfig(
+        channels=[int(c) for c in args.channels.split(",")],
+        latent_channels=args.latent_channels,
+        decoder_channels=dec,
+    )
     out = train_ensemble_vae(
         args.data,
         Path(args.model_dir) / "vae",
@@ -231,6 +252,16 @@ def register(commands: Commands) -> None:
     p.add_argument("--channels", default="16,32,64", help="VAE widths per level (default 16,32,64)")
     p.add_argument("--latent-channels", type=int, default=4, help="latent channels (default 4)")
     p.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
+    p.add_argument(
+        "--decoder-channels", default=None, help="the decoder's widths per level (default: --channels)"
+    )
+    p.add_argument(
+        "--decoder-for",
+        default=None,
+        metavar="VAE_DIR",
+        help="train only a new decoder (--decoder-channels) for VAE_DIR's frozen encoder, so that "
+        "diffusion models trained on its latents keep working; writes MODEL_DIR/vae",
+    )
     p.add_argument(
         "--grid",
         default=None,

@@ -61,6 +61,7 @@ class TUNetConfig:
     cond_kernel: int = 5  # temporal kernel of the conditioning path (months)
     local_blocks: int = 1  # blocks of the per-pixel path
     local_position: bool = True  # per-pixel path: a learned vector and temporal filter per latent cell
+    local_spatial: int = 3  # per-pixel path: spatial kernel (latent cells) mixing neighbours; 0: none
     architecture: str = ARCHITECTURE  # tells checkpoints of this network apart
 
     def to_dict(self) -> dict:
@@ -73,6 +74,8 @@ class TUNetConfig:
         """From a checkpoint's config, every value checked (:class:`~climviz.nn.checkpoint.CheckpointError`)."""
         if not isinstance(d, dict) or d.get("architecture") != ARCHITECTURE:
             raise CheckpointError(f"{getattr(d, 'source', 'config')}: not a {ARCHITECTURE!r} denoiser config")
+        if "local_spatial" not in d:  # written before the per-pixel path mixed neighbours
+            d = {**d, "local_spatial": 0}
         return config_from_dict(
             cls,
             d,
@@ -87,6 +90,7 @@ class TUNetConfig:
                 "local_kernel": (1, 63),
                 "cond_kernel": (1, 255),
                 "local_blocks": (1, 8),
+                "local_spatial": (0, 11),
             },
             optional=("local_position",),
         )
@@ -97,6 +101,8 @@ class TUNetConfig:
         for name in ("time_kernel", "local_kernel", "cond_kernel"):
             if getattr(self, name) % 2 == 0:
                 raise ValueError(f"{name} must be odd, got {getattr(self, name)}")
+        if self.local_spatial and self.local_spatial % 2 == 0:
+            raise ValueError(f"local_spatial must be odd or 0, got {self.local_spatial}")
         if self.d_model % 8:
             raise ValueError(f"d_model must be a multiple of 8 (GroupNorm), got {self.d_model}")
 
@@ -129,7 +135,8 @@ class FiLMResBlock1d(nn.Module):
 
 
 class LocalBlock(nn.Module):
-    """Per-pixel path, channels last ``[B, T, h, w, c]``: depthwise temporal conv, FiLM, pointwise MLP.
+    """Per-pixel path, channels last ``[B, T, h, w, c]``: depthwise temporal (and spatial) conv,
+    FiLM, pointwise MLP.
 
     The depthwise convolution is a weighted sum of shifted copies (``k`` of them),
     which on a CPU runs several times faster than ``conv1d`` on the permuted tensor.
@@ -137,11 +144,21 @@ class LocalBlock(nn.Module):
     shared one: month-to-month persistence differs from place to place (the
     equatorial east Pacific, where ENSO lives, is far smoother than the
     extratropics), and a filter shared by all cells gives every cell the same.
+
+    With ``spatial = s > 0`` a depthwise ``s x s`` spatial filter (periodic in
+    longitude, zero beyond the first and last latitude rows) is added too:
+    without it a cell's denoised value depends on its neighbours only through the
+    global path's ``d_model`` numbers a month, and generated members lack the
+    spatial coherence of the truth beyond that rank, which a smooth decoder turns
+    into missing spread.
     """
 
-    def __init__(self, c: int, d_emb: int, kernel: int, grid: tuple[int, int] | None = None):
+    def __init__(
+        self, c: int, d_emb: int, kernel: int, grid: tuple[int, int] | None = None, spatial: int = 0
+    ):
         super().__init__()
-        self.kernel = kernel
+        self.kernel, self.spatial = kernel, spatial
+        self.sweight = nn.Parameter(torch.zeros(spatial, spatial, c)) if spatial else None
         self.tweight = nn.Parameter(torch.zeros(kernel, c))
         self.tweight_cell = None if grid is None else nn.Parameter(torch.zeros(kernel, *grid, c))
         self.norm = nn.LayerNorm(c, elementwise_affine=False)
@@ -160,9 +177,28 @@ class LocalBlock(nn.Module):
             else self.tweight[:, None, None] + self.tweight_cell
         )
         a = u + sum(padded[:, j : j + t] * w[j] for j in range(self.kernel))
+        if self.sweight is not None:
+            a = a + self._spatial(u)
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=-1)
         a = self.norm(a) * (1 + scale) + shift
         return u + self.mlp(a)
+
+    def _spatial(self, u: torch.Tensor) -> torch.Tensor:
+        """Depthwise ``s x s`` filter of ``u [B, T, h, w, c]``: zero-padded in latitude, periodic in longitude.
+
+        Computed by a grouped ``conv2d`` on the channels-last view of ``u`` (no transpose copies)."""
+        b, t, h, w, c = u.shape
+        r = self.spatial // 2
+        p = torch.cat([u[:, :, :, w - r :], u, u[:, :, :, :r]], 3) if r else u
+        x = p.reshape(b * t, h, w + 2 * r, c).permute(0, 3, 1, 2)  # NCHW view, channels-last strides
+        k = self.sweight.permute(2, 0, 1)[:, None]  # [c, 1, s, s]
+        y = F.conv2d(x, k, padding=(r, 0), groups=c)
+        return y.permute(0, 2, 3, 1).reshape(b, t, h, w, c)
+
+    def is_identity(self) -> bool:
+        """True while the block's output layer is zero: it then returns its input unchanged."""
+        last = self.mlp[2]
+        return bool((last.weight == 0).all() and (last.bias == 0).all())
 
 
 class TemporalUNetDenoiser(nn.Module):
@@ -204,7 +240,9 @@ class TemporalUNetDenoiser(nn.Module):
         self.local_in = nn.Linear(3 * c_lat, lc)  # noisy residual, conditioning run, global output
         grid = tuple(cfg.latent_shape[1:]) if cfg.local_position else None
         self.local_pos = nn.Parameter(torch.zeros(*grid, lc)) if grid else None
-        self.local = nn.ModuleList(LocalBlock(lc, d, cfg.local_kernel, grid) for _ in range(cfg.local_blocks))
+        self.local = nn.ModuleList(
+            LocalBlock(lc, d, cfg.local_kernel, grid, cfg.local_spatial) for _ in range(cfg.local_blocks)
+        )
         self.local_out = nn.Linear(lc, c_lat)
         nn.init.zeros_(self.local_out.weight)
         nn.init.zeros_(self.local_out.bias)
@@ -238,6 +276,7 @@ class TemporalUNetDenoiser(nn.Module):
         pixels = big // c
         macs += pixels * (3 * c * lc + cfg.local_blocks * 4 * lc * lc + lc * c)  # per-pixel path
         macs += cfg.local_blocks * 2 * d * lc  # its FiLM
+        macs += pixels * cfg.local_blocks * cfg.local_spatial**2 * lc  # its depthwise spatial filters
         return 2.0 * macs
 
     def forward(self, x, t, cond, month, year=None, context=None):

@@ -26,6 +26,7 @@ class VAEConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # stem width, then width per level
     latent_channels: int = 4  # C_z
     blocks_per_level: int = 1  # residual blocks at each coarser level
+    decoder_channels: list[int] | None = None  # the decoder's widths, if not those of ``channels``
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +42,9 @@ class VAEConfig:
                 "latent_channels": (1, 256),
                 "blocks_per_level": (1, 16),
                 "channels": (1, 2048),
+                "decoder_channels": (1, 2048),
             },
+            optional=("decoder_channels",),
         )
 
     def check(self) -> None:
@@ -52,6 +55,20 @@ class VAEConfig:
             raise ValueError(
                 f"the last width in channels ({self.channels[-1]}) must be a multiple of 8 (GroupNorm)"
             )
+        if self.decoder_channels is not None:
+            if len(self.decoder_channels) != len(self.channels):
+                raise ValueError(
+                    f"decoder_channels has {len(self.decoder_channels)} levels, channels {len(self.channels)}: "
+                    "the decoder must undo the encoder's down-sampling"
+                )
+            if self.decoder_channels[-1] % 8:
+                raise ValueError(
+                    f"the last width in decoder_channels ({self.decoder_channels[-1]}) must be a multiple of 8"
+                )
+
+    @property
+    def decoder_widths(self) -> list[int]:
+        return list(self.decoder_channels or self.channels)
 
     @property
     def downsampling(self) -> int:
@@ -80,11 +97,11 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Mirror of :class:`Encoder`: residual blocks per level, then up-sample."""
+    """Mirror of :class:`Encoder` (widths ``cfg.decoder_widths``): residual blocks per level, then up-sample."""
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
-        ch = cfg.channels
+        ch = cfg.decoder_widths
         layers: list[nn.Module] = [SphereConv2d(cfg.latent_channels, ch[-1])]
         for i in range(len(ch) - 1, 0, -1):
             layers += [ResBlock(ch[i], ch[i]) for _ in range(cfg.blocks_per_level)]

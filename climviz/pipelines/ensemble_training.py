@@ -21,7 +21,7 @@ from climviz.train import distributed
 from climviz.train.common import LoopSettings, default_device
 from climviz.train.ldm import train_ldm
 from climviz.train.streaming import FrameSource, fit_normalizer, read_member
-from climviz.train.vae import encode_frames, train_vae
+from climviz.train.vae import encode_frames, train_decoder, train_vae
 
 
 def parse_members(spec: str | None) -> list[int] | None:
@@ -106,6 +106,58 @@ def train_ensemble_vae(
         out_dir,
         settings,
         beta=beta,
+        extra_config=extra,
+        resume=resume,
+        progress=progress,
+        device=device,
+    )
+    return Path(out_dir)
+
+
+def train_ensemble_decoder(
+    data,
+    vae_dir,
+    out_dir,
+    decoder_channels: list[int],
+    *,
+    members=None,
+    settings: LoopSettings | None = None,
+    resume=True,
+    progress=None,
+    device=None,
+) -> Path:
+    """A copy of ``vae_dir`` with a new decoder of widths ``decoder_channels`` in ``out_dir``.
+
+    The encoder, normaliser and grid are ``vae_dir``'s, unchanged, so latent diffusion
+    models trained with ``vae_dir`` work with ``out_dir`` too
+    (:func:`climviz.train.vae.train_decoder`). Trained on ``members`` of ``data``.
+    """
+    import dataclasses
+
+    settings = settings or LoopSettings(steps=3000, batch_size=32, lr=2e-3)
+    device = device or default_device()
+    src, norm, src_cfg = load_vae(vae_dir, device)
+    grid = src_cfg["grid"]
+    tas, months = open_training_array(data, members, grid=(grid["lat"], grid["lon"]))
+    if not np.allclose(tas["lat"].values, grid["lat"], atol=1e-3):
+        raise ValueError("the data's grid differs from the VAE's grid")
+    cfg = dataclasses.replace(src.cfg, decoder_channels=[int(c) for c in decoder_channels])
+    cfg.check()
+    extra = {
+        "normalization": src_cfg["normalization"],
+        "grid": grid,
+        **_provenance(tas, data),
+        "encoder_from": str(vae_dir),
+        **({"beta": src_cfg["beta"]} if "beta" in src_cfg else {}),
+        "settings": vars(settings),
+    }
+    train_decoder(
+        FrameSource(tas, months, norm),
+        cell_area_weights(tas["lat"].values),
+        src,
+        cfg,
+        out_dir,
+        settings,
         extra_config=extra,
         resume=resume,
         progress=progress,

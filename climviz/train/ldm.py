@@ -103,7 +103,12 @@ def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, 
 
 
 def _start_from(model: torch.nn.Module, directory) -> None:
-    """Load ``directory``'s weights into ``model``; new parameters must be zero-initialised."""
+    """Load ``directory``'s weights into ``model``, which must then compute what the checkpoint did.
+
+    A parameter the checkpoint lacks must be zero-initialised, or belong to a
+    block that is new as a whole and is the identity at initialisation (its
+    ``is_identity()`` says so: a residual block whose output layer is zero).
+    """
     from pathlib import Path
 
     from safetensors.torch import load_file
@@ -115,7 +120,17 @@ def _start_from(model: torch.nn.Module, directory) -> None:
     if result.unexpected_keys:
         raise ValueError(f"{directory}: weights the network does not have: {result.unexpected_keys[:3]}")
     params = dict(model.named_parameters())
+    new_blocks = [
+        name + "."
+        for name, mod in model.named_modules()
+        if name
+        and hasattr(mod, "is_identity")
+        and mod.is_identity()
+        and not any(k.startswith(name + ".") for k in state)
+    ]
     for key in result.missing_keys:
+        if any(key.startswith(prefix) for prefix in new_blocks):
+            continue
         if key in params and params[key].abs().sum() != 0:
             raise ValueError(
                 f"{directory} lacks {key!r}, which is not zero-initialised: cannot start from it"

@@ -52,6 +52,48 @@ def train_vae(
     return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
 
 
+def train_decoder(
+    frames,
+    lat_weights: np.ndarray,
+    encoder_from: VAE,
+    cfg: VAEConfig,
+    out_dir,
+    settings: LoopSettings,
+    *,
+    extra_config: dict | None = None,
+    device: torch.device | None = None,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> VAE:
+    """Fit a new decoder (widths ``cfg.decoder_widths``) to ``encoder_from``'s frozen encoder.
+
+    The encoder's weights are copied and never change, so the latents, and every
+    latent diffusion model trained on them, stay valid: only the map back to the
+    field is re-learned, from the posterior means ``mu`` of ``frames [N, H, W]``
+    (the latents the diffusion model is trained on and generates), by area-weighted
+    MSE. Used to make decoding, most of the cost of a generated ensemble, cheaper.
+    """
+    if cfg.channels != encoder_from.cfg.channels or cfg.latent_channels != encoder_from.cfg.latent_channels:
+        raise ValueError("the new VAE must keep the encoder's channels and latent channels")
+    device = device or default_device()
+    model = VAE(cfg).to(device)
+    model.encoder.load_state_dict(encoder_from.encoder.state_dict())
+    model.encoder.requires_grad_(False)
+    w = torch.as_tensor(np.asarray(lat_weights, np.float32), device=device)[:, None]
+    n = frames.shape[0]
+
+    def loss_fn(step: int, gen: torch.Generator, net: torch.nn.Module):
+        idx = shard(np.sort(torch.randint(0, n, (settings.batch_size,), generator=gen).numpy()))
+        x = torch.from_numpy(np.ascontiguousarray(frames[idx]))[:, None].to(device)
+        with torch.no_grad():
+            mu = model.encoder(x).chunk(2, dim=1)[0]
+        rec = ((model.decoder(mu) - x) ** 2 * w).mean()
+        return rec, {"rec": float(rec.detach())}
+
+    config = {"kind": "vae", "vae": cfg.to_dict(), "decoder_only": True, **(extra_config or {})}
+    return run_loop(model, loss_fn, out_dir, config, settings, resume=resume, progress=progress)
+
+
 @torch.no_grad()
 def encode_frames(model: VAE, frames: np.ndarray, *, batch_size: int = VAE_BATCH, device=None) -> np.ndarray:
     """Posterior means ``mu`` of ``frames [N, H, W]`` -> ``[N, C, h, w]`` float32."""

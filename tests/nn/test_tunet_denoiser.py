@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from climviz.nn.tunet_denoiser import TemporalUNetDenoiser, TUNetConfig
@@ -98,3 +99,57 @@ def test_fine_tuning_from_a_checkpoint_without_the_cell_parameters_starts_as_the
     # a parameter the checkpoint lacks that is not zero would change the function: refused
     with pytest.raises(ValueError, match="not zero-initialised"):
         _start_from(_net(local_position=True), tmp_path)
+
+
+@torch.no_grad()
+def test_fine_tuning_into_a_new_local_block_with_spatial_filters_starts_as_the_same_function(tmp_path):
+    from safetensors.torch import save_file
+
+    from climviz.train.ldm import _start_from
+
+    old = _net(local_blocks=1, local_spatial=0)
+    save_file(old.state_dict(), str(tmp_path / "model.safetensors"))
+    torch.manual_seed(3)
+    new = TemporalUNetDenoiser(
+        TUNetConfig(latent_shape=SHAPE, d_model=16, window=48, local_blocks=2, local_spatial=3)
+    )
+    _start_from(new, tmp_path)
+    x, t, cond, month = _inputs()
+    torch.testing.assert_close(new(x, t, cond, month), old(x, t, cond, month), rtol=0, atol=0)
+    # a new block that is not the identity would change the function: refused
+    with torch.no_grad():
+        new.local[1].mlp[2].bias.fill_(0.1)
+    with pytest.raises(ValueError, match="not zero-initialised"):
+        _start_from(new, tmp_path)
+
+
+def test_local_spatial_filter_matches_a_depthwise_conv2d_periodic_in_longitude():
+    from climviz.nn.tunet_denoiser import LocalBlock
+
+    c, h, w = 3, 5, 8
+    blk = LocalBlock(c, 4, 3, spatial=3)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        blk.sweight.copy_(torch.randn(3, 3, c, generator=g))
+    u = torch.randn(2, 4, h, w, c, generator=g)
+    # independent reference: conv2d (cross-correlation) on a circularly padded longitude axis
+    x = u.permute(0, 1, 4, 2, 3).reshape(-1, c, h, w)
+    x = F.pad(x, (1, 1, 0, 0), mode="circular")
+    x = F.pad(x, (0, 0, 1, 1))
+    ref = F.conv2d(x, blk.sweight.permute(2, 0, 1)[:, None], groups=c)
+    ref = ref.reshape(2, 4, c, h, w).permute(0, 1, 3, 4, 2)
+    torch.testing.assert_close(blk._spatial(u), ref, rtol=1e-5, atol=1e-5)
+    # a unit impulse at the last longitude reaches the first one (periodic), not past the pole row
+    imp = torch.zeros(1, 1, h, w, c)
+    imp[0, 0, 0, w - 1] = 1.0
+    out = blk._spatial(imp)[0, 0]
+    torch.testing.assert_close(out[0, 0], blk.sweight[1, 0], rtol=0, atol=0)
+    torch.testing.assert_close(out[1, w - 1], blk.sweight[0, 1], rtol=0, atol=0)
+    assert out[2:].abs().sum() == 0
+
+
+def test_configs_written_before_the_spatial_filter_load_without_it():
+    d = TUNetConfig(latent_shape=SHAPE, d_model=16, window=48).to_dict()
+    assert d["local_spatial"] == 3
+    del d["local_spatial"]
+    assert TUNetConfig.from_dict(d).local_spatial == 0
