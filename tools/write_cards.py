@@ -47,6 +47,14 @@ def card(directory: Path, scores: dict | None, retrain: str | None, note: str | 
     lines = [f"# {title}", "", desc, ""]
     if note:
         lines += [f"**Note.** {note}", ""]
+    if kind == "vae" and cfg.get("decoder_only"):
+        v = cfg["vae"]
+        lines += [
+            f"Encoder widths {v['channels']}; decoder widths {v['decoder_channels']}. The decoder was trained "
+            f"alone (`climviz train vae --decoder-for`) for the frozen encoder of `{cfg['encoder_from']}`, "
+            "so the latents, and the diffusion models trained on them, are unchanged.",
+            "",
+        ]
     if kind == "ldm":
         lines += [
             f"Sequence mode: **{cfg['mode']}**; window {cfg['denoiser']['window']} months; "
