@@ -41,14 +41,15 @@ def _train_vae(args: argparse.Namespace) -> int:
     from climviz.nn.vae import VAEConfig
     from climviz.pipelines.ensemble_training import parse_members, train_ensemble_decoder, train_ensemble_vae
 
+    dec = [int(c) for c in args.decoder_channels.split(",")] if args.decoder_channels else None
     if args.decoder_for:
-        if not args.decoder_channels:
+        if dec is None:
             raise ValueError("--decoder-for needs --decoder-channels (the new decoder's widths)")
         out = train_ensemble_decoder(
             args.data,
             args.decoder_for,
             Path(args.model_dir) / "vae",
-            [int(c) for c in args.decoder_channels.split(",")],
+            dec,
             members=parse_members(args.members),
             settings=_settings(args),
             resume=not args.restart,
@@ -57,7 +58,6 @@ def _train_vae(args: argparse.Namespace) -> int:
         print(out)
         return 0
 
-    dec = [int(c) for c in args.decoder_channels.split(",")] if args.decoder_channels else None
     cfg = VAEConfig(
         channels=[int(c) for c in args.channels.split(",")],
         latent_channels=args.latent_channels,

@@ -57,6 +57,15 @@ def open_training_array(data, members=None, *, var=None, grid=None):
     return tas, months
 
 
+def _open_on_vae_grid(data, members, vae_cfg: dict):
+    """:func:`open_training_array` of ``data`` on the grid of the VAE whose config is ``vae_cfg``."""
+    grid = vae_cfg["grid"]
+    tas, months = open_training_array(data, members, grid=(grid["lat"], grid["lon"]))
+    if not np.allclose(tas["lat"].values, grid["lat"], atol=1e-3):
+        raise ValueError("the data's grid differs from the VAE's grid")
+    return tas, months
+
+
 def _provenance(tas, data) -> dict:
     return {
         "data": str(data),
@@ -137,15 +146,12 @@ def train_ensemble_decoder(
     settings = settings or LoopSettings(steps=3000, batch_size=32, lr=2e-3)
     device = device or default_device()
     src, norm, src_cfg = load_vae(vae_dir, device)
-    grid = src_cfg["grid"]
-    tas, months = open_training_array(data, members, grid=(grid["lat"], grid["lon"]))
-    if not np.allclose(tas["lat"].values, grid["lat"], atol=1e-3):
-        raise ValueError("the data's grid differs from the VAE's grid")
+    tas, months = _open_on_vae_grid(data, members, src_cfg)
     cfg = dataclasses.replace(src.cfg, decoder_channels=[int(c) for c in decoder_channels])
     cfg.check()
     extra = {
         "normalization": src_cfg["normalization"],
-        "grid": grid,
+        "grid": src_cfg["grid"],
         **_provenance(tas, data),
         "encoder_from": str(vae_dir),
         **({"beta": src_cfg["beta"]} if "beta" in src_cfg else {}),
@@ -217,14 +223,12 @@ def train_ensemble_ldm(
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
     vae, norm, vae_cfg = load_vae(Path(model_dir) / "vae", device)
-    tas, months = open_training_array(data, members, grid=(vae_cfg["grid"]["lat"], vae_cfg["grid"]["lon"]))
+    tas, months = _open_on_vae_grid(data, members, vae_cfg)
     if period is not None:
         tas = tas.sel(time=slice(f"{int(period[0]):04d}", f"{int(period[1]):04d}"))
         if tas.sizes["time"] < 24:
             raise ValueError(f"the period {period[0]}-{period[1]} holds fewer than 24 months of the data")
         months = np.array([t.month for t in tas["time"].values])
-    if not np.allclose(tas["lat"].values, vae_cfg["grid"]["lat"], atol=1e-3):
-        raise ValueError("the data's grid differs from the VAE's grid")
     latents = _cached_latents(
         Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months)
     )

@@ -86,7 +86,7 @@ def train_decoder(
         idx = shard(np.sort(torch.randint(0, n, (settings.batch_size,), generator=gen).numpy()))
         x = torch.from_numpy(np.ascontiguousarray(frames[idx]))[:, None].to(device)
         with torch.no_grad():
-            mu = model.encoder(x).chunk(2, dim=1)[0]
+            mu = model.encode(x)[0]
         rec = ((model.decoder(mu) - x) ** 2 * w).mean()
         return rec, {"rec": float(rec.detach())}
 
