@@ -101,7 +101,7 @@ def point_temporal_spectrum(u: xr.DataArray, every: int = 4, samples_per_day: fl
     return psd.mean([d for d in psd.dims if d != "frequency"])
 
 
-def _ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = None) -> dict:
+def spectrum_ratio_stats(spec: np.ndarray, truth: np.ndarray, resolved: int | None = None) -> dict:
     """Ratio to the truth over ``1 <= k < 0.8 * resolved`` (default: all returned wavenumbers)."""
     hi = max(2, int(0.8 * (resolved or truth.size)))
     r = spec[1:hi] / truth[1:hi]
@@ -267,10 +267,10 @@ def evaluate_downscale(
         ts = point_temporal_spectrum(u).values
         m = {
             "ke_spectrum": ke.tolist(),
-            "ke_ratio": _ratio_stats(ke, ke_truth, resolved),
-            "fft_ratio_u": _ratio_stats(fft, fft_truth) if fft.size > 2 else None,
+            "ke_ratio": spectrum_ratio_stats(ke, ke_truth, resolved),
+            "fft_ratio_u": spectrum_ratio_stats(fft, fft_truth) if fft.size > 2 else None,
             "temporal_spectrum_u": ts.tolist(),
-            "temporal_ratio_u": _ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
+            "temporal_ratio_u": spectrum_ratio_stats(ts, ts_truth.values) if ts.size > 2 else None,
             "temporal_spectrum_ratio_u": _all_frequency_ratio(
                 ts, ts_truth.values, ts_truth["frequency"].values
             ),
