@@ -25,8 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 from pathlib import Path
+
+
+def _cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _ints(text: str) -> list[int]:
@@ -74,9 +86,12 @@ def main(argv=None) -> int:
     ).test
     idx = np.arange(fine.sizes["time"])[test][: args.frames]
     fine, coarse = fine.isel(time=idx), coarse.isel(time=idx)
+    machine = (
+        f"{_cpu_name()} ({os.cpu_count()} CPUs), torch threads {torch.get_num_threads()}, "
+        f"device {models['TAUDiff'].device}"
+    )
     print(
-        f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
-        f"device {models['TAUDiff'].device}; {len(idx)} test frames from {fine['time'].values[0]}, "
+        f"{machine}; {len(idx)} test frames from {fine['time'].values[0]}, "
         f"{args.samples} samples; data {args.data} (synthetic toy wind)"
     )
     for m in models.values():  # warm-up: first-call allocations are not timed
@@ -127,7 +142,18 @@ def main(argv=None) -> int:
         print(f"figure: {args.figure}")
     if args.output:
         Path(args.output).write_text(
-            json.dumps({"points": [vars(p) for p in points], "result": res}, indent=1)
+            json.dumps(
+                {
+                    "points": [vars(p) for p in points],
+                    "result": res,
+                    "machine": machine,
+                    "frames": int(len(idx)),
+                    "samples": args.samples,
+                    "test_start": str(fine["time"].values[0]),
+                    "data": args.data,
+                },
+                indent=1,
+            )
         )
     return 0
 

@@ -27,6 +27,7 @@ CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)"
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
 DEFAULT_MAX_WORK = 4000  # samples x frames x steps per request
 INTERVAL_HOURS = 6.0
+COST_QUALITY_FILE = "cost_quality.json"
 
 
 def max_work() -> int:
@@ -269,6 +270,24 @@ class Downscaling(RegionChoice, BackgroundTask):
                 }
             )
         return rows
+
+    def cost_quality(self) -> dict | None:
+        """The measured cost-quality curve shipped beside the TAUDiff checkpoint
+        (``<checkpoint>/cost_quality.json``, written by ``bench/bench_downscale_quality.py -o``), or None."""
+        return read_cost_quality(self.taudiff.source) if self.taudiff is not None else None
+
+
+def read_cost_quality(model_dir) -> dict | None:
+    """``{"points": [...], "result": {...}}`` from ``model_dir/cost_quality.json``; None when absent or unreadable."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_dir) / COST_QUALITY_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "points" in data and "result" in data else None
 
 
 def wind_speed(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:

@@ -76,6 +76,11 @@ SPECTRA = """**Kinetic-energy spectra**: how much wind energy sits at each scale
 (left, low degree) to small (right). The coarse input stops at its resolution, the mean model
 falls off too fast at small scales; good samples follow the truth's line to the end."""
 
+COST_QUALITY = """**Cost against quality**, measured on the test period of the training data
+(synthetic toy wind) by `bench/bench_downscale_quality.py`: each point is one number of sampler
+steps (hover for it). Lower is better. The speed-up compares the cheapest configuration of each
+method that reaches the same quality, not the same number of steps."""
+
 TIMINGS = """**Wall time per stage** on this server for this request. TAUDiff spends a little in
 the mean model and the rest in a small residual diffusion; the baseline diffuses the whole fine
 field. Times include every sample and frame."""

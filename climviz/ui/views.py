@@ -492,6 +492,38 @@ def timings_view(rows: list[dict], *, width: int = 420, height: int = 260):
     )
 
 
+def cost_quality_view(points: list[dict], *, width: int = 420, height: int = 280):
+    """Fair CRPS of u against wall seconds per simulated day (log), one line per method and sampler,
+    each point labelled with its sampler steps (``bench/bench_downscale_quality.py``'s points)."""
+    curves = []
+    colours = {"TAUDiff": GEN, "baseline": TRUE}
+    dashes = {"ddim": "solid", "dpm++2m": "dashed"}
+    for method in ("TAUDiff", "baseline"):
+        for sampler in sorted({p["sampler"] for p in points if p["method"] == method}):
+            pts = sorted(
+                (p for p in points if p["method"] == method and p["sampler"] == sampler),
+                key=lambda p: p["seconds_per_day"],
+            )
+            data = [(p["seconds_per_day"], p["crps_u"], p["steps"], p["ke_share"]) for p in pts]
+            kdims, vdims = ["s per simulated day"], ["CRPS u (m/s)", "steps", "KE share in band"]
+            label = f"{method} ({sampler})"
+            opts = dict(color=colours[method], tools=["hover"])
+            curves.append(
+                hv.Curve(data, kdims, vdims, label=label).opts(
+                    line_dash=dashes.get(sampler, "dotted"), **opts
+                )
+            )
+            curves.append(hv.Scatter(data, kdims, vdims, label=label).opts(size=6, **opts))
+    return hv.Overlay(curves).opts(
+        title="Cost against quality (measured, test period)",
+        logx=True,
+        width=width,
+        height=height,
+        show_grid=True,
+        legend_position="top_right",
+    )
+
+
 def denoise_curve(frames: list[dict], current: int, *, width: int = 380, height: int = 260):
     """RMS (K) of the predicted member-minus-conditioning field at each sampler step."""
     steps = [f["step"] for f in frames]

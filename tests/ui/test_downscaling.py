@@ -86,3 +86,50 @@ def test_cap_and_missing_models(tiny_downscalers, monkeypatch):
     assert s.work() == 16
     none = Downscaling(None, None, "No TAUDiff downscaler at `m`: it has not been trained yet.")
     assert not none.available and not none.start() and "not been trained" in none.error
+
+
+def _cost_quality():
+    pts = [
+        {
+            "method": m,
+            "steps": s,
+            "sampler": "ddim",
+            "seconds_per_day": c,
+            "crps_u": q,
+            "ke_share": k,
+            "flicker_u": 1.0,
+        }
+        for m, s, c, q, k in [("TAUDiff", 2, 1.0, 1.1, 0.95), ("baseline", 20, 12.0, 1.2, 0.92)]
+    ]
+    result = {
+        "target": {"ke_share": 0.9, "crps_u": 1.2},
+        "TAUDiff": pts[0],
+        "baseline": pts[1],
+        "speedup": 12.0,
+    }
+    return {"points": pts, "result": result, "machine": "a test CPU"}
+
+
+def test_the_shipped_cost_quality_curve_is_read_and_summarised(tmp_path):
+    import json
+
+    import holoviews as hv
+
+    from climviz.ui.downscaling import COST_QUALITY_FILE, read_cost_quality
+    from climviz.ui.pages.downscaling import cost_quality_text
+    from climviz.ui.views import cost_quality_view
+
+    assert read_cost_quality(tmp_path) is None  # none shipped
+    (tmp_path / COST_QUALITY_FILE).write_text("{not json")
+    assert read_cost_quality(tmp_path) is None  # unreadable: ignored, the page shows a note
+    cq = _cost_quality()
+    (tmp_path / COST_QUALITY_FILE).write_text(json.dumps(cq))
+    assert read_cost_quality(tmp_path) == cq
+    text = cost_quality_text(cq)
+    assert "12.0x" in text and "| TAUDiff | 2 steps (ddim) | 1.00 |" in text and "a test CPU" in text
+    cq["result"]["speedup"], cq["result"]["baseline"] = None, None
+    assert "No speed-up" in cost_quality_text(cq) and "| baseline | never |" in cost_quality_text(cq)
+    view = cost_quality_view(cq["points"])
+    curves = [el for el in view if isinstance(el, hv.Curve)]
+    assert sorted(c.label for c in curves) == ["TAUDiff (ddim)", "baseline (ddim)"]
+    assert hv.render(view, backend="bokeh") is not None

@@ -18,7 +18,15 @@ from climviz.ui.pages.parts import DrawnView, JobControls, explain, synthetic_ba
 from climviz.ui.point_inspect import tap_to_lonlat
 from climviz.ui.point_views import point_marker, wind_point_view
 from climviz.ui.sources import WIND_NOTE
-from climviz.ui.views import ke_view, map_frame_opts, map_view, region_extent, symmetric_clim, timings_view
+from climviz.ui.views import (
+    cost_quality_view,
+    ke_view,
+    map_frame_opts,
+    map_view,
+    region_extent,
+    symmetric_clim,
+    timings_view,
+)
 
 MAP_MIN_W = 300
 PLAY_MS = 800  # ms per frame when playing: slow enough to follow one storm
@@ -105,6 +113,32 @@ class RegionMaps(pn.viewable.Viewer):
         return pn.Column(self.title, self.grid, sizing_mode="stretch_width")
 
 
+def cost_quality_text(cq: dict) -> str:
+    """The matched target, the cheapest configuration of each method and the speed-up, as markdown."""
+    r = cq["result"]
+    t = r["target"]
+    lines = [
+        f"**Speed-up at matched quality: {r['speedup']:.1f}x**"
+        if r.get("speedup")
+        else "**No speed-up**: one method never reaches the target.",
+        "",
+        f"Target: KE ratio in [0.8, 1.25] at >= {t['ke_share']:.0%} of degrees and CRPS of u <= {t['crps_u']:.2f} m/s.",
+        "",
+        "| method | cheapest | s per day |",
+        "|---|---|---|",
+    ]
+    for m in ("TAUDiff", "baseline"):
+        b = r.get(m)
+        lines.append(
+            f"| {m} | {b['steps']} steps ({b['sampler']}) | {b['seconds_per_day']:.2f} |"
+            if b
+            else f"| {m} | never | - |"
+        )
+    if cq.get("machine"):
+        lines += ["", f"<small>Measured on {cq['machine']}.</small>"]
+    return "\n".join(lines)
+
+
 def _draw_map(data):
     """The map of the ``map_view`` arguments sent down a pipe (DynamicMap callback)."""
     if data is None:
@@ -150,6 +184,7 @@ class DownscalingPage(pn.viewable.Viewer):
             self._draw_spectra,
             pn.Row(self.ke_plot, explain(texts.SPECTRA, width=380)),
             pn.Row(self.timing_plot, pn.Column(self.timing_table, explain(texts.TIMINGS, width=360))),
+            self._cost_quality(),
         )
         self.tabs = pn.Tabs(
             ("Wind speed", pn.Column(self.speed, explain(texts.DOWNSCALE, width=None))),
@@ -204,6 +239,22 @@ class DownscalingPage(pn.viewable.Viewer):
             JobControls(task=state, label="Downscale"),
             pn.pane.Markdown(f"<small>Model: {state.device_text()}</small>"),
             width=300,
+        )
+
+    def _cost_quality(self):
+        """The measured cost-quality curve and matched-quality speed-up shipped with the checkpoint."""
+        cq = self.downscaling.cost_quality()
+        if cq is None:
+            return pn.pane.Markdown(
+                "*No cost-quality measurement ships with this checkpoint "
+                "(`python bench/bench_downscale_quality.py -o <model-dir>/cost_quality.json`).*"
+            )
+        return pn.Row(
+            pn.pane.HoloViews(cost_quality_view(cq["points"]), linked_axes=False, sizing_mode="fixed"),
+            pn.Column(
+                pn.pane.Markdown(cost_quality_text(cq), width=360),
+                explain(texts.COST_QUALITY, width=360),
+            ),
         )
 
     # ------------------------------------------------------------ drawing
