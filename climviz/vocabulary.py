@@ -8,7 +8,7 @@ is in :mod:`climviz.diffusion.samplers`): DPM-Solver++(2M) at 20 steps keeps
 :mod:`climviz.diffusion.samplers` maps each name to its class.
 """
 
-SAMPLER_NAMES = ("dpm++2m", "ddim", "ddpm")
+SAMPLER_NAMES = ("dpm++2m", "dpm++2m-logsnr", "ddim", "ddpm")
 DEFAULT_SAMPLER = "dpm++2m"
 DEFAULT_STEPS = 20
 # The downscaler keeps DDIM: its shipped evaluation was measured with it.

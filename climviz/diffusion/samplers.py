@@ -172,7 +172,59 @@ class DPMSolverSampler(_Sampler):
         return SamplerStep(prev.to(sample.dtype), x0.to(sample.dtype))
 
 
-SAMPLERS = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
+LAMBDA_MIN_CLIPPED = -5.1  # lowest log-SNR of the log-SNR spacing after its first step
+
+
+class DPMSolverLogSNRSampler(DPMSolverSampler):
+    """DPM-Solver++(2M) on timesteps evenly spaced in log-SNR ``lambda`` (DPM-Solver's
+    ``skip_type="logSNR"``; diffusers' ``use_lu_lambdas``) from ``lambda_min`` to the
+    same last step as the trailing spacing, ``t = T / n - 1``; the first step still
+    starts from pure noise at ``t = T - 1``.
+
+    ``lambda_min = max(lambda(T - 1), LAMBDA_MIN_CLIPPED)``: the cosine schedule's
+    ``lambda`` falls from -5.1 to -9.2 over its last 5 training steps (signal-to-noise
+    ratio below 4e-5), so unclipped even spacing would spend about a third of the
+    steps on pure noise (diffusers' ``lambda_min_clipped``, -5.1 for cosine schedules).
+
+    Each training step ``t`` nearest a target ``lambda`` is taken; where two targets
+    round to the same ``t`` (near ``t = T - 1``, where ``lambda`` falls fastest under the
+    cosine schedule) the later one moves one step down, so there are exactly ``n``
+    distinct, descending timesteps. Every multistep update then spans the same ``h``
+    (the step in ``lambda``), where the trailing spacing makes its first step span most
+    of the noise range.
+    """
+
+    name = "dpm++2m-logsnr"
+
+    def set_timesteps(self, num_steps: int) -> None:
+        super().set_timesteps(num_steps)  # checks num_steps, resets the multistep memory
+        n, big_t = int(num_steps), self.schedule.num_train_steps
+        if n == 1:
+            return
+        lam = self._lambda(self.schedule.alpha_bar.double())  # increasing as t decreases
+        last = int(self.timesteps[-1])
+        start = max(float(lam[big_t - 1]), LAMBDA_MIN_CLIPPED)
+        targets = torch.linspace(start, float(lam[last]), n, dtype=torch.float64)
+        # lambda is strictly decreasing in t: nearest t by searching the reversed array
+        order = torch.flip(lam, [0])  # increasing
+        idx = torch.searchsorted(order, targets).clamp(1, big_t - 1)
+        lo, hi = order[idx - 1], order[idx]
+        nearest = torch.where((targets - lo).abs() <= (hi - targets).abs(), idx - 1, idx)
+        steps = (big_t - 1 - nearest).tolist()
+        steps[0] = big_t - 1  # from pure noise
+        for k in range(1, n):  # distinct and descending
+            steps[k] = min(steps[k], steps[k - 1] - 1)
+        if steps[-1] < 0:
+            raise ValueError(f"{n} log-SNR steps do not fit in {big_t} training steps")
+        self.timesteps = torch.tensor(steps, dtype=torch.long)
+
+
+SAMPLERS = {
+    "ddpm": DDPMSampler,
+    "ddim": DDIMSampler,
+    "dpm++2m": DPMSolverSampler,
+    "dpm++2m-logsnr": DPMSolverLogSNRSampler,
+}
 assert set(SAMPLERS) == set(SAMPLER_NAMES)
 
 

@@ -147,3 +147,31 @@ def test_schedule_is_variance_preserving_and_monotone():
     np.testing.assert_allclose((a**2 + s**2).numpy(), 1.0, atol=1e-12)
     assert (np.diff(a.numpy()) < 0).all()
     assert float(a[-1]) < 0.01 and float(a[0]) > 0.99
+
+
+@pytest.mark.parametrize("steps", [2, 5, 12, 20, 50])
+def test_log_snr_steps_are_distinct_and_evenly_spaced_in_log_snr(steps):
+    from climviz.diffusion.samplers import LAMBDA_MIN_CLIPPED
+
+    sched = CosineSchedule(1000)
+    ts = make_sampler("dpm++2m-logsnr", sched, steps).timesteps
+    trailing = make_sampler("dpm++2m", sched, steps).timesteps
+    assert len(ts) == steps and ts[0] == 999 and ts[-1] == trailing[-1]
+    assert bool((ts[1:] < ts[:-1]).all())  # distinct, descending
+    ab = sched.alpha_bar.double()
+    lam = (0.5 * (torch.log(ab) - torch.log1p(-ab)))[ts]
+    if steps > 2:
+        # after the first step the log-SNR grid is even, up to rounding t to an integer
+        # (lambda changes by at most 0.23 per training step above lambda = -5.1, so by 0.12 to the nearest)
+        h = (lam[-1] - LAMBDA_MIN_CLIPPED) / (steps - 1)
+        assert torch.allclose(lam[1:], LAMBDA_MIN_CLIPPED + h * torch.arange(1, steps), atol=0.12)
+
+
+def test_log_snr_spacing_keeps_the_spread_within_five_percent_from_12_steps():
+    """Exact-denoiser spread ratio of the log-SNR spacing: 0.957 at 12 steps, 0.990 at 20 (the
+    trailing spacing: 0.972, 0.997); it starts lower because it spends more steps at high noise."""
+    sched = CosineSchedule(1000)
+    assert deterministic_std("dpm++2m-logsnr", sched, 12) == pytest.approx(0.957, abs=0.005)
+    assert deterministic_std("dpm++2m-logsnr", sched, 20) == pytest.approx(0.990, abs=0.005)
+    for steps in (12, 15, 20, 30):
+        assert 0.95 <= deterministic_std("dpm++2m-logsnr", sched, steps) <= 1.0
