@@ -6,11 +6,11 @@ so a bad choice fails with the same message wherever it came from. Limits that
 depend on a model (its training steps, its grid) are checked by the pipeline.
 
 >>> GenerationRequest(n_members=3, mode="autoregressive").steps
-20
+12
 >>> GenerationRequest(sampler="euler")
 Traceback (most recent call last):
 ...
-ValueError: sampler must be one of ('dpm++2m', 'ddim', 'ddpm'), got 'euler'
+ValueError: sampler must be one of ('dpm++2m', 'dpm++2m-logsnr', 'ddim', 'ddpm'), got 'euler'
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from climviz.vocabulary import (
     DEFAULT_DOWNSCALE_SAMPLER,
+    DEFAULT_DOWNSCALE_STEPS,
     DEFAULT_MODE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
@@ -85,7 +86,7 @@ class DownscaleRequest:
     """
 
     n_samples: int = 1
-    steps: int = DEFAULT_STEPS
+    steps: int = DEFAULT_DOWNSCALE_STEPS
     seed: int = 0
     sampler: str = DEFAULT_DOWNSCALE_SAMPLER
     batch_frames: int = 16

@@ -10,6 +10,7 @@ from climviz.ui.downscaling import Downscaling
 from climviz.ui.ensemble_request import UPLOAD
 from climviz.ui.generation import EnsembleGeneration
 from climviz.ui.pages.share import SharedView, fit, share_view
+from climviz.vocabulary import DEFAULT_SAMPLER
 
 PERIOD = {"start_year": 1990, "end_year": 1991}
 
@@ -65,7 +66,7 @@ def test_bad_values_are_fitted_or_ignored_with_a_note_and_the_rest_applies():
     )
     r = g.request
     assert tabs.active == 2  # the last tab
-    assert (r.n_members, r.steps, r.sampler, r.seed) == (5, 200, "dpm++2m", 0)
+    assert (r.n_members, r.steps, r.sampler, r.seed) == (5, 200, DEFAULT_SAMPLER, 0)  # a bad sampler keeps the default
     assert g.results.month == 0 and g.results.region == "Global" and d.box == "20,70,280,360"
     assert d.run_baseline is True and d.time == 2  # the good value still applies
     said = " ".join(shared.notes)
