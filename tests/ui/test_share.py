@@ -66,7 +66,12 @@ def test_bad_values_are_fitted_or_ignored_with_a_note_and_the_rest_applies():
     )
     r = g.request
     assert tabs.active == 2  # the last tab
-    assert (r.n_members, r.steps, r.sampler, r.seed) == (5, 200, DEFAULT_SAMPLER, 0)  # a bad sampler keeps the default
+    assert (r.n_members, r.steps, r.sampler, r.seed) == (
+        5,
+        200,
+        DEFAULT_SAMPLER,
+        0,
+    )  # a bad sampler keeps the default
     assert g.results.month == 0 and g.results.region == "Global" and d.box == "20,70,280,360"
     assert d.run_baseline is True and d.time == 2  # the good value still applies
     said = " ".join(shared.notes)
