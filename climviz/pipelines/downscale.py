@@ -1,7 +1,7 @@
 """Downscaler: coarse wind -> fine wind samples (TAUDiff, arXiv 2412.13627), xarray at the edges.
 
 ``Downscaler.downscale(coarse (time, lat, lon) u, v)`` runs the SimVP-TAU mean
-model over consecutive windows of ``T`` frames, then samples the fine-scale
+model over windows of ``T`` frames starting at every frame, blended where they overlap, then samples the fine-scale
 residual with the CAU-UNet diffusion model (frame by frame) and adds it to the
 mean (:class:`~climviz.pipelines.frame_diffusion.FrameDiffusion`: frames drawn
 independently, or, for a residual model trained with ``prev_residual``, in time
@@ -54,40 +54,57 @@ def sample_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def window_starts(n: int, t: int) -> list[int]:
-    """Starts of consecutive windows of ``t`` frames covering ``n >= t`` frames; the last
-    one is moved back to end at ``n`` (it overlaps its neighbour)."""
-    starts = list(range(0, n - t + 1, t))
+def window_starts(n: int, t: int, stride: int | None = None) -> list[int]:
+    """Starts of windows of ``t`` frames, ``stride`` apart (default ``t``: consecutive),
+    covering ``n >= t`` frames; the last one is moved back to end at ``n``."""
+    stride = t if stride is None else stride
+    starts = list(range(0, n - t + 1, stride))
     if starts[-1] + t < n:
         starts.append(n - t)
     return starts
 
 
+def window_weights(t: int) -> torch.Tensor:
+    """Overlap-add weights of the ``t`` frames of a window: ``sin^2(pi (i + 1/2) / t)``, largest at
+    the centre, small at the edges. Windows ``t/2`` apart sum to one (sin^2 + cos^2)."""
+    i = torch.arange(t, dtype=torch.float64)
+    return torch.sin(torch.pi * (i + 0.5) / t) ** 2
+
+
+MEAN_STRIDE = 1  # predict_mean's windows start at every frame
+
+
 @torch.no_grad()
 def predict_mean(
-    model: SimVP, coarse: torch.Tensor, progress: Callable[[], None] | None = None
+    model: SimVP, coarse: torch.Tensor, progress: Callable[[], None] | None = None, stride: int = MEAN_STRIDE
 ) -> torch.Tensor:
     """Mean model over a whole sequence: ``coarse [N, C, h, w]`` (normalised) -> ``[N, C, H, W]``.
 
-    Consecutive windows of ``T`` frames; where the last window overlaps the one
-    before, its own frames replace the earlier ones only where they are new. A
-    sequence shorter than ``T`` is padded by repeating its last frame.
+    Windows of ``T`` frames, ``stride`` apart (default: one starting at every frame), blended
+    frame by frame with the weights of :func:`window_weights`, divided by the sum of the weights
+    that reach the frame. SimVP predicts each position of a window from the whole window, so
+    windows predicted back to back jump at every window edge, and windows ``T/2`` apart still
+    repeat a pattern every ``T/2`` frames; both show as spurious variance at high frequencies in
+    time. A window at every frame removes that, for ``T`` network calls per frame instead of 1
+    (the mean model is a small part of TAUDiff's cost). A sequence shorter than ``T`` is padded by
+    repeating its last frame.
     """
     n, t = coarse.shape[0], model.cfg.frames
     if n < t:
         pad = coarse[-1:].expand(t - n, *coarse.shape[1:])
-        return predict_mean(model, torch.cat([coarse, pad]), progress)[:n]
-    out = None
-    filled = 0
-    for s in window_starts(n, t):
+        return predict_mean(model, torch.cat([coarse, pad]), progress, stride)[:n]
+    out = total = None
+    for s in window_starts(n, t, stride):
         y = model(coarse[s : s + t][None])[0]
+        w = window_weights(t).to(y.device, y.dtype).view(t, *([1] * (y.dim() - 1)))
         if out is None:
-            out = y.new_empty(n, *y.shape[1:])
-        out[filled : s + t] = y[filled - s :]
-        filled = s + t
+            out = y.new_zeros(n, *y.shape[1:])
+            total = y.new_zeros(n, *([1] * (y.dim() - 1)))
+        out[s : s + t] += w * y
+        total[s : s + t] += w
         if progress:
             progress()
-    return out
+    return out / total
 
 
 def check_grid(grid, where: str, coarse_shape=None, fine_shape=None) -> None:
@@ -316,7 +333,8 @@ class Downscaler(_DownscalerBase):
         n_samples, steps, seed, sampler, batch_frames = self._unpack(request, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
-        n_win = len(window_starts(max(n, self.mean_model.cfg.frames), self.mean_model.cfg.frames))
+        t = self.mean_model.cfg.frames
+        n_win = len(window_starts(max(n, t), t, MEAN_STRIDE))
         n_steps = len(make_sampler(sampler, self.residual.schedule, steps).timesteps)
         total = n_win + self.residual.evaluations(n, n_samples, n_steps, batch_frames)
         tick = _ticker(total, progress)

@@ -23,6 +23,7 @@ from climviz.pipelines.downscale import (
     predict_mean,
     sample_seed,
     window_starts,
+    window_weights,
 )
 from climviz.requests import DownscaleRequest
 from climviz.train.common import LoopSettings
@@ -88,18 +89,39 @@ def test_output_dims_coords_attrs():
     assert np.isfinite(ds["u"]).all()
 
 
-def test_window_stitching_matches_direct_calls():
+def test_window_starts_cover_the_sequence():
     assert window_starts(6, 4) == [0, 2] and window_starts(8, 4) == [0, 4] and window_starts(4, 4) == [0]
+    assert window_starts(8, 4, 2) == [0, 2, 4] and window_starts(7, 4, 2) == [0, 2, 3]
+
+
+def test_window_weights_at_half_a_window_sum_to_one():
+    for t in (2, 4, 8, 12):
+        w = window_weights(t).numpy()
+        h = t // 2
+        np.testing.assert_allclose(w[:h] + w[h:], 1.0, atol=1e-12)  # sin^2 + cos^2
+        assert w.argmax() in (h - 1, h) and w.min() > 0
+
+
+def test_window_blending_matches_direct_calls():
     d = _downscaler()
     x = normalize(torch.randn(6, 2, 8, 16) * 8 + 3, NORM)
-    m = predict_mean(d.mean_model, x)
+    m = predict_mean(d.mean_model, x, stride=2)  # T = 4: windows at 0 and 2
     with torch.no_grad():
         a, b = d.mean_model(x[None, 0:4])[0], d.mean_model(x[None, 2:6])[0]
-    assert torch.allclose(m[:4], a, atol=1e-6) and torch.allclose(m[4:], b[2:], atol=1e-6)
+    w = torch.tensor([np.sin(np.pi * (i + 0.5) / 4) ** 2 for i in range(4)], dtype=a.dtype).view(4, 1, 1, 1)
+    blend = (w[2:] * a[2:] + w[:2] * b[:2]) / (w[2:] + w[:2])  # frames 2, 3: positions 2, 3 of a, 0, 1 of b
+    assert torch.allclose(m[:2], a[:2], atol=1e-5)  # one window: its own frames
+    assert torch.allclose(m[2:4], blend, atol=1e-5)
+    assert torch.allclose(m[4:], b[2:], atol=1e-5)
     short = predict_mean(d.mean_model, x[:3])  # shorter than T: padded with the last frame
     with torch.no_grad():
         c = d.mean_model(torch.cat([x[:3], x[2:3]])[None])[0]
     assert short.shape[0] == 3 and torch.allclose(short, c[:3], atol=1e-6)
+    every = predict_mean(d.mean_model, x)  # the default: a window at every frame, 0, 1, 2
+    with torch.no_grad():
+        wins = [d.mean_model(x[None, s : s + 4])[0] for s in range(3)]
+    frame3 = sum(w[3 - s] * wins[s][3 - s] for s in range(3)) / sum(w[3 - s] for s in range(3))
+    assert torch.allclose(every[3], frame3, atol=1e-5)
 
 
 def test_same_seed_same_samples_and_sample_k_independent_of_count():
@@ -124,8 +146,8 @@ def test_progress_counts_network_evaluations():
         DownscaleRequest(n_samples=2, steps=3, batch_frames=4),
         progress=lambda d, t: seen.append((d, t)),
     )
-    # 2 mean windows + 2 samples x 2 frame batches x 3 steps
-    assert seen[-1] == (14, 14) and [s[0] for s in seen] == list(range(1, 15))
+    # 3 mean windows of T = 4 (one at each of frames 0-2) + 2 samples x 2 frame batches x 3 steps
+    assert seen[-1] == (15, 15) and [s[0] for s in seen] == list(range(1, 16))
 
 
 def test_validation_errors():
