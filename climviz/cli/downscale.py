@@ -9,7 +9,13 @@ from pathlib import Path
 
 from climviz.cli.commands import Commands, add_device_option
 from climviz.cli.progress import progress_printer, train_progress
-from climviz.vocabulary import CAU_KINDS, DEFAULT_CAU, DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
+from climviz.vocabulary import (
+    CAU_KINDS,
+    DEFAULT_CAU,
+    DEFAULT_DOWNSCALE_SAMPLER,
+    DEFAULT_DOWNSCALE_STEPS,
+    SAMPLER_NAMES,
+)
 
 
 # ---------------------------------------------------------------- handlers
@@ -115,6 +121,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
     )
     text = json.dumps(report, indent=1)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # after minutes of work: never fail here
         Path(args.output).write_text(text)
         print(args.output)
     print(markdown_table(report))
@@ -241,7 +248,12 @@ def register(commands: Commands) -> None:
     p.add_argument("--start", default=None, help="first time step, e.g. 2000-03-01")
     p.add_argument("--end", default=None, help="last time step")
     p.add_argument("--samples", type=int, default=1, help="samples per time step (default 1)")
-    p.add_argument("--steps", type=int, default=20, help="sampler steps (default 20)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_DOWNSCALE_STEPS,
+        help=f"sampler steps (default {DEFAULT_DOWNSCALE_STEPS})",
+    )
     p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_DOWNSCALE_SAMPLER)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
@@ -260,7 +272,12 @@ def register(commands: Commands) -> None:
         "--baseline-dir", default=None, help="baseline directory (default <model-dir>-baseline if present)"
     )
     p.add_argument("--samples", type=int, default=4)
-    p.add_argument("--steps", type=int, default=20, help="TAUDiff sampler steps")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_DOWNSCALE_STEPS,
+        help=f"TAUDiff sampler steps (default {DEFAULT_DOWNSCALE_STEPS})",
+    )
     p.add_argument(
         "--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)"
     )

@@ -21,7 +21,7 @@ from climviz.ui.point_inspect import GridPoint, WindPoint, inspect_wind_point, n
 from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import wind_case
 from climviz.ui.task import BackgroundTask
-from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, SAMPLER_NAMES
+from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, DEFAULT_DOWNSCALE_STEPS, SAMPLER_NAMES
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
@@ -45,7 +45,7 @@ class Downscaling(RegionChoice, BackgroundTask):
     case = param.Selector(default=next(iter(CASES)), objects=list(CASES), doc="Synthetic case (a fresh run)")
     frames = param.Integer(default=8, bounds=(1, 64), doc="6-hourly frames to downscale")
     n_samples = param.Integer(default=2, bounds=(1, 8), doc="TAUDiff samples")
-    steps = param.Integer(default=10, bounds=(1, 200), doc="Sampler steps")
+    steps = param.Integer(default=DEFAULT_DOWNSCALE_STEPS, bounds=(1, 200), doc="Sampler steps")
     sampler = param.Selector(default=DEFAULT_DOWNSCALE_SAMPLER, objects=list(SAMPLER_NAMES), doc="Sampler")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed")
     run_baseline = param.Boolean(default=True, doc="Also run the end-to-end diffusion baseline (for timings)")

@@ -325,23 +325,24 @@ def test_a_model_without_prev_residual_samples_frames_as_before(sampler):
 
 
 @pytest.mark.skipif(not (MODELS / "taudiff" / "residual").is_dir(), reason="no shipped TAUDiff checkpoint")
-def test_the_shipped_checkpoint_loads_and_samples_as_before():
+def test_the_shipped_checkpoint_loads_as_it_was_trained():
     raw = json.loads((MODELS / "taudiff" / "residual" / "config.json").read_text())["unet"]
-    assert "cau" not in raw and "prev_residual" not in raw  # written before the keys existed
     d = Downscaler.from_checkpoint(MODELS / "taudiff", device="cpu")
-    assert d.residual.net.cfg.cau == "se" and not d.residual.sequential
+    assert d.residual.net.cfg.cau == raw["cau"] == "tau"  # the CAU as TAU on one frame
+    assert d.residual.sequential == raw["prev_residual"] is True  # frames in time order
     lat, lon = d.coarse_lat, d.coarse_lon
     rng = np.random.default_rng(1)
     coarse = xr.Dataset(
         {
-            v: (("time", "lat", "lon"), rng.normal(0, 8, (2, lat.size, lon.size)).astype(np.float32))
+            v: (("time", "lat", "lon"), rng.normal(0, 8, (3, lat.size, lon.size)).astype(np.float32))
             for v in "uv"
         },
-        coords={"time": np.arange(2), "lat": lat, "lon": lon},
+        coords={"time": np.arange(3), "lat": lat, "lon": lon},
     )
     request = DownscaleRequest(n_samples=2, steps=2, seed=4, sampler="ddpm")
-    out = d.downscale(coarse, request)
-    np.testing.assert_array_equal(_fields(out), _independent_reference(d, coarse, request))
+    a, b = d.downscale(coarse, request), d.downscale(coarse, request)
+    np.testing.assert_array_equal(_fields(a), _fields(b))  # same seed, same computation
+    assert np.isfinite(_fields(a)).all()
 
 
 def _sequential_downscaler(seed=0):
