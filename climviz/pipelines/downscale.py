@@ -93,10 +93,10 @@ def predict_mean(
     if n < t:
         pad = coarse[-1:].expand(t - n, *coarse.shape[1:])
         return predict_mean(model, torch.cat([coarse, pad]), progress, stride)[:n]
+    w = window_weights(t).to(coarse.device, coarse.dtype).view(t, *([1] * (coarse.dim() - 1)))
     out = total = None
     for s in window_starts(n, t, stride):
         y = model(coarse[s : s + t][None])[0]
-        w = window_weights(t).to(y.device, y.dtype).view(t, *([1] * (y.dim() - 1)))
         if out is None:
             out = y.new_zeros(n, *y.shape[1:])
             total = y.new_zeros(n, *([1] * (y.dim() - 1)))
