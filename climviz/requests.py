@@ -10,7 +10,7 @@ depend on a model (its training steps, its grid) are checked by the pipeline.
 >>> GenerationRequest(sampler="euler")
 Traceback (most recent call last):
 ...
-ValueError: sampler must be one of ('dpm++2m', 'dpm++2m-logsnr', 'ddim', 'ddpm'), got 'euler'
+ValueError: sampler must be one of ('dpm++2m', 'dpm++2m-logsnr', 'dpm++3m-logsnr', 'ddim', 'ddpm'), got 'euler'
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ evenly spaced ("trailing") timesteps still change them between 20 and 40 steps.
 :mod:`climviz.diffusion.samplers` maps each name to its class.
 """
 
-SAMPLER_NAMES = ("dpm++2m", "dpm++2m-logsnr", "ddim", "ddpm")
+SAMPLER_NAMES = ("dpm++2m", "dpm++2m-logsnr", "dpm++3m-logsnr", "ddim", "ddpm")
 DEFAULT_SAMPLER = "dpm++2m-logsnr"
 DEFAULT_STEPS = 12
 # The downscaler's residual needs few steps: on the test period, 2 DDIM steps keep 91% of the

@@ -10,6 +10,8 @@ index into ``.timesteps`` returns a :class:`~climviz.contracts.SamplerStep`
   Alg. 2), second order at one network evaluation per step.
 - :class:`DPMSolverLogSNRSampler` (``"dpm++2m-logsnr"``): the same solver on
   timesteps evenly spaced in log-SNR after a first step from pure noise.
+- :class:`DPMSolver3MLogSNRSampler` (``"dpm++3m-logsnr"``): DPM-Solver++(3M),
+  third order at one network evaluation per step, on the same timesteps.
 
 The first three walk the same "trailing" timesteps (diffusers' ``timestep_spacing=
 "trailing"``): ``t = T-1, T-1-T/n, ..., T/n-1``, then one last step to clean data.
@@ -25,6 +27,7 @@ sampled std over the target's is (exact, from the linear map / variance recursio
     ddpm           0.656  0.777  0.832  0.865  0.901  0.935  0.965
     dpm++2m        0.787  0.951  0.986  0.997  1.002  1.001  1.000
     dpm++2m-logsnr 0.696  0.928  0.977  0.990  0.996  0.998  0.999   (12 steps: 0.957)
+    dpm++3m-logsnr 0.698  0.969  0.991  0.991  0.994  0.997  0.999   (12 steps: 0.994)
 
 First-order DDIM and DDPM shrink the ensemble spread at few steps;
 DPM-Solver++(2M) keeps it within 5% from 10 steps (trailing) or 12 (log-SNR).
@@ -33,8 +36,11 @@ to -2.6 at 20 steps); with a learned denoiser that step decides the slow
 variability, and the shipped ensemble generator's ENSO persistence and spread
 still grow between 20 and 40 trailing steps, while on log-SNR steps they are the
 same at 12 and at 20. So the ensemble generator's default is ``dpm++2m-logsnr``
-at 12 steps (:data:`DEFAULT_SAMPLER`, :data:`DEFAULT_STEPS`); a
-:class:`~climviz.requests.DownscaleRequest` defaults to DDIM at 20.
+at 12 steps (:data:`DEFAULT_SAMPLER`, :data:`DEFAULT_STEPS`). ``dpm++3m-logsnr``
+removes the solver's 4% loss of spread at the same cost, but with it the shipped
+generator's spread only moves from 0.950 to 0.953 of the truth's: the rest of its
+deficit is the network's. A :class:`~climviz.requests.DownscaleRequest` defaults
+to DDIM at :data:`~climviz.vocabulary.DEFAULT_DOWNSCALE_STEPS`.
 
 Step arithmetic is done in float64, as in NVlabs/edm. The model predicts ``v``.
 """
@@ -227,11 +233,71 @@ class DPMSolverLogSNRSampler(DPMSolverSampler):
         self.timesteps = torch.tensor(steps, dtype=torch.long)
 
 
+LOWER_ORDER_FINAL_BELOW = 15  # diffusers' lower_order_final: fewer steps end on lower orders
+
+
+class DPMSolver3MLogSNRSampler(DPMSolverLogSNRSampler):
+    """DPM-Solver++(3M) (Lu et al. 2022, Sec. 3 and App. B; diffusers'
+    ``multistep_dpm_solver_third_order_update``) on the log-SNR timesteps of
+    :class:`DPMSolverLogSNRSampler`.
+
+    With the last three data predictions ``m0, m1, m2`` at ``lambda_0 > lambda_1 >
+    lambda_2``, ``h = lambda_next - lambda_0``, ``r0 = (lambda_0 - lambda_1) / h``,
+    ``r1 = (lambda_1 - lambda_2) / h``, ``D1_0 = (m0 - m1) / r0``, ``D1_1 = (m1 - m2) / r1``,
+    ``D1 = D1_0 + r0 / (r0 + r1) (D1_0 - D1_1)``, ``D2 = (D1_0 - D1_1) / (r0 + r1)``:
+    ``x_next = sigma_next / sigma x - alpha_next (e^-h - 1) m0 + alpha_next ((e^-h - 1) / h + 1) D1
+    - alpha_next ((e^-h - 1 + h) / h^2 - 1/2) D2``.
+    The first step is first order and the second second order (too few predictions
+    yet); with fewer than 15 steps the step before the last is at most second order
+    and the last, to clean data, returns its ``x0`` (diffusers' ``lower_order_final``).
+    At the same network cost as the second-order solver it keeps more of the
+    spread: 0.994 of the exact denoiser's at 12 steps, against 0.957.
+    """
+
+    name = "dpm++3m-logsnr"
+
+    def set_timesteps(self, num_steps: int) -> None:
+        super().set_timesteps(num_steps)
+        self._history: list[tuple[torch.Tensor, torch.Tensor]] = []  # (lambda, x0), newest last
+
+    def step(self, model_output, i, sample, generator=None) -> SamplerStep:
+        t, t_prev = int(self.timesteps[i]), self._prev(i)
+        if i == 0:
+            self._history = []
+        x0, _ = self.predict_x0_eps(model_output, t, sample)
+        if t_prev is None:
+            return SamplerStep(x0.to(sample.dtype), x0.to(sample.dtype))
+        ab, ab_next = self._alpha_bar(t), self._alpha_bar(t_prev)
+        lam, lam_next = self._lambda(ab), self._lambda(ab_next)
+        self._history = [*self._history[-2:], (lam, x0)]
+        order = len(self._history)
+        if len(self.timesteps) < LOWER_ORDER_FINAL_BELOW:
+            order = min(order, len(self.timesteps) - i)  # the step before the last: at most 2
+        h = lam_next - lam
+        e = torch.expm1(-h)
+        alpha_next = ab_next.sqrt()
+        prev = ((1 - ab_next).sqrt() / (1 - ab).sqrt()) * sample.double() - alpha_next * e * x0
+        if order >= 2:
+            lam1, m1 = self._history[-2]
+            d1_0 = (x0 - m1) / ((lam - lam1) / h)
+            if order == 2:
+                prev = prev - 0.5 * alpha_next * e * d1_0
+            else:
+                lam2, m2 = self._history[-3]
+                r0, r1 = (lam - lam1) / h, (lam1 - lam2) / h
+                d1_1 = (m1 - m2) / r1
+                d1 = d1_0 + (r0 / (r0 + r1)) * (d1_0 - d1_1)
+                d2 = (d1_0 - d1_1) / (r0 + r1)
+                prev = prev + alpha_next * (e / h + 1) * d1 - alpha_next * ((e + h) / h**2 - 0.5) * d2
+        return SamplerStep(prev.to(sample.dtype), x0.to(sample.dtype))
+
+
 SAMPLERS = {
     "ddpm": DDPMSampler,
     "ddim": DDIMSampler,
     "dpm++2m": DPMSolverSampler,
     "dpm++2m-logsnr": DPMSolverLogSNRSampler,
+    "dpm++3m-logsnr": DPMSolver3MLogSNRSampler,
 }
 assert set(SAMPLERS) == set(SAMPLER_NAMES)
 

@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 STATE_WEIGHTS, STATE_CONFIG = "train_state.safetensors", "train_state.json"
 STATE_MODEL = "train_state_model.safetensors"  # the latest weights (model.safetensors may hold the best)
+STATE_EMA = "train_state_ema.safetensors"  # the exponential moving average of the weights, when kept
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 
 
@@ -299,9 +300,10 @@ def config_from_dict(cls, d, *, limits: dict[str, tuple] | None = None, optional
 
 
 # ---------------------------------------------------------------- training state
-def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict, model=None) -> None:
+def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict, model=None, ema=None) -> None:
     """Optimizer moments (safetensors), loop counters/RNG (JSON) and, with ``model``, its latest
-    weights, for resuming."""
+    weights, with ``ema`` the moving average of the weights (a module of the same shape), for
+    resuming."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     sd = optimizer.state_dict()
@@ -315,15 +317,22 @@ def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict, mo
     if model is not None:
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         _atomic_write(d / STATE_MODEL, lambda p: save_file(weights, str(p)))
+    if ema is not None:
+        averaged = {k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
+        _atomic_write(d / STATE_EMA, lambda p: save_file(averaged, str(p)))
     _atomic_write(d / STATE_WEIGHTS, lambda p: save_file(tensors, str(p)))
     _write_json(d / STATE_CONFIG, {"info": info, "scalars": scalars, "param_groups": sd["param_groups"]})
 
 
-def load_train_state(directory, optimizer: torch.optim.Optimizer, model=None, device="cpu") -> dict | None:
+def load_train_state(
+    directory, optimizer: torch.optim.Optimizer, model=None, device="cpu", ema=None
+) -> dict | None:
     """Restore what :func:`save_train_state` wrote; returns ``info`` or None if absent.
 
     With ``model``, its latest weights are loaded too (from ``train_state_model.safetensors``,
-    or ``model.safetensors`` for a train state written without them).
+    or ``model.safetensors`` for a train state written without them). With ``ema``, the saved
+    moving average is loaded into it, or the latest weights where the state kept none (a run
+    that starts averaging when resumed).
     """
     d = Path(directory)
     if not (d / STATE_WEIGHTS).is_file() or not (d / STATE_CONFIG).is_file():
@@ -343,11 +352,16 @@ def load_train_state(directory, optimizer: torch.optim.Optimizer, model=None, de
             model.load_state_dict(load_file(str(d / STATE_MODEL), device=str(device)), strict=True)
         else:
             load_weights(d, model, device=device)
+    if ema is not None:
+        if (d / STATE_EMA).is_file():
+            ema.load_state_dict(load_file(str(d / STATE_EMA), device=str(device)), strict=True)
+        elif model is not None:
+            ema.load_state_dict(model.state_dict())
     return meta["info"]
 
 
 def clear_train_state(directory) -> None:
-    for name in (STATE_WEIGHTS, STATE_CONFIG, STATE_MODEL):
+    for name in (STATE_WEIGHTS, STATE_CONFIG, STATE_MODEL, STATE_EMA):
         p = Path(directory) / name
         if p.exists():
             p.unlink()

@@ -57,7 +57,8 @@ TARGETS = {  # issue 13's targets for the shipped generator
 
 def vae_rmse(generator, truth: xr.DataArray) -> dict:
     """Area-weighted RMSE (K) of VAE reconstructions of ``truth (member, time, lat, lon)``,
-    globally and over Nino3.4."""
+    globally and over Nino3.4, and the spread ratio of the reconstructions to ``truth`` (the
+    same members: how much of the spread a perfect latent generator could keep)."""
     months = np.array([t.month for t in truth["time"].values])
     rec = []
     for m in range(truth.sizes["member"]):
@@ -69,6 +70,7 @@ def vae_rmse(generator, truth: xr.DataArray) -> dict:
     return {
         "vae_rmse_global_K": float(np.sqrt(area_mean(sq).mean())),
         "vae_rmse_nino34_K": float(np.sqrt(area_mean(sq, REGIONS["Nino3.4"]).mean())),
+        "vae_spread_ratio": float(spread_ratio(rec, truth, dim=None, weights=area_weights(truth))),
     }
 
 
@@ -200,6 +202,7 @@ def markdown_table(result: dict) -> str:
     rows = [
         ("VAE RMSE, global (K)", "vae_rmse_global_K", "<= 0.15", None),
         ("VAE RMSE, Nino3.4 (K)", "vae_rmse_nino34_K", "", None),
+        ("VAE spread ratio (reconstructed / true, same members)", "vae_spread_ratio", "", None),
         ("spread ratio (generated / true)", "spread_ratio", "0.97-1.03", "m"),
         ("fair CRPS generated (K)", "crps_generated_K", "", "m"),
         ("fair CRPS ideal ensemble (K)", "crps_ideal_K", "", "m"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -49,6 +50,22 @@ class LoopSettings:
     log_every: int = 25  # steps between progress reports
     eval_every: int = 0  # steps between validation losses (0: no validation, no early stopping)
     patience: int = 0  # evaluations without a new best before stopping (0: run all steps)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """The moving average's decay after ``updates`` updates: ``decay``, but no more than
+    ``(1 + updates) / (10 + updates)``, so the first weights are soon forgotten."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for every parameter; buffers are copied."""
+    for a, p in zip(ema.parameters(), model.parameters(), strict=True):
+        a.lerp_(p.detach(), 1.0 - decay)
+    for a, b in zip(ema.buffers(), model.buffers(), strict=True):
+        a.copy_(b)
 
 
 Validate = Callable[[torch.nn.Module], float]
@@ -125,11 +142,14 @@ def run_loop(
     start, earlier_s = 0, 0.0
     val = _new_validation(settings) if validating else None
     train_sum, train_n = 0.0, 0  # training loss since the previous evaluation
+    ema = copy.deepcopy(model).eval().requires_grad_(False) if settings.ema > 0 else None
+    ema_updates = 0
     if resume:  # every rank reads the same saved state
         device = next(model.parameters()).device
-        info = ckpt.load_train_state(out_dir, opt, model=model, device=device)
+        info = ckpt.load_train_state(out_dir, opt, model=model, device=device, ema=ema)
         if info is not None:
             start, earlier_s = int(info["step"]), float(info.get("wall_time_s", 0.0))
+            ema_updates = int(info.get("ema_updates", 0))
             if validating and info.get("validation"):
                 val = {**info["validation"], "every": settings.eval_every, "patience": settings.patience}
                 train_sum, train_n = float(info.get("train_loss_sum", 0.0)), int(info.get("train_loss_n", 0))
@@ -140,8 +160,12 @@ def run_loop(
     def wall() -> float:
         return round(earlier_s + time.time() - t0, 1)
 
+    kept = model if ema is None else ema  # what is validated and saved as the model
+
     def run_config(trained_steps: int) -> dict:
         cfg = {**config, "trained_steps": trained_steps, "wall_time_s": wall(), "hardware": hardware()}
+        if ema is not None:
+            cfg["ema"] = {"decay": settings.ema, "updates": ema_updates}
         return cfg if val is None else {**cfg, "validation": val}
 
     model.train()
@@ -161,6 +185,9 @@ def run_loop(
                 f"loss became {loss.item()} (gradient norm {norm.item()}) at step {step}"
             )
         opt.step()
+        if ema is not None:
+            update_ema(ema, model, ema_decay(settings.ema, ema_updates))
+            ema_updates += 1
         done = step + 1
         if progress is not None and (done % settings.log_every == 0 or done == settings.steps):
             shown = distributed.average({"loss": loss.item(), **metrics})
@@ -170,9 +197,9 @@ def run_loop(
         if validating:
             train_sum, train_n = train_sum + float(loss.detach()), train_n + 1
         if evaluated:
-            model.eval()
+            kept.eval()
             with torch.no_grad():
-                v = float(validate(model))
+                v = float(validate(kept))
             model.train()
             v, mean_train = distributed.average({"v": v, "t": train_sum / max(1, train_n)}).values()
             train_sum, train_n = 0.0, 0
@@ -180,7 +207,7 @@ def run_loop(
             val["stopped_early"] = should_stop(val, settings.patience) and done < settings.steps
             if rank0:
                 if best:
-                    ckpt.save_checkpoint(out_dir, model, run_config(done))
+                    ckpt.save_checkpoint(out_dir, kept, run_config(done))
                 else:
                     ckpt.save_config(out_dir, run_config(val["best_step"]))
             if progress is not None and rank0:
@@ -188,13 +215,17 @@ def run_loop(
                 progress(done, settings.steps, shown)
         if rank0 and (done % settings.checkpoint_every == 0 or done == settings.steps or evaluated):
             if not validating:
-                ckpt.save_checkpoint(out_dir, model, run_config(done))
+                ckpt.save_checkpoint(out_dir, kept, run_config(done))
             state = {"step": done, "wall_time_s": wall()}
+            if ema is not None:
+                state["ema_updates"] = ema_updates
             if validating:
                 state.update(validation=val, train_loss_sum=train_sum, train_loss_n=train_n)
-            ckpt.save_train_state(out_dir, opt, state, model=model)
+            ckpt.save_train_state(out_dir, opt, state, model=model, ema=ema)
     distributed.barrier()  # the checkpoint is complete before any rank reads it
     if validating and val["best_step"] is not None:
         ckpt.load_weights(out_dir, model, device=next(model.parameters()).device)
+    elif ema is not None:
+        model.load_state_dict(ema.state_dict())
     model.eval()
     return model

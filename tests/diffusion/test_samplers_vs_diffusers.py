@@ -96,24 +96,43 @@ def test_betas_reproduce_our_alpha_bar():
     )
 
 
-@pytest.mark.parametrize("steps", [8, 12, 20])
-def test_dpm_solver_pp_2m_on_log_snr_steps_matches_diffusers(steps):
-    """The log-SNR spacing changes only the timesteps: diffusers' DPM-Solver++(2M), fed ours, walks the same path."""
+def log_snr_reference(name: str, order: int, steps: int, seed: int):
+    """Our ``name`` sampler and diffusers' DPM-Solver++ of ``order`` fed our log-SNR timesteps:
+    both trajectories from the same noise, and that noise."""
     sched = CosineSchedule(T)
-    ours = make_sampler("dpm++2m-logsnr", sched, steps)
+    ours = make_sampler(name, sched, steps)
     ref = diffusers.DPMSolverMultistepScheduler(
         num_train_timesteps=T,
         trained_betas=trained_betas(sched).numpy(),
         prediction_type="v_prediction",
         algorithm_type="dpmsolver++",
-        solver_order=2,
+        solver_order=order,
         solver_type="midpoint",
         final_sigmas_type="zero",
         lower_order_final=True,
     )
     ref.set_timesteps(timesteps=ours.timesteps.tolist())
     assert ref.timesteps.tolist() == ours.timesteps.tolist()
-    x_t = torch.randn(256, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    x_t = torch.randn(256, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     a, b = trajectories(ours, ref, x_t, network(sched), ref.timesteps)
     assert a.abs().max() > 0.3
     torch.testing.assert_close(a, b.to(a.dtype), rtol=0, atol=ATOL)
+    return a, x_t
+
+
+@pytest.mark.parametrize("steps", [8, 12, 20])
+def test_dpm_solver_pp_2m_on_log_snr_steps_matches_diffusers(steps):
+    """The log-SNR spacing changes only the timesteps: diffusers' DPM-Solver++(2M), fed ours, walks the same path."""
+    log_snr_reference("dpm++2m-logsnr", 2, steps, seed=5)
+
+
+@pytest.mark.parametrize("steps", [8, 12, 14, 20])
+def test_dpm_solver_pp_3m_on_log_snr_steps_matches_diffusers(steps):
+    """Third order (first and second order while too few predictions exist, and at the end of
+    runs under 15 steps): diffusers' DPM-Solver++(3M), fed our timesteps, walks the same path."""
+    a, x_t = log_snr_reference("dpm++3m-logsnr", 3, steps, seed=6)
+    sched = CosineSchedule(T)
+    second, x, v = make_sampler("dpm++2m-logsnr", sched, steps), x_t.clone(), network(sched)
+    for i, t in enumerate(second.timesteps):
+        x, _ = second.step(v(x, int(t)), i, x)
+    assert (x - a[-1]).abs().max() > 10 * ATOL  # the third-order terms are exercised

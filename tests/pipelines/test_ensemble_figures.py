@@ -59,3 +59,35 @@ def test_true_members_fall_inside_the_perfect_generator_ranges_and_a_narrow_ense
     table = markdown_table({"modes": {"stand-in": good}, "perfect_generator": {"ranges": ranges}})
     assert "| fair CRPS / ideal | <= 1.05 |" in table and "perfect generator (2.5-97.5%)" in table
     assert "Nino3.4 variance 2-4 yr, generated / true" in table
+
+
+class _Shrinking:
+    """A stand-in generator whose VAE gives back ``scale`` times its (normalised) input."""
+
+    def __init__(self, scale):
+        self.scale = scale
+        self.normalizer = self
+
+    def normalize(self, x, months):
+        return x - 280.0
+
+    def denormalize(self, x, months):
+        return x + 280.0
+
+    def encode(self, x):
+        return x
+
+    def decode(self, z):
+        return self.scale * z
+
+
+def test_vae_scores_see_a_decoder_that_shrinks_the_spread(ens):
+    from climviz.pipelines.ensemble_eval import vae_rmse
+
+    truth = ens.sel(member=[26, 27, 28, 29]).isel(time=slice(0, 24))
+    exact = vae_rmse(_Shrinking(1.0), truth)
+    assert exact["vae_rmse_global_K"] < 1e-4 and exact["vae_spread_ratio"] == pytest.approx(1.0, abs=1e-6)
+    # about 280 K +- anomalies, times 0.9: every member moves, and deviations between members shrink by 0.9
+    shrunk = vae_rmse(_Shrinking(0.9), truth)
+    assert shrunk["vae_spread_ratio"] == pytest.approx(0.9, rel=1e-5)
+    assert shrunk["vae_rmse_global_K"] > 0.01
