@@ -116,6 +116,33 @@ def test_time_coherence_scores(tiny_eval):
     assert "flicker ratio u, v, target [0.8, 1.25]" in table and "in [0.67, 1.5] (all f > 0)" in table
     assert "within 500 km after 6 h (/ truth, target [0.9, 1.1])" in table
     assert "| truth | 100% | 1.00 | 100% (1.00-1.00) | 1.00, 1.00 |" in table
+    assert "| 1.00, - |" in table  # the truth's detail energy: 4 frames, all in the first 2 days
+    assert t["detail_energy_by_frame"] == pytest.approx([1.0] * 4)
+    assert m["mean model"]["detail_energy_by_frame"] == [0.0] * 4
+    assert all(x > 0 for x in m["TAUDiff"]["detail_energy_by_frame"])
+
+
+def test_detail_energy_of_a_scaled_departure_is_the_square_of_the_scale():
+    from climviz.pipelines.downscale_eval import detail_energy_by_frame
+
+    rng = np.random.default_rng(0)
+    dims = ("time", "lat", "lon")
+    lat = np.linspace(-80, 80, 9)
+    coords = {"lat": lat, "lon": np.arange(12) * 30.0}
+
+    def field(*shape, dims=dims):
+        return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
+
+    mu, mv, tu, tv = (field(3, 9, 12) for _ in range(4))
+    scale = xr.DataArray([0.5, 1.0, 2.0], dims="time")  # per frame
+    u, v = mu + scale * (tu - mu), mv + scale * (tv - mv)
+    w = xr.DataArray(np.cos(np.deg2rad(lat)), dims="lat", coords={"lat": lat})
+    np.testing.assert_allclose(detail_energy_by_frame(u, v, mu, mv, tu, tv, w), [0.25, 1.0, 4.0], rtol=1e-12)
+    # samples: the energy is averaged over them (here a sample at 0 and one at the truth's scale)
+    both = [xr.concat([mu, u], "sample"), xr.concat([mv, v], "sample")]
+    np.testing.assert_allclose(
+        detail_energy_by_frame(*both, mu, mv, tu, tv, w), [0.125, 0.5, 2.0], rtol=1e-12
+    )
 
 
 def test_figures_are_written(tiny_eval):
