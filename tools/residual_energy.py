@@ -1,7 +1,7 @@
 """How much of the truth the TAUDiff mean model leaves to the residual stage, on seen and unseen time.
 
-    .venv/bin/python tools/residual_energy.py --data data/wind64.nc --model-dir models/taudiff \
-        [--folds-dir runs/taudiff-folds --crossfit 2]
+    .venv/bin/python tools/residual_energy.py --data data/wind64-3y.nc --model-dir models/taudiff \
+        [--val-days 100 --test-days 200] [--folds-dir runs/taudiff-folds --crossfit 2]
 
 Prints, by band of spherical-harmonic degree, the kinetic energy of
 ``fine - mean`` as a fraction of the truth's: on the training period (which the
@@ -44,14 +44,23 @@ def main() -> int:
     ap.add_argument("--model-dir", default="models/taudiff", help="holds mean/ (the mean model)")
     ap.add_argument("--folds-dir", default=None, help="fold mean models from `--stage folds`")
     ap.add_argument("--crossfit", type=int, default=2, help="number of folds in --folds-dir")
-    ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--holdout", type=float, default=0.2, help="test fraction without --test-days")
+    ap.add_argument("--val-days", type=float, default=None, help="validation days before the test period")
+    ap.add_argument("--test-days", type=float, default=None, help="test period: the last D days")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
     cfg = ckpt.load_config(Path(args.model_dir) / "mean")
     norm, grid = cfg["normalization"], cfg["grid"]
     fine_ds, coarse_ds = dt.make_pairs(dt.open_winds(args.data).load(), cfg.get("coarsen_factor", 4))
-    train, test = dt.split_time(fine_ds.sizes["time"], args.holdout)
+    periods = dt.split_periods(
+        fine_ds.sizes["time"],
+        step_hours=dt.step_hours(fine_ds["time"]),
+        val_days=args.val_days,
+        test_days=args.test_days,
+        holdout=args.holdout,
+    )
+    train, test = periods.train, periods.test
     fine, coarse = dt._arrays(fine_ds), dt._arrays(coarse_ds)
     lat, lon = fine_ds["lat"].values, fine_ds["lon"].values
     mean = dt.mean_predictions(Path(args.model_dir) / "mean", coarse, norm, grid, "cpu")
