@@ -314,12 +314,10 @@ def save_train_state(directory, optimizer: torch.optim.Optimizer, info: dict, mo
                 tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{k}"] = float(v)
-    if model is not None:
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _atomic_write(d / STATE_MODEL, lambda p: save_file(weights, str(p)))
-    if ema is not None:
-        averaged = {k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
-        _atomic_write(d / STATE_EMA, lambda p: save_file(averaged, str(p)))
+    for module, name in ((model, STATE_MODEL), (ema, STATE_EMA)):
+        if module is not None:
+            weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+            _atomic_write(d / name, lambda p, w=weights: save_file(w, str(p)))
     _atomic_write(d / STATE_WEIGHTS, lambda p: save_file(tensors, str(p)))
     _write_json(d / STATE_CONFIG, {"info": info, "scalars": scalars, "param_groups": sd["param_groups"]})
 

@@ -262,7 +262,7 @@ def evaluate_downscale(
         "frames": int(len(idx)),
         "n_samples": int(n_samples),
         "heldout_start": str(fine["time"].values[0]),
-        "frame_step_hours": step_hours(fine["time"]),
+        "frame_step_hours": hours,
         "vortex_threshold_s-1": thresh,
         "track_match_km": float(track_km),
         "bands": {
