@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from climviz.vocabulary import (
+    DEFAULT_BURN_IN,
     DEFAULT_DOWNSCALE_SAMPLER,
     DEFAULT_DOWNSCALE_STEPS,
     DEFAULT_MODE,
+    DEFAULT_NOISE_CORRELATION,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
     MODES,
@@ -83,6 +85,11 @@ class DownscaleRequest:
     sampler : one of ``SAMPLER_NAMES``.
     batch_frames : frames per network call (memory, not results); a model that samples
         frames in time order (``prev_residual``) puts this many samples side by side instead.
+    noise_correlation : correlation in [0, 1) of each sample's initial noise from one
+        frame to the next (AR(1) in time); 0 draws every frame's noise independently.
+    burn_in : draws of the first frame made and discarded before it, each given the one
+        before, so that the first frame has a predecessor (models that sample frames in time
+        order; others ignore it).
     """
 
     n_samples: int = 1
@@ -90,6 +97,8 @@ class DownscaleRequest:
     seed: int = 0
     sampler: str = DEFAULT_DOWNSCALE_SAMPLER
     batch_frames: int = 16
+    noise_correlation: float = DEFAULT_NOISE_CORRELATION
+    burn_in: int = DEFAULT_BURN_IN
 
     def __post_init__(self):
         _check_int("n_samples", self.n_samples, 1)
@@ -97,6 +106,10 @@ class DownscaleRequest:
         _check_int("seed", self.seed, 0)
         _check_choice("sampler", self.sampler, SAMPLER_NAMES)
         _check_int("batch_frames", self.batch_frames, 1)
+        _check_int("burn_in", self.burn_in, 0)
+        rho = self.noise_correlation
+        if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0.0 <= rho < 1.0:
+            raise ValueError(f"noise_correlation must be a number in [0, 1), got {rho!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)

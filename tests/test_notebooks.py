@@ -55,6 +55,7 @@ def notebook_env(tiny_model_root, tmp_path_factory) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",  # the kernel's torch: one thread (shared small machines)
         "CLIMVIZ_NB_MEMBERS": "3",
         "CLIMVIZ_NB_STEPS": "2",
+        "CLIMVIZ_NB_BASELINE_STEPS": "2",
         "CLIMVIZ_NB_START": str(START),
         "CLIMVIZ_NB_END": str(END),
         "CLIMVIZ_NB_FRAMES": "4",  # 03: one mean-model window

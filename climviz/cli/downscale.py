@@ -11,9 +11,11 @@ from climviz.cli.commands import Commands, add_device_option
 from climviz.cli.progress import progress_printer, train_progress
 from climviz.vocabulary import (
     CAU_KINDS,
+    DEFAULT_BURN_IN,
     DEFAULT_CAU,
     DEFAULT_DOWNSCALE_SAMPLER,
     DEFAULT_DOWNSCALE_STEPS,
+    DEFAULT_NOISE_CORRELATION,
     SAMPLER_NAMES,
 )
 
@@ -82,7 +84,14 @@ def _downscale(args: argparse.Namespace) -> int:
     from climviz.requests import DownscaleRequest
 
     check_output_path(args.output)  # refuse a bad output before any work
-    request = DownscaleRequest(n_samples=args.samples, steps=args.steps, seed=args.seed, sampler=args.sampler)
+    request = DownscaleRequest(
+        n_samples=args.samples,
+        steps=args.steps,
+        seed=args.seed,
+        sampler=args.sampler,
+        noise_correlation=args.noise_correlation,
+        burn_in=args.burn_in,
+    )
     model = load_downscaler(args.model_dir, args.device)
     ds = open_winds(args.input)
     if args.start or args.end:
@@ -115,8 +124,12 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
         frames=args.frames,
         holdout=args.holdout,
         test_days=args.test_days,
+        val_days=args.val_days,
+        period=args.period,
         factor=args.factor,
         seed=args.seed,
+        noise_correlation=args.noise_correlation,
+        burn_in=args.burn_in,
         progress=progress_printer("network evaluations"),
         figures=args.figures,
         device=args.device,
@@ -132,6 +145,25 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parsers
+def _add_noise_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--noise-correlation",
+        type=float,
+        default=DEFAULT_NOISE_CORRELATION,
+        metavar="RHO",
+        help="correlation in [0, 1) of each sample's initial noise from one frame to the next; "
+        f"0 draws every frame afresh (default {DEFAULT_NOISE_CORRELATION})",
+    )
+    p.add_argument(
+        "--burn-in",
+        type=int,
+        default=DEFAULT_BURN_IN,
+        metavar="K",
+        help="discarded draws of the first frame before it, so that it has a predecessor like the "
+        f"others (models that sample frames in time order; default {DEFAULT_BURN_IN})",
+    )
+
+
 def register(commands: Commands) -> None:
     """Add ``taudiff`` to ``commands.train``, ``downscale`` to ``commands.top`` and ``downscale``
     to ``commands.evaluate``."""
@@ -268,6 +300,7 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_DOWNSCALE_SAMPLER)
     p.add_argument("--seed", type=int, default=0)
+    _add_noise_options(p)
     p.add_argument("-o", "--output", required=True, help="output path (.nc or .zarr)")
     add_device_option(p)
     p.set_defaults(handler=_downscale)
@@ -302,8 +335,23 @@ def register(commands: Commands) -> None:
         metavar="D",
         help="held-out period: the last D days (as `climviz train taudiff --test-days`); overrides --holdout",
     )
+    p.add_argument(
+        "--period",
+        choices=("test", "validation"),
+        default="test",
+        help="score the test period (default) or the validation period before it (needs --val-days), "
+        "to choose sampling settings without looking at the test period",
+    )
+    p.add_argument(
+        "--val-days",
+        type=float,
+        default=None,
+        metavar="D",
+        help="validation period (with --period validation)",
+    )
     p.add_argument("--factor", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    _add_noise_options(p)
     p.add_argument(
         "--track-km",
         type=float,

@@ -74,6 +74,20 @@ def randn(shape, generator: Generators, device, dtype) -> torch.Tensor:
     return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
 
 
+def ar1_noise(previous: torch.Tensor | None, eps: torch.Tensor, rho: float) -> torch.Tensor:
+    """The next standard-normal draw of an AR(1) sequence: ``rho * previous + sqrt(1 - rho^2) * eps``.
+
+    ``previous is None`` (the first frame) or ``rho == 0`` returns ``eps`` itself, so a
+    correlation of 0 gives exactly the independent draws. Each element keeps unit
+    variance and lag-``k`` correlation ``rho^k`` with its predecessors.
+    """
+    if not 0.0 <= rho < 1.0:
+        raise ValueError(f"the noise correlation must be in [0, 1), got {rho}")
+    if previous is None or rho == 0.0:
+        return eps
+    return rho * previous + (1.0 - rho * rho) ** 0.5 * eps
+
+
 class _Sampler:
     def __init__(self, schedule: CosineSchedule):
         self.schedule = schedule
@@ -321,13 +335,20 @@ def sample(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run ``sampler`` from pure noise: ``denoise(x_t, t[B]) -> v``. Returns ``x_0``.
 
-    ``callback(i, n, x0_pred)`` is called after each step (progress, teaching
-    views, cancellation by raising).
+    ``noise`` (``shape``, standard normal) is the starting point; ``None`` draws it
+    from ``generator``. ``callback(i, n, x0_pred)`` is called after each step
+    (progress, teaching views, cancellation by raising).
     """
-    x = randn(shape, generator, device, dtype)
+    if noise is None:
+        x = randn(shape, generator, device, dtype)
+    elif tuple(noise.shape) != tuple(shape):
+        raise ValueError(f"initial noise of shape {tuple(noise.shape)}, expected {tuple(shape)}")
+    else:
+        x = noise.to(device=device, dtype=dtype)
     n = len(sampler.timesteps)
     for i, t in enumerate(sampler.timesteps):
         tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)

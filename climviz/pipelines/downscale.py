@@ -232,19 +232,23 @@ class _DownscalerBase:
         )
         return out
 
-    def _sample_all(
-        self, diffusion: FrameDiffusion, cond, n_samples, steps, sampler, seed, batch_frames, tick
-    ):
-        gens = [torch.Generator(device="cpu").manual_seed(sample_seed(seed, k)) for k in range(n_samples)]
+    def _sample_all(self, diffusion: FrameDiffusion, cond, request: DownscaleRequest, tick):
+        gens = [
+            torch.Generator(device="cpu").manual_seed(sample_seed(request.seed, k))
+            for k in range(request.n_samples)
+        ]
+        common = dict(
+            steps=request.steps,
+            sampler=request.sampler,
+            progress=tick,
+            noise_correlation=float(request.noise_correlation),
+        )
         if diffusion.sequential:  # frames in time order, samples side by side
             return diffusion.sample_sequence(
-                cond, steps=steps, sampler=sampler, generators=gens, batch=batch_frames, progress=tick
+                cond, generators=gens, batch=request.batch_frames, burn_in=request.burn_in, **common
             )
         outs = [
-            diffusion.sample(
-                cond, steps=steps, sampler=sampler, generator=gen, batch_frames=batch_frames, progress=tick
-            )
-            for gen in gens
+            diffusion.sample(cond, generator=gen, batch_frames=request.batch_frames, **common) for gen in gens
         ]
         return torch.stack(outs)  # [S, N, C, H, W]
 
@@ -321,7 +325,9 @@ class Downscaler(_DownscalerBase):
             per time step), ``steps`` (1 .. the schedule's training steps), ``seed`` (the same
             seed gives the same samples; sample ``k`` does not depend on ``n_samples``),
             ``sampler`` (``"ddim"`` deterministic by default, ``"ddpm"`` ancestral,
-            ``"dpm++2m"``) and ``batch_frames`` (frames per network call).
+            ``"dpm++2m"``), ``batch_frames`` (frames per network call) and ``noise_correlation``
+            (frame-to-frame correlation of the initial noise) and ``burn_in`` (discarded draws of
+            the first frame, for a model that samples frames in time order).
         progress : ``progress(done, total)`` after each network evaluation.
 
         Returns
@@ -336,7 +342,7 @@ class Downscaler(_DownscalerBase):
         t = self.mean_model.cfg.frames
         n_win = len(window_starts(max(n, t), t, MEAN_STRIDE))
         n_steps = len(make_sampler(sampler, self.residual.schedule, steps).timesteps)
-        total = n_win + self.residual.evaluations(n, n_samples, n_steps, batch_frames)
+        total = n_win + self.residual.evaluations(n, n_samples, n_steps, batch_frames, request.burn_in)
         tick = _ticker(total, progress)
 
         _sync(self.device)
@@ -345,7 +351,7 @@ class Downscaler(_DownscalerBase):
         _sync(self.device)
         t1 = time.perf_counter()
         cond = torch.cat([mean, self.upsample(x)], dim=1)
-        res = self._sample_all(self.residual, cond, n_samples, steps, sampler, seed, batch_frames, tick)
+        res = self._sample_all(self.residual, cond, request, tick)
         mean_phys = denormalize(mean, self.norm)
         fine = (mean_phys[None] + res).cpu().numpy()
         _sync(self.device)
@@ -355,11 +361,13 @@ class Downscaler(_DownscalerBase):
             "steps": int(steps),
             "seed": int(seed),
             "n_samples": int(n_samples),
+            "noise_correlation": float(request.noise_correlation),
+            "burn_in": int(request.burn_in),
             "mean_model_s": round(t1 - t0, 4),
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "TAUDiff (SimVP-TAU mean + CAU-UNet residual diffusion)",
-            "frame_sampling": sampling_note(self.residual),
+            "frame_sampling": sampling_note(self.residual, request.burn_in),
         }
         return self._dataset(ds, fine, mean_phys.cpu().numpy(), attrs, "mean model (SimVP-TAU)")
 
@@ -393,14 +401,12 @@ class BaselineDownscaler(_DownscalerBase):
         x = self._tensor(ds)
         n = x.shape[0]
         n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)
-        total = self.diffusion.evaluations(n, n_samples, n_steps, batch_frames)
+        total = self.diffusion.evaluations(n, n_samples, n_steps, batch_frames, request.burn_in)
         tick = _ticker(total, progress)
 
         _sync(self.device)
         t1 = time.perf_counter()
-        z = self._sample_all(
-            self.diffusion, self.upsample(x), n_samples, steps, sampler, seed, batch_frames, tick
-        )
+        z = self._sample_all(self.diffusion, self.upsample(x), request, tick)
         mean = torch.as_tensor(np.asarray(self.norm["mean"], np.float32), device=z.device)[:, None, None]
         fine = (z + mean).cpu().numpy()  # scale = std was applied by the sampler
         _sync(self.device)
@@ -410,11 +416,13 @@ class BaselineDownscaler(_DownscalerBase):
             "steps": int(steps),
             "seed": int(seed),
             "n_samples": int(n_samples),
+            "noise_correlation": float(request.noise_correlation),
+            "burn_in": int(request.burn_in),
             "mean_model_s": 0.0,
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "end-to-end diffusion baseline (CAU-UNet on the whole fine field)",
-            "frame_sampling": sampling_note(self.diffusion),
+            "frame_sampling": sampling_note(self.diffusion, request.burn_in),
         }
         return self._dataset(ds, fine, fine.mean(axis=0), attrs, "mean over the samples")
 

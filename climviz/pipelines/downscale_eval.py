@@ -49,6 +49,7 @@ from climviz.diagnostics.spectra import fft_power_spectrum, ke_spectrum, tempora
 from climviz.diagnostics.time_coherence import MATCH_DISTANCE_KM, mean_squared_change, track_continuity
 from climviz.diagnostics.vorticity import relative_vorticity, vortex_peaks
 from climviz.requests import DownscaleRequest
+from climviz.vocabulary import DEFAULT_BURN_IN, DEFAULT_NOISE_CORRELATION
 
 SPECTRAL_BAND = (0.8, 1.25)
 FLICKER_BAND = (0.8, 1.25)  # mean squared frame-to-frame change, method / truth
@@ -155,15 +156,15 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _check_unseen(first_test, data, mean_dir) -> None:
-    """Refuse a test period that starts inside the training or validation period the mean model
+def _check_unseen(first_test, data, mean_dir, periods=("train_period", "val_period")) -> None:
+    """Refuse an evaluation period that starts inside one of the ``periods`` the mean model
     recorded for the same data file (time stamps compared as ISO strings)."""
     from climviz.nn import checkpoint as ckpt
 
     cfg = ckpt.load_config(mean_dir)
     if cfg.get("data") != str(data):
         return
-    for key in ("train_period", "val_period"):
+    for key in periods:
         period = cfg.get(key)
         if period and str(first_test) <= period[1]:
             raise ValueError(
@@ -183,8 +184,12 @@ def evaluate_downscale(
     frames: int = 32,
     holdout: float = 0.2,
     test_days: float | None = None,
+    val_days: float | None = None,
+    period: str = "test",
     factor: int = 4,
     seed: int = 0,
+    noise_correlation: float = DEFAULT_NOISE_CORRELATION,
+    burn_in: int = DEFAULT_BURN_IN,
     vortex_k: float = 2.0,
     track_km: float = MATCH_DISTANCE_KM,
     progress=None,
@@ -197,6 +202,9 @@ def evaluate_downscale(
     fraction when ``test_days`` is None, as in :func:`~climviz.pipelines.wind_data.split_periods`.
     When ``data`` is the file the mean model was trained on (its ``config.json`` names it), a
     test period that reaches into the model's training or validation period is refused.
+    ``period="validation"`` scores the ``val_days`` before the test period instead (for
+    choosing sampling settings without looking at the test period); it must not reach into
+    the training period.
 
     ``vortex_k``: vortex threshold in truth vorticity stds; ``track_km``: how far (great circle) a vortex
     may move between consecutive frames and still count as continued.
@@ -212,14 +220,26 @@ def evaluate_downscale(
     bdir = Path(baseline_dir) if baseline_dir else model_dir.with_name(model_dir.name + "-baseline")
     base = BaselineDownscaler.from_checkpoint(bdir, device) if (bdir / "config.json").is_file() else None
     fine, coarse = make_pairs(open_winds(data).load(), factor)
-    test = split_periods(
-        fine.sizes["time"], step_hours=step_hours(fine["time"]), test_days=test_days, holdout=holdout
-    ).test
-    _check_unseen(fine["time"].values[test][0], data, model_dir / "mean")
-    idx = np.arange(fine.sizes["time"])[test][:frames]
+    if period not in ("test", "validation"):
+        raise ValueError(f"period must be 'test' or 'validation', got {period!r}")
+    if period == "validation" and val_days is None:
+        raise ValueError("scoring the validation period needs its length (val_days, --val-days)")
+    split = split_periods(
+        fine.sizes["time"],
+        step_hours=step_hours(fine["time"]),
+        val_days=val_days,
+        test_days=test_days,
+        holdout=holdout,
+    )
+    scored = split.test if period == "test" else split.val
+    seen = ("train_period", "val_period") if period == "test" else ("train_period",)
+    _check_unseen(fine["time"].values[scored][0], data, model_dir / "mean", seen)
+    idx = np.arange(fine.sizes["time"])[scored][:frames]
     fine, coarse = fine.isel(time=idx), coarse.isel(time=idx)
 
-    request = DownscaleRequest(n_samples=n_samples, steps=steps, seed=seed)
+    request = DownscaleRequest(
+        n_samples=n_samples, steps=steps, seed=seed, noise_correlation=noise_correlation, burn_in=burn_in
+    )
     out = td.downscale(coarse, request, progress=progress)
     fields = {"truth": (fine["u"], fine["v"])}
     up = make_upsample(td.grid)
@@ -261,6 +281,9 @@ def evaluate_downscale(
         "baseline_dir": str(bdir) if base else None,
         "frames": int(len(idx)),
         "n_samples": int(n_samples),
+        "noise_correlation": float(noise_correlation),
+        "burn_in": int(burn_in),
+        "period": period,
         "heldout_start": str(fine["time"].values[0]),
         "frame_step_hours": hours,
         "vortex_threshold_s-1": thresh,

@@ -21,7 +21,12 @@ from climviz.ui.point_inspect import GridPoint, WindPoint, inspect_wind_point, n
 from climviz.ui.region_choice import RegionChoice
 from climviz.ui.sources import wind_case
 from climviz.ui.task import BackgroundTask
-from climviz.vocabulary import DEFAULT_DOWNSCALE_SAMPLER, DEFAULT_DOWNSCALE_STEPS, SAMPLER_NAMES
+from climviz.vocabulary import (
+    DEFAULT_DOWNSCALE_SAMPLER,
+    DEFAULT_DOWNSCALE_STEPS,
+    DEFAULT_NOISE_CORRELATION,
+    SAMPLER_NAMES,
+)
 
 CASES = {"Case A (seed 101)": 101, "Case B (seed 202)": 202, "Case C (seed 303)": 303}
 MAX_WORK_ENV = "CLIMVIZ_MAX_DOWNSCALE_WORK"
@@ -47,6 +52,14 @@ class Downscaling(RegionChoice, BackgroundTask):
     n_samples = param.Integer(default=2, bounds=(1, 8), doc="TAUDiff samples")
     steps = param.Integer(default=DEFAULT_DOWNSCALE_STEPS, bounds=(1, 200), doc="Sampler steps")
     sampler = param.Selector(default=DEFAULT_DOWNSCALE_SAMPLER, objects=list(SAMPLER_NAMES), doc="Sampler")
+    noise_correlation = param.Number(
+        default=DEFAULT_NOISE_CORRELATION,
+        bounds=(0.0, 0.95),
+        step=0.05,
+        label="Noise correlation in time",
+        doc="Correlation of each sample's initial noise from one 6-hourly frame to the next; "
+        "0 draws every frame afresh (fine scales flicker)",
+    )
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed")
     run_baseline = param.Boolean(default=True, doc="Also run the end-to-end diffusion baseline (for timings)")
     time = param.Integer(default=0, bounds=(0, None), doc="Frame shown")
@@ -114,6 +127,7 @@ class Downscaling(RegionChoice, BackgroundTask):
             n_samples=int(self.n_samples),
             steps=int(self.steps),
             sampler=self.sampler,
+            noise_correlation=float(self.noise_correlation),
             sample_seed=int(self.seed),
             baseline=bool(self.run_baseline and self.baseline is not None),
         )
@@ -134,7 +148,7 @@ class Downscaling(RegionChoice, BackgroundTask):
             t = res["taudiff"].attrs
             self.status = (
                 f"Downscaled {n} frames x {t['n_samples']} samples in {job.elapsed:.1f} s "
-                f"({t['sampler']}, {t['steps']} steps)."
+                f"({t['sampler']}, {t['steps']} steps, noise correlation {t['noise_correlation']:g})."
             )
 
     def run(self, timeout: float | None = None) -> dict | None:
@@ -154,7 +168,11 @@ class Downscaling(RegionChoice, BackgroundTask):
         report(0, 1000)
         coarse = coarsen(fine, self.factor())
         request = DownscaleRequest(
-            n_samples=req["n_samples"], steps=req["steps"], seed=req["sample_seed"], sampler=req["sampler"]
+            n_samples=req["n_samples"],
+            steps=req["steps"],
+            seed=req["sample_seed"],
+            sampler=req["sampler"],
+            noise_correlation=req["noise_correlation"],
         )
         td = self.taudiff.downscale(coarse, request, progress=phase(0))
         base = self.baseline.downscale(coarse, request, progress=phase(1)) if req["baseline"] else None

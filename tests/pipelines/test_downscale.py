@@ -318,7 +318,9 @@ def _fields(ds):
 def test_a_model_without_prev_residual_samples_frames_as_before(sampler):
     d = _downscaler(seed=3)
     assert not d.residual.sequential
-    request = DownscaleRequest(n_samples=2, steps=3, seed=11, sampler=sampler, batch_frames=4)
+    request = DownscaleRequest(
+        n_samples=2, steps=3, seed=11, sampler=sampler, batch_frames=4, noise_correlation=0.0
+    )
     out = d.downscale(_coarse(6), request)
     np.testing.assert_array_equal(_fields(out), _independent_reference(d, _coarse(6), request))
     assert out.attrs["frame_sampling"] == "each frame independently"
@@ -369,7 +371,7 @@ def test_frames_are_sampled_in_time_order_each_given_the_previous_residual(monke
     monkeypatch.setattr(net, "forward", spy)
     n, steps, coarse = 4, 3, _coarse(4)
     seen = []
-    request = DownscaleRequest(n_samples=3, steps=steps, seed=5, sampler="ddpm", batch_frames=2)
+    request = DownscaleRequest(n_samples=3, steps=steps, seed=5, sampler="ddpm", batch_frames=2, burn_in=0)
     out = d.downscale(coarse, request, progress=lambda done, total: seen.append((done, total)))
     assert len(calls) == n * 2 * steps  # 4 frames x 2 network batches of samples (2 + 1) x 3 steps
     assert seen[-1] == (1 + len(calls), 1 + len(calls))  # and one mean-model window
@@ -548,3 +550,84 @@ def test_prev_residual_validation_feeds_the_true_previous_residual_and_the_check
     out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=0))
     assert out["u"].shape == (2, 3, 8, 16) and np.isfinite(out["u"]).all()
     assert out.attrs["frame_sampling"].startswith("in time order")
+
+
+# ---------------------------------------------------------------- initial noise correlated in time
+def _initial_noise(d, monkeypatch, request, n_frames):
+    """The noise each sampler run started from, ``[S, N, C, H, W]``: the network's input at its first
+    step (``t = T - 1``) for each frame, spied on the forward pass."""
+    net, first = d.residual.net, []
+    forward = net.forward
+
+    def spy(x, t, cond, prev=None):
+        if int(t[0]) == d.residual.schedule.num_train_steps - 1:
+            first.append(x.clone())
+        return forward(x, t, cond, prev)
+
+    monkeypatch.setattr(net, "forward", spy)
+    d.downscale(_coarse(n_frames), request)
+    monkeypatch.undo()
+    per_call = torch.stack(first)  # [N * batches, b, C, H, W] in call order
+    if d.residual.sequential:  # frame by frame, the samples side by side in one batch
+        return per_call.transpose(0, 1).numpy()
+    return per_call.reshape(request.n_samples, n_frames, *per_call.shape[2:]).numpy()  # batch_frames >= N
+
+
+@pytest.mark.parametrize("sequential", [True, False])
+def test_initial_noise_is_ar1_in_time_and_rho_zero_is_the_independent_draw(monkeypatch, sequential):
+    d = _sequential_downscaler(seed=2) if sequential else _downscaler(seed=2)
+    kw = dict(n_samples=2, steps=2, seed=9, sampler="ddim", batch_frames=16, burn_in=0)
+    n, rho = 6, 0.7
+    eps = _initial_noise(d, monkeypatch, DownscaleRequest(**kw, noise_correlation=0.0), n)
+    z = _initial_noise(d, monkeypatch, DownscaleRequest(**kw, noise_correlation=rho), n)
+    # rho = 0 is the independent draw: sample k's noise, frame by frame, from its own generator
+    for k in range(2):
+        gen = torch.Generator().manual_seed(sample_seed(9, k))
+        if sequential:  # one draw per frame
+            ref = np.stack([torch.randn(eps.shape[2:], generator=gen).numpy() for _ in range(n)])
+        else:  # one draw for the whole chunk of frames
+            ref = torch.randn(eps.shape[1:], generator=gen).numpy()
+        np.testing.assert_array_equal(eps[k], ref)
+    # rho > 0 filters the same draws: z_0 = eps_0, z_n = rho z_(n-1) + sqrt(1 - rho^2) eps_n
+    np.testing.assert_array_equal(z[:, 0], eps[:, 0])
+    innovation = (z[:, 1:] - rho * z[:, :-1]) / np.sqrt(1 - rho**2)
+    np.testing.assert_allclose(innovation, eps[:, 1:], rtol=0, atol=1e-5)
+    lag1 = np.mean(z[:, 1:] * z[:, :-1]) / np.mean(z * z)
+    assert abs(lag1 - rho) < 0.1, lag1  # 2 samples x 5 pairs x 2 x 16 x 32 values
+
+
+def test_correlated_noise_changes_the_samples_and_is_recorded():
+    d = _sequential_downscaler(seed=4)
+    kw = dict(n_samples=1, steps=2, seed=3, sampler="ddim", burn_in=0)
+    a = d.downscale(_coarse(4), DownscaleRequest(**kw, noise_correlation=0.0))
+    b = d.downscale(_coarse(4), DownscaleRequest(**kw, noise_correlation=0.9))
+    np.testing.assert_array_equal(a["u"][:, 0].values, b["u"][:, 0].values)  # the first frame: same noise
+    assert np.abs(a["u"][:, 1:].values - b["u"][:, 1:].values).max() > 1e-3
+    assert (a.attrs["noise_correlation"], b.attrs["noise_correlation"]) == (0.0, 0.9)
+
+
+@pytest.mark.parametrize("rho", [-0.1, 1.0, 1.5, True, "0.5"])
+def test_noise_correlation_outside_0_1_is_refused(rho):
+    with pytest.raises(ValueError, match="noise_correlation"):
+        DownscaleRequest(noise_correlation=rho)
+
+
+def test_burn_in_is_k_discarded_draws_of_the_first_frame():
+    """``burn_in = K`` returns what sampling the sequence with frame 0 repeated K more times at its
+    start would give from frame K on: same noise stream, same computation, so exactly equal."""
+    d = _sequential_downscaler(seed=6)
+    res = d.residual
+    g = torch.Generator().manual_seed(0)
+    cond = torch.randn(3, res.net.cfg.cond_channels, 16, 32, generator=g)
+    k, kw = 2, dict(steps=2, sampler="ddim", noise_correlation=0.5)
+
+    def gens():
+        return [torch.Generator().manual_seed(s) for s in (1, 2)]
+
+    ticks = []
+    burnt = res.sample_sequence(cond, generators=gens(), burn_in=k, progress=lambda: ticks.append(1), **kw)
+    repeated = res.sample_sequence(torch.cat([cond[:1].expand(k, -1, -1, -1), cond]), generators=gens(), **kw)
+    torch.testing.assert_close(burnt, repeated[:, k:], rtol=0, atol=0)
+    assert len(ticks) == res.evaluations(3, 2, 2, 16, burn_in=k) == (3 + k) * 2
+    plain = res.sample_sequence(cond, generators=gens(), **kw)
+    assert (burnt[:, 0] - plain[:, 0]).abs().max() > 1e-3  # frame 0 now has a predecessor

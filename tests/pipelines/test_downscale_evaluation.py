@@ -152,3 +152,21 @@ def test_figures_are_written(tiny_eval):
     for n in names:
         head = (root / "figures" / n).read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_validation_period_can_be_scored_and_needs_its_length(tiny_eval):
+    _, root = tiny_eval
+    kw = dict(n_samples=2, steps=1, frames=2, test_days=0.5, noise_correlation=0.5, burn_in=1)
+    with pytest.raises(ValueError, match="val_days"):
+        evaluate_downscale(root / "wind.nc", root / "taudiff", period="validation", **kw)
+    with pytest.raises(ValueError, match="period must be"):
+        evaluate_downscale(root / "wind.nc", root / "taudiff", period="train", **kw)
+    val = evaluate_downscale(root / "wind.nc", root / "taudiff", period="validation", val_days=0.5, **kw)
+    test = evaluate_downscale(root / "wind.nc", root / "taudiff", **kw)
+    # 3 days of 6-hourly frames (12), the model trained on frames 0-5: validation frames 8-9, test 10-11
+    times = xr.open_dataset(root / "wind.nc").indexes["time"]
+    assert (val["heldout_start"], test["heldout_start"]) == (str(times[8]), str(times[10]))
+    with pytest.raises(ValueError, match="inside the train_period"):
+        evaluate_downscale(root / "wind.nc", root / "taudiff", period="validation", val_days=1.5, **kw)
+    assert (val["period"], test["period"]) == ("validation", "test")
+    assert (val["noise_correlation"], val["burn_in"]) == (0.5, 1)

@@ -159,3 +159,7 @@ def test_cli_split_options(wind, tmp_path, capsys):
         _check_unseen(times[12], str(data), mean_dir)
     with pytest.raises(ValueError, match="inside the train_period"):
         _check_unseen(times[7], str(data), mean_dir)
+    # scoring the validation period (to choose sampling settings) only refuses the training period
+    _check_unseen(times[8], str(data), mean_dir, ("train_period",))
+    with pytest.raises(ValueError, match="inside the train_period"):
+        _check_unseen(times[7], str(data), mean_dir, ("train_period",))

@@ -76,6 +76,22 @@ def test_good_input_is_downscaled(downscaler_dir, tmp_path, capsys):
         assert ds["u"].shape[-2:] == (32, 64)
 
 
+def test_noise_settings_reach_the_output_and_bad_ones_are_refused(downscaler_dir, tmp_path, capsys):
+    inp = _write(_coarse(), tmp_path / "coarse.nc")
+    out = tmp_path / "fine.nc"
+    code, _ = _run(downscaler_dir, inp, out, capsys, "--noise-correlation", "0.5", "--burn-in", "2")
+    assert code == 0
+    with xr.open_dataset(out) as ds:
+        assert (ds.attrs["noise_correlation"], ds.attrs["burn_in"]) == (0.5, 2)
+    for bad, message in (
+        (["--noise-correlation", "1"], "noise_correlation"),
+        (["--burn-in", "-1"], "burn_in"),
+    ):
+        code, last = _run(downscaler_dir, inp, tmp_path / "bad.nc", capsys, *bad)
+        assert code == 2 and message in last, last
+        assert not (tmp_path / "bad.nc").exists()
+
+
 @pytest.mark.parametrize(
     "case, message",
     [

@@ -15,7 +15,9 @@ SPINUP = 1.0
 def downscaled(tiny_downscalers):
     """A state that downscaled 4 frames x 2 samples, shown at frame 3, and the case's truth made here."""
     td, base = tiny_downscalers
-    s = Downscaling(td, base, spinup_days=SPINUP, frames=4, n_samples=2, steps=2, time=0)
+    s = Downscaling(
+        td, base, spinup_days=SPINUP, frames=4, n_samples=2, steps=2, time=0, noise_correlation=0.6
+    )
     assert s.fine_grid() == (32, 64) and s.factor() == 4 and s.work() == 2 * 4 * 2 * 2
     assert s.run(timeout=300) is not None, s.error
     s.time = 3
@@ -25,6 +27,12 @@ def downscaled(tiny_downscalers):
 def test_a_run_reports_and_keeps_its_result(downscaled):
     s, _ = downscaled
     assert s.error == "" and "Downscaled 4 frames x 2 samples" in s.status
+    assert "noise correlation 0.6" in s.status  # the widget's value reached both models' requests
+    assert (
+        s.result["taudiff"].attrs["noise_correlation"]
+        == s.result["baseline"].attrs["noise_correlation"]
+        == 0.6
+    )
     assert s.time_label().startswith("2000-01-01 18:00")
 
 

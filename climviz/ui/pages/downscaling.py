@@ -224,10 +224,20 @@ class DownscalingPage(pn.viewable.Viewer):
             pn.pane.Markdown("#### Case and sampling"),
             pn.Param(
                 state.param,
-                parameters=["case", "frames", "n_samples", "sampler", "steps", "seed", "run_baseline"],
+                parameters=[
+                    "case",
+                    "frames",
+                    "n_samples",
+                    "sampler",
+                    "steps",
+                    "noise_correlation",
+                    "seed",
+                    "run_baseline",
+                ],
                 widgets={
                     "frames": pn.widgets.IntSlider,
                     "steps": pn.widgets.IntSlider,
+                    "noise_correlation": pn.widgets.FloatSlider,
                     "seed": pn.widgets.IntInput,
                 },
                 show_name=False,

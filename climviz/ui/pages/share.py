@@ -56,6 +56,7 @@ DOWNSCALING_REQUEST = {
     "n_samples": "ds_n",
     "sampler": "ds_sampler",
     "steps": "ds_steps",
+    "noise_correlation": "ds_rho",
     "seed": "ds_seed",
     "run_baseline": "ds_baseline",
 }
