@@ -121,6 +121,7 @@ def _evaluate_downscale(args: argparse.Namespace) -> int:
         n_samples=args.samples,
         steps=args.steps,
         baseline_steps=args.baseline_steps,
+        baseline_sampler=args.baseline_sampler,
         frames=args.frames,
         holdout=args.holdout,
         test_days=args.test_days,
@@ -325,6 +326,12 @@ def register(commands: Commands) -> None:
     )
     p.add_argument(
         "--baseline-steps", type=int, default=None, help="baseline sampler steps (default --steps)"
+    )
+    p.add_argument(
+        "--baseline-sampler",
+        choices=SAMPLER_NAMES,
+        default=None,
+        help=f"baseline sampler (default TAUDiff's, {DEFAULT_DOWNSCALE_SAMPLER})",
     )
     p.add_argument("--frames", type=int, default=32, help="held-out frames to evaluate (default 32)")
     p.add_argument("--holdout", type=float, default=0.2, help="held-out fraction at the end (default 0.2)")

@@ -181,6 +181,7 @@ def evaluate_downscale(
     n_samples: int = 4,
     steps: int = 20,
     baseline_steps: int | None = None,
+    baseline_sampler: str | None = None,
     frames: int = 32,
     holdout: float = 0.2,
     test_days: float | None = None,
@@ -257,13 +258,14 @@ def evaluate_downscale(
             "mean_model_s": out.attrs["mean_model_s"],
             "diffusion_s": out.attrs["diffusion_s"],
             "steps": steps,
+            "sampler": request.sampler,
         }
     }
     if base is not None:
-        bsteps = baseline_steps or steps
-        bout = base.downscale(coarse, replace(request, steps=bsteps), progress=progress)
+        bsteps, bsampler = baseline_steps or steps, baseline_sampler or request.sampler
+        bout = base.downscale(coarse, replace(request, steps=bsteps, sampler=bsampler), progress=progress)
         fields["baseline"] = (bout["u"], bout["v"])
-        timings["baseline"] = {"diffusion_s": bout.attrs["diffusion_s"], "steps": bsteps}
+        timings["baseline"] = {"diffusion_s": bout.attrs["diffusion_s"], "steps": bsteps, "sampler": bsampler}
 
     # the highest degree the data resolve: the solver's truncation for the toy wind, else the grid's
     resolved = int(min(fine.sizes["lat"], fine.attrs.get("solver_lmax", fine.sizes["lat"])))
@@ -389,9 +391,11 @@ def markdown_table(report: dict) -> str:
     lines.append("")
     lines.append(
         f"TAUDiff: mean model {t['TAUDiff']['mean_model_s']:.2f} s + diffusion {t['TAUDiff']['diffusion_s']:.2f} s "
-        f"({t['TAUDiff']['steps']} steps) for {report['frames']} frames x {report['n_samples']} samples"
+        f"({t['TAUDiff']['steps']} steps, {t['TAUDiff'].get('sampler', '?')}) for {report['frames']} frames x "
+        f"{report['n_samples']} samples"
         + (
-            f"; baseline {t['baseline']['diffusion_s']:.2f} s ({t['baseline']['steps']} steps)"
+            f"; baseline {t['baseline']['diffusion_s']:.2f} s ({t['baseline']['steps']} steps, "
+            f"{t['baseline'].get('sampler', '?')})"
             if "baseline" in t
             else ""
         )

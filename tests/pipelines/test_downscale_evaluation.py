@@ -170,3 +170,14 @@ def test_the_validation_period_can_be_scored_and_needs_its_length(tiny_eval):
         evaluate_downscale(root / "wind.nc", root / "taudiff", period="validation", val_days=1.5, **kw)
     assert (val["period"], test["period"]) == ("validation", "test")
     assert (val["noise_correlation"], val["burn_in"]) == (0.5, 1)
+
+
+def test_the_baseline_can_have_its_own_steps_and_sampler(tiny_eval):
+    _, root = tiny_eval
+    kw = dict(n_samples=2, steps=1, frames=2, holdout=0.5)
+    r = evaluate_downscale(
+        root / "wind.nc", root / "taudiff", baseline_steps=3, baseline_sampler="dpm++2m", **kw
+    )
+    assert r["timings"]["TAUDiff"]["steps"] == 1 and r["timings"]["TAUDiff"]["sampler"] == "ddim"
+    assert r["timings"]["baseline"]["steps"] == 3 and r["timings"]["baseline"]["sampler"] == "dpm++2m"
+    assert "(3 steps, dpm++2m)" in markdown_table(r)
