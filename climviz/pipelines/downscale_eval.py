@@ -214,7 +214,7 @@ def evaluate_downscale(
     """
     from climviz.nn.wind_fields import make_upsample
     from climviz.pipelines.downscale import BaselineDownscaler, Downscaler
-    from climviz.pipelines.wind_data import make_pairs, open_winds, split_periods, step_hours
+    from climviz.pipelines.wind_data import make_pairs, open_winds, split_wind_periods, step_hours
 
     td = Downscaler.from_checkpoint(model_dir, device)
     model_dir = Path(model_dir)
@@ -225,13 +225,7 @@ def evaluate_downscale(
         raise ValueError(f"period must be 'test' or 'validation', got {period!r}")
     if period == "validation" and val_days is None:
         raise ValueError("scoring the validation period needs its length (val_days, --val-days)")
-    split = split_periods(
-        fine.sizes["time"],
-        step_hours=step_hours(fine["time"]),
-        val_days=val_days,
-        test_days=test_days,
-        holdout=holdout,
-    )
+    split = split_wind_periods(fine, val_days=val_days, test_days=test_days, holdout=holdout)
     scored = split.test if period == "test" else split.val
     seen = ("train_period", "val_period") if period == "test" else ("train_period",)
     _check_unseen(fine["time"].values[scored][0], data, model_dir / "mean", seen)

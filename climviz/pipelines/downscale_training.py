@@ -42,7 +42,7 @@ from climviz.nn.cau_unet import CAUUNetConfig, baseline_config, residual_config
 from climviz.nn.simvp import SimVPConfig
 from climviz.nn.wind_fields import VARIABLES, denormalize, normalize
 from climviz.pipelines.downscale import predict_mean
-from climviz.pipelines.wind_data import Periods, make_pairs, open_winds, split_periods, step_hours
+from climviz.pipelines.wind_data import Periods, make_pairs, open_winds, split_wind_periods
 from climviz.train.common import LoopSettings, Progress, default_device
 from climviz.train.taudiff import (
     PREV_RESIDUAL_DROP,
@@ -151,13 +151,7 @@ def train_taudiff(
     folds_dir = Path(folds_dir) if folds_dir is not None else model_dir / "mean-folds"
 
     fine_ds, coarse_ds = make_pairs(open_winds(data).load(), factor)
-    periods = split_periods(
-        fine_ds.sizes["time"],
-        step_hours=step_hours(fine_ds["time"]),
-        val_days=val_days,
-        test_days=test_days,
-        holdout=holdout,
-    )
+    periods = split_wind_periods(fine_ds, val_days=val_days, test_days=test_days, holdout=holdout)
     train = periods.train
     if periods.val is None and any(settings[s].eval_every > 0 for s in stages):
         raise ValueError("eval_every (early stopping) needs a validation period: give val_days")

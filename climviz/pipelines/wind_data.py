@@ -98,6 +98,19 @@ def split_periods(
     return Periods(slice(0, n_train), val, slice(n - n_test, n))
 
 
+def split_wind_periods(
+    ds, *, val_days: float | None = None, test_days: float | None = None, holdout: float = 0.2
+) -> Periods:
+    """:func:`split_periods` of the time axis of ``ds`` (its spacing from ``ds["time"]``)."""
+    return split_periods(
+        ds.sizes["time"],
+        step_hours=step_hours(ds["time"]),
+        val_days=val_days,
+        test_days=test_days,
+        holdout=holdout,
+    )
+
+
 def split_time(n: int, holdout: float = 0.2) -> tuple[slice, slice]:
     """(training, held-out) slices of ``n`` time steps; the last ``holdout`` fraction is held out."""
     p = split_periods(n, holdout=holdout)
