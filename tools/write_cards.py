@@ -110,11 +110,24 @@ def card(directory: Path, scores: dict | None, retrain: str | None, note: str | 
                 f"| vortex count / truth | {_fmt(m['vortex_ratio'])} |",
                 f"| RMSE of the (sample) mean, vector wind | {_fmt(m['rmse_vector'])} m/s |",
             ]
+            tr = m.get("temporal_spectrum_ratio_u")
+            if tr:
+                lines.append(
+                    f"| temporal spectrum ratio of u in [0.67, 1.5] | {tr['fraction_in_band']:.0%} of frequencies "
+                    f"({_fmt(tr['min_ratio'])}-{_fmt(tr['max_ratio'])}) |"
+                )
+            if "flicker_ratio_u" in m:
+                lines.append(
+                    f"| flicker (6-hourly change) u, v / truth | {_fmt(m['flicker_ratio_u'])}, "
+                    f"{_fmt(m['flicker_ratio_v'])} |"
+                )
             if "crps_u" in m:
                 lines.append(f"| CRPS of u | {_fmt(m['crps_u'])} m/s |")
+            t = scores.get("timings", {}).get(TAUDIFF_SCORES[kind], {})
+            how = f", {t['steps']} steps ({t.get('sampler', 'ddim')})" if "steps" in t else ""
             lines.append(
                 f"| evaluation | {scores['frames']} held-out frames from {scores['heldout_start'][:16]}, "
-                f"{scores['n_samples']} samples (`climviz evaluate downscale`) |"
+                f"{scores['n_samples']} samples{how} (`climviz evaluate downscale`) |"
             )
     elif scores:
         if kind == "vae":
