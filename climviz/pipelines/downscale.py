@@ -143,6 +143,19 @@ def _ticker(total: int, progress):
     return tick
 
 
+def _sampling_attrs(diffusion: FrameDiffusion, request: DownscaleRequest) -> dict:
+    """How the samples were drawn, for a downscaled file's attributes."""
+    return {
+        "sampler": request.sampler,
+        "steps": int(request.steps),
+        "seed": int(request.seed),
+        "n_samples": int(request.n_samples),
+        "noise_correlation": float(request.noise_correlation),
+        "burn_in": int(request.burn_in),
+        "frame_sampling": sampling_note(diffusion, request.burn_in),
+    }
+
+
 class _DownscalerBase:
     """Validation, sampling loop and xarray assembly shared by both downscalers."""
 
@@ -252,8 +265,8 @@ class _DownscalerBase:
         ]
         return torch.stack(outs)  # [S, N, C, H, W]
 
-    def _unpack(self, request: DownscaleRequest, n_frames: int) -> tuple[int, int, int, str, int]:
-        """``(n_samples, steps, seed, sampler, batch_frames)`` of ``request``, once its memory is checked."""
+    def _check_request(self, request: DownscaleRequest, n_frames: int) -> None:
+        """Refuse anything but a :class:`DownscaleRequest`, or one whose samples would not fit in memory."""
         if not isinstance(request, DownscaleRequest):
             raise TypeError(
                 f"expected a climviz.requests.DownscaleRequest, got {type(request).__name__} "
@@ -265,7 +278,14 @@ class _DownscalerBase:
             f"{request.n_samples} samples x {n_frames} frames",
             "ask for fewer samples or a shorter period",
         )
-        return request.n_samples, request.steps, request.seed, request.sampler, request.batch_frames
+
+    @staticmethod
+    def _evaluations(diffusion: FrameDiffusion, request: DownscaleRequest, n_frames: int) -> int:
+        """Network evaluations of ``diffusion`` to sample ``n_frames`` frames for ``request``."""
+        n_steps = len(make_sampler(request.sampler, diffusion.schedule, request.steps).timesteps)
+        return diffusion.evaluations(
+            n_frames, request.n_samples, n_steps, request.batch_frames, request.burn_in
+        )
 
 
 class Downscaler(_DownscalerBase):
@@ -336,14 +356,12 @@ class Downscaler(_DownscalerBase):
         on the fine grid; attrs ``mean_model_s``, ``diffusion_s`` (wall seconds) and provenance.
         """
         ds = self.check_input(coarse)
-        n_samples, steps, seed, sampler, batch_frames = self._unpack(request, ds.sizes["time"])
+        self._check_request(request, ds.sizes["time"])
         x = self._tensor(ds)
         n = x.shape[0]
         t = self.mean_model.cfg.frames
         n_win = len(window_starts(max(n, t), t, MEAN_STRIDE))
-        n_steps = len(make_sampler(sampler, self.residual.schedule, steps).timesteps)
-        total = n_win + self.residual.evaluations(n, n_samples, n_steps, batch_frames, request.burn_in)
-        tick = _ticker(total, progress)
+        tick = _ticker(n_win + self._evaluations(self.residual, request, n), progress)
 
         _sync(self.device)
         t0 = time.perf_counter()
@@ -357,17 +375,11 @@ class Downscaler(_DownscalerBase):
         _sync(self.device)
         t2 = time.perf_counter()
         attrs = {
-            "sampler": sampler,
-            "steps": int(steps),
-            "seed": int(seed),
-            "n_samples": int(n_samples),
-            "noise_correlation": float(request.noise_correlation),
-            "burn_in": int(request.burn_in),
+            **_sampling_attrs(self.residual, request),
             "mean_model_s": round(t1 - t0, 4),
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "TAUDiff (SimVP-TAU mean + CAU-UNet residual diffusion)",
-            "frame_sampling": sampling_note(self.residual, request.burn_in),
         }
         return self._dataset(ds, fine, mean_phys.cpu().numpy(), attrs, "mean model (SimVP-TAU)")
 
@@ -397,12 +409,9 @@ class BaselineDownscaler(_DownscalerBase):
     ) -> xr.Dataset:
         """As :meth:`Downscaler.downscale`; ``mean_model_s`` is 0."""
         ds = self.check_input(coarse)
-        n_samples, steps, seed, sampler, batch_frames = self._unpack(request, ds.sizes["time"])
+        self._check_request(request, ds.sizes["time"])
         x = self._tensor(ds)
-        n = x.shape[0]
-        n_steps = len(make_sampler(sampler, self.diffusion.schedule, steps).timesteps)
-        total = self.diffusion.evaluations(n, n_samples, n_steps, batch_frames, request.burn_in)
-        tick = _ticker(total, progress)
+        tick = _ticker(self._evaluations(self.diffusion, request, x.shape[0]), progress)
 
         _sync(self.device)
         t1 = time.perf_counter()
@@ -412,17 +421,11 @@ class BaselineDownscaler(_DownscalerBase):
         _sync(self.device)
         t2 = time.perf_counter()
         attrs = {
-            "sampler": sampler,
-            "steps": int(steps),
-            "seed": int(seed),
-            "n_samples": int(n_samples),
-            "noise_correlation": float(request.noise_correlation),
-            "burn_in": int(request.burn_in),
+            **_sampling_attrs(self.diffusion, request),
             "mean_model_s": 0.0,
             "diffusion_s": round(t2 - t1, 4),
             "device": str(self.device),
             "method": "end-to-end diffusion baseline (CAU-UNet on the whole fine field)",
-            "frame_sampling": sampling_note(self.diffusion, request.burn_in),
         }
         return self._dataset(ds, fine, fine.mean(axis=0), attrs, "mean over the samples")
 
