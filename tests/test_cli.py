@@ -178,3 +178,25 @@ def test_train_taudiff_passes_the_residual_options(monkeypatch, capsys):
     assert main([*base, "--prev-drop", "0.2"]) == 2
     assert "--prev-drop needs --condition-on-previous" in capsys.readouterr().err
     assert len(calls) == 2
+
+
+def test_train_ldm_and_vae_pass_the_weight_average(monkeypatch, capsys):
+    """--ema reaches the ensemble trainers' loop settings (0, no average, unless asked); a decay
+    outside [0, 1) is refused before any training starts."""
+    import climviz.cli.ensemble as cli
+    import climviz.pipelines.ensemble_training as training
+
+    calls = []
+    monkeypatch.setattr(cli, "_print_regridding", lambda *a: None)
+    monkeypatch.setattr(training, "train_ensemble_ldm", lambda *a, **kw: calls.append(kw) or "out")
+    monkeypatch.setattr(training, "train_ensemble_vae", lambda *a, **kw: calls.append(kw) or "out")
+    base = ["train", "ldm", "--data", "missing.nc", "--model-dir", "nowhere"]
+    assert main(base) == 0
+    assert calls[-1]["settings"].ema == 0.0
+    assert main([*base, "--ema", "0.998"]) == 0
+    assert calls[-1]["settings"].ema == 0.998
+    assert main(["train", "vae", "--data", "missing.nc", "--model-dir", "nowhere", "--ema", "0.99"]) == 0
+    assert calls[-1]["settings"].ema == 0.99
+    assert main([*base, "--ema", "1"]) == 2
+    assert "--ema 1.0: the decay must be in [0, 1)" in capsys.readouterr().err
+    assert len(calls) == 3

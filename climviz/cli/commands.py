@@ -57,3 +57,22 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_DEVICE,
         help=f"where the model runs (default {DEFAULT_DEVICE}: a CUDA GPU when torch sees one, else the CPU)",
     )
+
+
+def add_ema_option(p: argparse.ArgumentParser) -> None:
+    """``--ema DECAY`` for a training command (:attr:`climviz.train.common.LoopSettings.ema`)."""
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.998) and "
+        "validate and ship it instead of the raw weights; a resumed run without one starts it from "
+        "its latest weights (default 0: none)",
+    )
+
+
+def check_ema(decay: float) -> None:
+    """Refuse an ``--ema`` decay outside [0, 1)."""
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"--ema {decay}: the decay must be in [0, 1)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from climviz.cli.commands import Commands, add_device_option
+from climviz.cli.commands import Commands, add_device_option, add_ema_option, check_ema
 from climviz.cli.progress import progress_printer, train_progress
 from climviz.vocabulary import (
     CAU_KINDS,
@@ -29,8 +29,7 @@ def _train_taudiff(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--fold {args.fold} needs --stage folds and --crossfit K with 1 <= {args.fold} <= K"
         )
-    if not 0.0 <= args.ema < 1.0:
-        raise ValueError(f"--ema {args.ema}: the decay must be in [0, 1)")
+    check_ema(args.ema)
     if args.prev_drop is not None and not args.condition_on_previous:
         raise ValueError("--prev-drop needs --condition-on-previous")
     if args.eval_every is not None and args.val_days is None:
@@ -269,15 +268,7 @@ def register(commands: Commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
     p.add_argument("--log-every", type=int, default=25, help="steps between progress lines")
-    p.add_argument(
-        "--ema",
-        type=float,
-        default=0.0,
-        metavar="DECAY",
-        help="keep an exponential moving average of the weights with this decay (e.g. 0.998) and "
-        "validate and ship it instead of the raw weights; a resumed run without one starts it from "
-        "its latest weights (default 0: none)",
-    )
+    add_ema_option(p)
     p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
     p.set_defaults(handler=_train_taudiff)
 

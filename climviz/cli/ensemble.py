@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from climviz.cli.commands import Commands, add_device_option
+from climviz.cli.commands import Commands, add_device_option, add_ema_option, check_ema
 from climviz.cli.progress import progress_printer, train_progress
 from climviz.vocabulary import DEFAULT_MODE, DEFAULT_SAMPLER, DEFAULT_STEPS, MODES, SAMPLER_NAMES, TRAIN_MODES
 
@@ -26,6 +26,7 @@ def _print_regridding(data, model_dir) -> None:
 def _settings(args: argparse.Namespace):
     from climviz.train.common import LoopSettings
 
+    check_ema(args.ema)
     return LoopSettings(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -33,6 +34,7 @@ def _settings(args: argparse.Namespace):
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
+        ema=args.ema,
     )
 
 
@@ -241,6 +243,7 @@ def _add_loop_args(p: argparse.ArgumentParser, steps: int, batch: int, lr: float
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
     p.add_argument("--log-every", type=int, default=25, help="steps between progress lines")
+    add_ema_option(p)
     p.add_argument("--restart", action="store_true", help="ignore a saved training state and start afresh")
 
 
