@@ -144,15 +144,17 @@ def _ticker(total: int, progress):
 
 
 def _sampling_attrs(diffusion: FrameDiffusion, request: DownscaleRequest) -> dict:
-    """How the samples were drawn, for a downscaled file's attributes."""
+    """How the samples were drawn, for a downscaled file's attributes. A frame-independent
+    model has no predecessor to warm up, so its ``burn_in`` is recorded as 0 (none was done)."""
+    burn_in = int(request.burn_in) if diffusion.sequential else 0
     return {
         "sampler": request.sampler,
         "steps": int(request.steps),
         "seed": int(request.seed),
         "n_samples": int(request.n_samples),
         "noise_correlation": float(request.noise_correlation),
-        "burn_in": int(request.burn_in),
-        "frame_sampling": sampling_note(diffusion, request.burn_in),
+        "burn_in": burn_in,
+        "frame_sampling": sampling_note(diffusion, burn_in),
     }
 
 

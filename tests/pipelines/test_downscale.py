@@ -324,6 +324,8 @@ def test_a_model_without_prev_residual_samples_frames_as_before(sampler):
     out = d.downscale(_coarse(6), request)
     np.testing.assert_array_equal(_fields(out), _independent_reference(d, _coarse(6), request))
     assert out.attrs["frame_sampling"] == "each frame independently"
+    # the request's default burn-in is not done for a frame-independent model, and the file says so
+    assert request.burn_in > 0 and out.attrs["burn_in"] == 0
 
 
 @pytest.mark.skipif(not (MODELS / "taudiff" / "residual").is_dir(), reason="no shipped TAUDiff checkpoint")
@@ -547,9 +549,9 @@ def test_prev_residual_validation_feeds_the_true_previous_residual_and_the_check
         {v: (("time", "lat", "lon"), np.ones((3, len(lat), len(lon)), np.float32)) for v in "uv"},
         coords={"time": np.arange(3), "lat": lat, "lon": lon},
     )
-    out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=0))
+    out = d.downscale(ds, DownscaleRequest(n_samples=2, steps=3, seed=0, burn_in=2))
     assert out["u"].shape == (2, 3, 8, 16) and np.isfinite(out["u"]).all()
-    assert out.attrs["frame_sampling"].startswith("in time order")
+    assert out.attrs["frame_sampling"].startswith("in time order") and out.attrs["burn_in"] == 2
 
 
 # ---------------------------------------------------------------- initial noise correlated in time
