@@ -37,8 +37,8 @@ variability, and the shipped ensemble generator's ENSO persistence and spread
 still grow between 20 and 40 trailing steps, while on log-SNR steps they are the
 same at 12 and at 20. So the ensemble generator's default is ``dpm++2m-logsnr``
 at 12 steps (:data:`DEFAULT_SAMPLER`, :data:`DEFAULT_STEPS`). ``dpm++3m-logsnr``
-removes the solver's 4% loss of spread at the same cost, but with it the shipped
-generator's spread only moves from 0.950 to 0.953 of the truth's, and its VAE keeps
+removes the solver's 4% loss of spread at the same cost, but the ensemble
+generator's spread hardly moves with it (README, "Samplers"), and its VAE keeps
 0.991 of the spread: most of the rest of its deficit is the network's. A :class:`~climviz.requests.DownscaleRequest` defaults
 to DDIM at :data:`~climviz.vocabulary.DEFAULT_DOWNSCALE_STEPS`.
 
