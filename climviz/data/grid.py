@@ -57,15 +57,6 @@ def grid_mismatch(lat, lon, ref_lat, ref_lon, atol: float = 1e-3) -> str:
     )
 
 
-def calendar_months(times) -> np.ndarray:
-    """cftime (or datetime64) stamps -> calendar months ``[T]`` (1..12, int)."""
-    import pandas as pd  # only for datetime64 input
-
-    return np.asarray(
-        [(t if hasattr(t, "month") else pd.Timestamp(t)).month for t in np.asarray(times)], dtype=int
-    )
-
-
 def decimal_years(times) -> np.ndarray:
     """cftime (or datetime64) stamps -> decimal years ``year + (month - 0.5) / 12``."""
     import pandas as pd  # only for datetime64 input

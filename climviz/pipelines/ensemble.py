@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from climviz import __version__
-from climviz.data.grid import calendar_months, decimal_years
+from climviz.data.grid import decimal_years
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.data.regrid import regrid
 from climviz.devices import resolve_device
@@ -325,7 +325,7 @@ class EnsembleGenerator:
         if mode not in self.diffusion:
             raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
         cond = self._check_cond(cond)
-        months = calendar_months(cond["time"].values) if cond.sizes["time"] else np.array([], int)
+        months = np.asarray(cond["time"].dt.month.values) if cond.sizes["time"] else np.array([], int)
         if len(months) == 0:
             raise ValueError("the conditioning run has no time steps")
         c, h, w = self.diffusion[mode].net.cfg.latent_shape  # latents (6 working copies) + decoded fields

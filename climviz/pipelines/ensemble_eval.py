@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from climviz.data.grid import calendar_months
 from climviz.data.regions import REGIONS
 from climviz.diagnostics.enso import eofs, pattern_correlation
 from climviz.diagnostics.means import anomalies, area_mean, area_weights
@@ -60,7 +59,7 @@ def vae_rmse(generator, truth: xr.DataArray) -> dict:
     """Area-weighted RMSE (K) of VAE reconstructions of ``truth (member, time, lat, lon)``,
     globally and over Nino3.4, and the spread ratio of the reconstructions to ``truth`` (the
     same members: how much of the spread a perfect latent generator could keep)."""
-    months = calendar_months(truth["time"].values)
+    months = np.asarray(truth["time"].dt.month.values)
     rec = []
     for m in range(truth.sizes["member"]):
         x = generator.normalizer.normalize(truth.isel(member=m).values, months)

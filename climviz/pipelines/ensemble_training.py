@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from climviz.data.grid import calendar_months, cell_area_weights, decimal_years, global_grid
+from climviz.data.grid import cell_area_weights, decimal_years, global_grid
 from climviz.data.loader import open_ensemble
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.nn import checkpoint as ckpt
@@ -53,7 +53,7 @@ def open_training_array(data, members=None, *, var=None, grid=None):
         raise ValueError("training the ensemble generator needs at least two members")
     if tas.sizes["time"] < 24:
         raise ValueError("training needs at least 24 months of data")
-    months = calendar_months(tas["time"].values)
+    months = np.asarray(tas["time"].dt.month.values)
     return tas, months
 
 
@@ -228,7 +228,7 @@ def train_ensemble_ldm(
         tas = tas.sel(time=slice(f"{int(period[0]):04d}", f"{int(period[1]):04d}"))
         if tas.sizes["time"] < 24:
             raise ValueError(f"the period {period[0]}-{period[1]} holds fewer than 24 months of the data")
-        months = calendar_months(tas["time"].values)
+        months = np.asarray(tas["time"].dt.month.values)
     latents = _cached_latents(
         Path(model_dir) / "vae", data, tas, lambda: encode_ensemble(vae, norm, tas, months)
     )
