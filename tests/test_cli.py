@@ -200,3 +200,22 @@ def test_train_ldm_and_vae_pass_the_weight_average(monkeypatch, capsys):
     assert main([*base, "--ema", "1"]) == 2
     assert "--ema 1.0: the decay must be in [0, 1)" in capsys.readouterr().err
     assert len(calls) == 3
+
+
+def test_train_ldm_passes_the_residual_base_and_the_per_pixel_blocks(monkeypatch, capsys):
+    """--base-years and --local-blocks reach the trainer (unset: the run itself, the architecture's
+    default); --local-blocks is refused for an architecture without a per-pixel path."""
+    import climviz.cli.ensemble as cli
+    import climviz.pipelines.ensemble_training as training
+
+    calls = []
+    monkeypatch.setattr(cli, "_print_regridding", lambda *a: None)
+    monkeypatch.setattr(training, "train_ensemble_ldm", lambda *a, **kw: calls.append(kw) or "out")
+    base = ["train", "ldm", "--data", "missing.nc", "--model-dir", "nowhere"]
+    assert main(base) == 0
+    assert calls[-1]["base_years"] == 0 and "local_blocks" not in calls[-1]["architecture"]
+    assert main([*base, "--base-years", "1", "--local-blocks", "3"]) == 0
+    assert calls[-1]["base_years"] == 1 and calls[-1]["architecture"]["local_blocks"] == 3
+    assert main([*base, "--architecture", "spacetime", "--local-blocks", "2"]) != 0
+    assert "--local-blocks applies to --architecture tunet only" in capsys.readouterr().err
+    assert len(calls) == 2

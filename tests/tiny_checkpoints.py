@@ -44,9 +44,19 @@ def toy_ensemble_file(path: Path, *, members=4, start=1990, end=1993, grid=ENSEM
 
 
 def train_ensemble(
-    data: Path, out: Path, *, members="0-2", steps=4, checkpoint_every=2, channels="4,8,8", d_model=32
+    data: Path,
+    out: Path,
+    *,
+    members="0-2",
+    steps=4,
+    checkpoint_every=2,
+    channels="4,8,8",
+    d_model=32,
+    ldm_args=(),
 ) -> Path:
-    """VAE + one tunet denoiser (the default architecture) for both sampling modes in ``out`` (the CLI's layout)."""
+    """VAE + one tunet denoiser (the default architecture) for both sampling modes in ``out`` (the CLI's layout).
+
+    ``ldm_args``: more ``climviz train ldm`` options."""
     common = [
         "--data",
         str(data),
@@ -76,6 +86,7 @@ def train_ensemble(
                 str(d_model),
                 "--window",
                 "12",
+                *ldm_args,
             ]
         )
         == 0

@@ -18,6 +18,12 @@ member's monthly climatology and linear trend removed):
 Too low a lag-1 autocorrelation with the right total variance means too much
 variance in the changes; these figures say whether it is the conditioning run's
 left in or fresh noise drawn too large.
+
+A second table says where on the map the changes are too large: the
+month-to-month change variance at each grid point, generated over true, averaged
+(cos-latitude) over the globe, over latitude bands and over the Nino3.4 box.
+A third says the same per channel of the latents the generated members are
+decoded from, against the true members' encoded latents.
 """
 
 from __future__ import annotations
@@ -25,9 +31,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import xarray as xr
 
 from climviz.data.loader import open_ensemble
+from climviz.data.regions import REGIONS
+from climviz.data.regrid import regrid
 from climviz.diagnostics.enso import nino34_anomalies
+from climviz.diagnostics.means import area_mean
 from climviz.pipelines.ensemble import EnsembleGenerator
 from climviz.pipelines.ensemble_training import parse_members
 from climviz.requests import GenerationRequest
@@ -45,6 +55,36 @@ def change_figures(cond, members) -> dict:
         "corr of changes with conditioning run's": float(np.mean(corr_d)),
         "slope of residual changes on -conditioning changes": float((resid * -dc).sum() / (dc * dc).sum()),
     }
+
+
+BANDS = {
+    "globe": (-90, 90),
+    "90S-30S": (-90, -30),
+    "30S-10S": (-30, -10),
+    "10S-10N": (-10, 10),
+    "10N-30N": (10, 30),
+    "30N-90N": (30, 90),
+}
+
+
+def change_variance_ratios(generated, truth) -> dict:
+    """``(member, time, lat, lon)`` fields -> generated / true month-to-month change variance
+    (pooled over members and time), as ratios of area means over :data:`BANDS` and the Nino3.4 box."""
+    g, t = (x.diff("time").var(("member", "time")) for x in (generated, truth))
+    out = {}
+    for name, (lo, hi) in BANDS.items():
+        band = {"lat": (g["lat"] >= lo) & (g["lat"] <= hi)}
+        out[name] = float(area_mean(g.isel(band)) / area_mean(t.isel(band)))
+    box = REGIONS["Nino3.4"]
+    out["Nino3.4 box"] = float(area_mean(g, box) / area_mean(t, box))
+    return out
+
+
+def latent_change_ratios(z_generated, z_true) -> list[float]:
+    """``[member, time, channel, h, w]`` latents -> per channel, generated / true variance of the
+    month-to-month changes (pooled over members, time and cells)."""
+    dg, dt = (np.diff(np.asarray(z, np.float64), axis=1) for z in (z_generated, z_true))
+    return list(dg.var(axis=(0, 1, 3, 4)) / dt.var(axis=(0, 1, 3, 4)))
 
 
 def main() -> None:
@@ -67,13 +107,26 @@ def main() -> None:
         .load()
     )
     cond = tas.sel(member=args.cond_member)
-    gen = EnsembleGenerator.from_checkpoint(args.model_dir, device="cpu").generate(
-        cond, GenerationRequest(n_members=args.members, mode=args.mode, seed=args.seed)
+    generator = EnsembleGenerator.from_checkpoint(args.model_dir, device="cpu")
+    request = GenerationRequest(n_members=args.members, mode=args.mode, seed=args.seed)
+    checked, months, z_gen = generator.sample_latents(cond, request)
+    gen = xr.DataArray(
+        generator.decode_fields(z_gen, months),
+        dims=("member", "time", "lat", "lon"),
+        coords={"time": checked["time"], "lat": checked["lat"], "lon": checked["lon"]},
+    )
+    truth = regrid(tas.sel(member=truth_members), generator.lat, generator.lon)
+    truth = truth.transpose("member", "time", "lat", "lon")
+    z_true = np.stack(  # encoded as the generator encodes a conditioning run
+        [
+            generator.encode(generator.normalizer.normalize(m.values.astype(np.float32), months)).numpy()
+            for m in truth
+        ]
     )
     nc = nino34_anomalies(cond)
     rows = {
         f"generated ({args.members})": change_figures(nc, nino34_anomalies(gen)),
-        f"true {args.truth_members}": change_figures(nc, nino34_anomalies(tas.sel(member=truth_members))),
+        f"true {args.truth_members}": change_figures(nc, nino34_anomalies(truth)),
     }
     print(f"conditioning run {args.cond_member}: change variance {float(nc.diff('time').var()):.4f} K^2")
     names = list(next(iter(rows.values())))
@@ -81,6 +134,16 @@ def main() -> None:
     print("|---|" + "---|" * len(rows))
     for n in names:
         print(f"| {n} | " + " | ".join(f"{r[n]:.3f}" for r in rows.values()) + " |")
+    ratios = change_variance_ratios(gen, truth)
+    print("\nmonth-to-month change variance at each grid point, generated / true, area means:")
+    print("| " + " | ".join(ratios) + " |")
+    print("|---" * len(ratios) + "|")
+    print("| " + " | ".join(f"{v:.2f}" for v in ratios.values()) + " |")
+    latent = latent_change_ratios(z_gen.numpy(), z_true)
+    print("\nthe same in the latents, per channel, generated / true:")
+    print("| " + " | ".join(f"channel {c}" for c in range(len(latent))) + " |")
+    print("|---" * len(latent) + "|")
+    print("| " + " | ".join(f"{v:.2f}" for v in latent) + " |")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def _train_ldm(args: argparse.Namespace) -> int:
                 ("n_layers", args.layers),
                 ("n_heads", args.heads),
                 ("patch", args.patch),
+                ("local_blocks", args.local_blocks),
             )
             if v is not None
         }
@@ -101,6 +102,8 @@ def _train_ldm(args: argparse.Namespace) -> int:
         raise ValueError("--patch applies to --architecture spacetime only")
     if args.architecture == "tunet" and ("n_layers" in arch or "n_heads" in arch):
         raise ValueError("--layers and --heads do not apply to --architecture tunet")
+    if args.architecture != "tunet" and "local_blocks" in arch:
+        raise ValueError("--local-blocks applies to --architecture tunet only")
     period = None
     if args.period:
         try:
@@ -119,6 +122,7 @@ def _train_ldm(args: argparse.Namespace) -> int:
         period=period,
         progress=train_progress(f"ldm-{args.mode}"),
         lowfreq_weight=args.lowfreq_weight,
+        base_years=args.base_years,
         init_from=args.init_from,
     )
     _print_regridding(args.data, out)
@@ -298,11 +302,25 @@ def register(commands: Commands) -> None:
         default=12.0,
         help="weight of the loss on 12-month running means of the error (default 12; 0: plain loss)",
     )
+    p.add_argument(
+        "--base-years",
+        type=int,
+        default=0,
+        help="learn the residual from the conditioning run's same-month mean over this many years "
+        "either side (default 0: from the run itself)",
+    )
     p.add_argument("--window", type=int, default=120, help="months per training window (default 120)")
     p.add_argument("--period", default=None, help="train on these years only, e.g. 1850-1975")
     p.add_argument("--d-model", type=int, default=None, help="token width (default: the architecture's)")
     p.add_argument("--layers", type=int, default=None, help="blocks (default: the architecture's)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default: the architecture's)")
+    p.add_argument(
+        "--local-blocks",
+        type=int,
+        default=None,
+        help="blocks of tunet's per-pixel path (default 1; with --init-from, the added blocks start "
+        "as the identity)",
+    )
     p.add_argument(
         "--patch", type=int, default=None, help="spacetime: patch size in latent pixels (default 4)"
     )

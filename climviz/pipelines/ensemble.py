@@ -2,8 +2,9 @@
 
 ``generate(cond (time, lat, lon) in K) -> (member, time, lat, lon) in K``:
 encode the conditioning run with the VAE, sample residual latents
-``z_y`` with the diffusion model, decode ``z_c + z_y`` and undo the monthly
-normalisation.
+``z_y`` with the diffusion model, decode ``base(z_c) + z_y`` (the base: ``z_c``
+itself or its same-month mean, :mod:`climviz.diffusion.residual_base`) and undo
+the monthly normalisation.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from climviz.data.grid import decimal_years
 from climviz.data.normalize import MonthlyNormalizer
 from climviz.data.regrid import regrid
 from climviz.devices import resolve_device
+from climviz.diffusion.residual_base import residual_base
 from climviz.diffusion.samplers import DEFAULT_SAMPLER, make_sampler, randn
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn import checkpoint as ckpt
@@ -58,11 +60,18 @@ class LatentDiffusion:
     """A trained denoiser with its schedule and latent statistics (tensors only)."""
 
     def __init__(
-        self, net: torch.nn.Module, schedule: CosineSchedule, stats: dict, mode: str, name: str = ""
+        self,
+        net: torch.nn.Module,
+        schedule: CosineSchedule,
+        stats: dict,
+        mode: str,
+        name: str = "",
+        base: dict | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.net, self.schedule, self.mode, self.name = net.eval(), schedule, mode, name
+        self.base_config = base  # what the residual is taken from (None: the conditioning run)
         dev = next(net.parameters()).device
         self.z_mean = torch.as_tensor(np.asarray(stats["z_mean"], np.float32), device=dev)
         self.z_std = torch.as_tensor(np.asarray(stats["z_std"], np.float32), device=dev)[:, None, None]
@@ -78,11 +87,22 @@ class LatentDiffusion:
         den = denoiser_config(cfg["denoiser"])
         net = ckpt.load_model(directory, denoiser_class(den), den, device)
         sched = CosineSchedule(int(cfg["schedule"]["num_train_steps"]))
-        return cls(net.to(device), sched, cfg["latent_stats"], cfg["mode"], name=Path(directory).name)
+        return cls(
+            net.to(device),
+            sched,
+            cfg["latent_stats"],
+            cfg["mode"],
+            name=Path(directory).name,
+            base=cfg.get("residual_base"),
+        )
 
     @property
     def window(self) -> int:
         return self.net.cfg.window
+
+    def base(self, z_c: torch.Tensor) -> torch.Tensor:
+        """What a member ``z = base(z_c) + residual`` adds its residual to, for ``z_c [T, C, h, w]``."""
+        return residual_base(z_c, self.base_config)
 
     @torch.no_grad()
     def sample_residual(
@@ -296,9 +316,10 @@ class EnsembleGenerator:
         """Sampler callback decoding member 0's predicted residual at ``frame`` to a field in K."""
         f = min(max(int(frame), 0), len(months) - 1)
         res_std = self.diffusion[mode].res_std
+        base = self.diffusion[mode].base(z_c)
 
         def on_step(i, n_steps, x0):
-            z = z_c[f] + x0[0, f] * res_std
+            z = base[f] + x0[0, f] * res_std
             preview(i, n_steps, self.normalizer.denormalize(self.decode(z[None]), months[f : f + 1])[0])
 
         return on_step
@@ -313,7 +334,7 @@ class EnsembleGenerator:
         preview_frame: int = 0,
         vae_batch: int = VAE_BATCH,
     ):
-        """Latents ``z = z_c + z_y`` ``[n_members, T, C, h, w]`` of members ``member_offset ..``.
+        """Latents ``z = base(z_c) + z_y`` ``[n_members, T, C, h, w]`` of members ``member_offset ..``.
 
         Returns ``(cond, months, z)``: the checked conditioning run, its calendar
         months ``[T]`` (1..12) and the latents, to be turned into fields by
@@ -357,7 +378,7 @@ class EnsembleGenerator:
             progress=progress,
             on_step=on_step,
         )
-        return cond, months, z_c[None] + z_y
+        return cond, months, self.diffusion[mode].base(z_c)[None] + z_y
 
     def decode_fields(self, z: torch.Tensor, months: np.ndarray, batch: int = VAE_BATCH) -> np.ndarray:
         """Latents ``[M, T, C, h, w]`` with calendar ``months [T]`` (1..12) -> fields ``[M, T, H, W]`` in K.

@@ -208,6 +208,7 @@ def train_ensemble_ldm(
     progress=None,
     device=None,
     lowfreq_weight: float = 0.0,
+    base_years: int = 0,
     init_from=None,
 ) -> Path:
     """Encode ``members`` of ``data`` with ``model_dir/vae`` and train ``model_dir/<mode>``.
@@ -217,8 +218,8 @@ def train_ensemble_ldm(
     its config fields (``d_model``, ``n_layers``, ``window``, ...). ``period``
     ``(first year, last year)`` trains on those years only. ``mode="both"``
     trains one network for both ways of sampling into ``model_dir/transformer``
-    and copies it to ``model_dir/autoregressive``. ``lowfreq_weight``: see
-    :func:`climviz.train.ldm.train_ldm`; so is ``init_from`` (fine-tune from those weights).
+    and copies it to ``model_dir/autoregressive``. ``lowfreq_weight``
+    and ``base_years``: see :func:`climviz.train.ldm.train_ldm`; so is ``init_from`` (fine-tune from those weights).
     """
     settings = settings or LoopSettings(steps=4000, batch_size=32, lr=5e-4)
     device = device or default_device()
@@ -259,6 +260,7 @@ def train_ensemble_ldm(
         progress=progress,
         device=device,
         lowfreq_weight=lowfreq_weight,
+        base_years=base_years,
         init_from=init_from,
     )
     if mode == "both" and distributed.is_rank0():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from climviz.data.normalize import MonthlyNormalizer
+from climviz.diffusion.residual_base import check_base_config
 from climviz.nn.checkpoint import CheckpointError
 from climviz.nn.denoisers import denoiser_config
 from climviz.nn.vae import VAEConfig
@@ -73,6 +74,10 @@ def check_generator_layout(
                 f"{here}: latent_shape {list(den.latent_shape)} does not match the latents "
                 f"{list(latent)} of the VAE in {where}; were they trained together?"
             )
+        try:
+            check_base_config(cfg.get("residual_base"))
+        except ValueError as err:
+            raise CheckpointError(f"{here}: residual_base {err}") from None
         stats = cfg["latent_stats"]
         for key, shape in (("z_mean", latent), ("z_std", latent[:1]), ("res_std", latent[:1])):
             try:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from climviz.diffusion.residual_base import base_config, same_month_mean
 from climviz.diffusion.schedule import CosineSchedule
 from climviz.nn.denoisers import denoiser_class
 from climviz.train.common import LoopSettings, Progress, default_device, run_loop
@@ -45,10 +46,14 @@ def lowpass_error(err: torch.Tensor, keep: torch.Tensor, months: int = LOWPASS_M
     return F.avg_pool1d(e.transpose(1, 2), k, stride=1).pow(2).sum()
 
 
-def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) -> dict:
+def latent_statistics(
+    latents: np.ndarray, *, pairs: int = 2000, seed: int = 0, base: np.ndarray | None = None
+) -> dict:
     """Normalisation of ``latents [M, T, C, h, w]``: mean/std of ``z`` and std of residuals.
 
     ``z_mean`` is per element ``[C, h, w]``; ``z_std`` and ``res_std`` are per channel ``[C]``.
+    The residuals are ``latents[a] - base[b]`` for members ``a != b`` (``base``: the
+    members' residual bases, same shape; default the latents themselves).
     """
     m = latents.shape[0]
     if m < 2:
@@ -59,7 +64,7 @@ def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) 
     a = rng.integers(0, m, pairs)
     b = (a + rng.integers(1, m, pairs)) % m
     t = rng.integers(0, latents.shape[1], pairs)
-    res = latents[a, t] - latents[b, t]
+    res = latents[a, t] - (latents if base is None else base)[b, t]
     return {
         "z_mean": z_mean.astype(np.float32),
         "z_std": np.maximum(z_std, 1e-6).astype(np.float32),
@@ -67,14 +72,15 @@ def latent_statistics(latents: np.ndarray, *, pairs: int = 2000, seed: int = 0) 
     }
 
 
-def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, p_context=None):
+def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, p_context=None, base=None):
     """Draw a training batch of residual windows. Returns tensors on the CPU.
 
     ``latents [M, T, C, h, w]`` (raw posterior means), ``months [T]`` in 0..11,
     ``years [T]`` decimal years. ``batch_size`` windows are drawn; under
     torchrun each rank keeps its shard of ``B = batch_size / world`` of them.
-    Returns ``x0 [B, W, C, h, w]`` (normalised residual), ``cond`` (normalised
-    ``z_c``), ``month [B, W]``, ``year [B, W]``, ``context [B, W]`` (bool).
+    Returns ``x0 [B, W, C, h, w]`` (normalised residual ``z_t - base_c``; ``base``
+    holds every member's residual base, default the latents themselves), ``cond``
+    (normalised ``z_c``), ``month [B, W]``, ``year [B, W]``, ``context [B, W]`` (bool).
     """
     m, t_len = latents.shape[:2]
     tgt = torch.randint(0, m, (batch_size,), generator=gen).numpy()
@@ -89,7 +95,8 @@ def make_batch(latents, months, years, stats, *, window, batch_size, mode, gen, 
     z_t = latents[tgt[:, None], idx]
     z_c = latents[cnd[:, None], idx]
     cs = (slice(None), slice(None), slice(None), None, None)
-    x0 = (z_t - z_c) / stats["res_std"][cs[2:]]
+    b_c = z_c if base is None else base[cnd[:, None], idx]
+    x0 = (z_t - b_c) / stats["res_std"][cs[2:]]
     cond = (z_c - stats["z_mean"]) / stats["z_std"][cs[2:]]
     context = np.zeros((len(tgt), window), bool)
     context[use, : window // 2] = True
@@ -152,6 +159,7 @@ def train_ldm(
     resume: bool = True,
     progress: Progress | None = None,
     lowfreq_weight: float = 0.0,
+    base_years: int = 0,
     init_from=None,
 ) -> torch.nn.Module:
     """Fit the denoiser that ``cfg`` configures (:mod:`climviz.nn.denoisers`) on residuals
@@ -159,7 +167,9 @@ def train_ldm(
 
     ``months [T]`` holds the calendar month (0..11) and ``years [T]`` the
     decimal year of each time step. ``lowfreq_weight`` adds that multiple of
-    :func:`lowpass_error` to the loss (0: plain v-prediction MSE). ``init_from``:
+    :func:`lowpass_error` to the loss (0: plain v-prediction MSE). ``base_years``: the residual is taken from the
+    conditioning run's same-month mean over that many years either side
+    (:mod:`climviz.diffusion.residual_base`; 0: from the run itself, as in the paper). ``init_from``:
     a denoiser checkpoint directory whose weights start the training (fine-tuning);
     parameters it lacks keep their initial values, which must be zeros, so that the
     network starts as the function it was.
@@ -169,7 +179,10 @@ def train_ldm(
     if latents.shape[1] < cfg.window:
         raise ValueError(f"need at least {cfg.window} months of data, got {latents.shape[1]}")
     device = device or default_device()
-    stats = latent_statistics(latents, seed=settings.seed)
+    base = None
+    if base_years:
+        base = same_month_mean(torch.from_numpy(np.ascontiguousarray(latents)), base_years, dim=1).numpy()
+    stats = latent_statistics(latents, seed=settings.seed, base=base)
     schedule = CosineSchedule(num_train_steps)
     model = denoiser_class(cfg)(cfg).to(device)
     if init_from is not None:
@@ -187,6 +200,7 @@ def train_ldm(
                 batch_size=settings.batch_size,
                 mode=mode,
                 gen=gen,
+                base=base,
             )
         )
         b = settings.batch_size  # the global batch: every rank draws all the noise, keeps its rows
@@ -212,6 +226,7 @@ def train_ldm(
         "denoiser": cfg.to_dict(),
         "schedule": schedule.config(),
         "latent_stats": {k: v.tolist() for k, v in stats.items()},
+        "residual_base": base_config(base_years),
         "lowfreq_weight": float(lowfreq_weight),
         **({"init_from": str(init_from)} if init_from is not None else {}),
         **(extra_config or {}),

@@ -25,6 +25,19 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_based_model_dir(tmp_path_factory) -> Path:
+    """As :func:`tiny_model_dir`, with the residual taken from the same-month mean over +-1 year."""
+    import tiny_checkpoints
+
+    root = tmp_path_factory.mktemp("reliability-models-based")
+    data = root / "toy.nc"
+    toy_tas(members=3, seed=1).to_dataset().to_netcdf(data)
+    return tiny_checkpoints.train_ensemble(
+        data, root / "ensemble", steps=2, channels="8,8", d_model=16, ldm_args=("--base-years", "1")
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_generator(tiny_model_dir):
     from climviz.pipelines.ensemble import EnsembleGenerator
 

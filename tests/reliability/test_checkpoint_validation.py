@@ -133,6 +133,16 @@ CASES = [
         r"latent_stats z_std .* shape \[2\], got shape \[1\]",
     ),
     (
+        "transformer",
+        lambda c: c.update(residual_base={"kind": "same-month mean", "years": 0}),
+        r"transformer/config.json: residual_base years of a 'same-month mean' must be an integer >= 1, got 0",
+    ),
+    (
+        "autoregressive",
+        lambda c: c.update(residual_base={"kind": "running mean"}),
+        r"autoregressive/config.json: residual_base unknown kind 'running mean'",
+    ),
+    (
         "autoregressive",
         _set("denoiser", "latent_shape", [2, 8, 16]),
         "latent_shape .* does not match the latents",

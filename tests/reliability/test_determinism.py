@@ -70,13 +70,17 @@ def test_tiny_generator_is_deterministic(mode, sampler, tiny_model_dir):
         GenerationRequest(2, 2, "autoregressive", -4, "dpm++2m", 5),
     ],
 )
-def test_a_request_gives_what_its_fields_give_the_sampler(request_, tiny_model_dir):
+@pytest.mark.parametrize("based", [False, True])
+def test_a_request_gives_what_its_fields_give_the_sampler(request_, based, request):
     """``generate(cond, request)`` is, bit for bit, the composition the keyword call made: encode,
-    one generator per member ``(seed, k)``, ``sample_residual(steps=, sampler=)``, decode."""
+    one generator per member ``(seed, k)``, ``sample_residual(steps=, sampler=)``, add the residual
+    to its base, decode. The base is the conditioning run itself, or (``--base-years 1``, a
+    24-month run) each calendar month's mean over the two years, for both years."""
     from climviz.data.grid import decimal_years
     from climviz.pipelines.ensemble import member_generators
 
-    gen = EnsembleGenerator.from_checkpoint(tiny_model_dir, device="cpu")
+    directory = request.getfixturevalue("tiny_based_model_dir" if based else "tiny_model_dir")
+    gen = EnsembleGenerator.from_checkpoint(directory, device="cpu")
     cond = _cond_for(gen, 1990, months=24)
     got = gen.generate(cond, request_)
 
@@ -93,7 +97,9 @@ def test_a_request_gives_what_its_fields_give_the_sampler(request_, tiny_model_d
         sampler=r.sampler,
         generator=member_generators(r.seed, members),
     )
-    expected = gen.decode_fields(z_c[None] + z_y, months)
+    base = torch.cat([(z_c[:12] + z_c[12:]) / 2] * 2) if based else z_c
+    assert based == (not torch.equal(base, z_c))
+    expected = gen.decode_fields(base[None] + z_y, months)
     assert np.array_equal(got.values, expected)
     assert list(got["member"].values) == list(members)
     assert (got.attrs["mode"], got.attrs["sampler"], got.attrs["steps"], got.attrs["seed"]) == (

@@ -36,3 +36,31 @@ def test_copies_of_the_conditioning_run_are_all_of_it():
     np.testing.assert_allclose(f["corr with conditioning run"], 1.0, atol=1e-12)
     np.testing.assert_allclose(f["corr of changes with conditioning run's"], 1.0, atol=1e-12)
     assert f["slope of residual changes on -conditioning changes"] == 0.0
+
+
+def test_change_variance_ratios_find_where_the_changes_are_too_large():
+    """Generated = true fields with the Nino3.4 box scaled by sqrt(2): its ratio is 2, bands away
+    from the equator 1, and the globe between (the box is a small share of the area)."""
+    rng = np.random.default_rng(4)
+    lat = np.linspace(-87.5, 87.5, 36)
+    lon = np.arange(0.0, 360.0, 5.0)
+    truth = xr.DataArray(
+        rng.normal(size=(3, 50, lat.size, lon.size)),
+        dims=("member", "time", "lat", "lon"),
+        coords={"lat": lat, "lon": lon},
+    )
+    in_box = (abs(truth["lat"]) <= 5) & (truth["lon"] >= 190) & (truth["lon"] <= 240)
+    generated = truth * xr.where(in_box, np.sqrt(2.0), 1.0)
+    r = nino34_changes.change_variance_ratios(generated, truth)
+    np.testing.assert_allclose(r["Nino3.4 box"], 2.0, rtol=1e-9)
+    np.testing.assert_allclose([r["90S-30S"], r["30N-90N"]], 1.0, rtol=1e-12)
+    assert 1.0 < r["globe"] < 1.05 and r["10S-10N"] > r["globe"]
+
+
+def test_latent_change_ratios_per_channel():
+    """Channel 1 of the generated latents doubled: its ratio is 4, channel 0's 1."""
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(2, 30, 2, 3, 4))
+    g = z.copy()
+    g[:, :, 1] *= 2.0
+    np.testing.assert_allclose(nino34_changes.latent_change_ratios(g, z), [1.0, 4.0], rtol=1e-12)
