@@ -80,11 +80,22 @@ def change_variance_ratios(generated, truth) -> dict:
     return out
 
 
-def latent_change_ratios(z_generated, z_true) -> list[float]:
+def latent_change_ratios(z_generated, z_true, cells=None) -> list[float]:
     """``[member, time, channel, h, w]`` latents -> per channel, generated / true variance of the
-    month-to-month changes (pooled over members, time and cells)."""
+    month-to-month changes (pooled over members, time and cells), and last, over the ``cells``
+    (``[h, w]`` bool) only, channels pooled."""
     dg, dt = (np.diff(np.asarray(z, np.float64), axis=1) for z in (z_generated, z_true))
-    return list(dg.var(axis=(0, 1, 3, 4)) / dt.var(axis=(0, 1, 3, 4)))
+    out = list(dg.var(axis=(0, 1, 3, 4)) / dt.var(axis=(0, 1, 3, 4)))
+    if cells is not None:
+        out.append(float(dg.var(axis=(0, 1))[:, cells].sum() / dt.var(axis=(0, 1))[:, cells].sum()))
+    return out
+
+
+def latent_cells(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Grid mask ``[nlat, nlon]`` -> the ``shape`` latent cells (blocks of the grid) holding any of it."""
+    h, w = shape
+    f_lat, f_lon = region_mask.shape[0] // h, region_mask.shape[1] // w
+    return region_mask.reshape(h, f_lat, w, f_lon).any(axis=(1, 3))
 
 
 def main() -> None:
@@ -139,9 +150,12 @@ def main() -> None:
     print("| " + " | ".join(ratios) + " |")
     print("|---" * len(ratios) + "|")
     print("| " + " | ".join(f"{v:.2f}" for v in ratios.values()) + " |")
-    latent = latent_change_ratios(z_gen.numpy(), z_true)
-    print("\nthe same in the latents, per channel, generated / true:")
-    print("| " + " | ".join(f"channel {c}" for c in range(len(latent))) + " |")
+    grid_box = REGIONS["Nino3.4"].mask(np.asarray(generator.lat), np.asarray(generator.lon))
+    cells = latent_cells(grid_box, tuple(z_gen.shape[-2:]))
+    latent = latent_change_ratios(z_gen.numpy(), z_true, cells)
+    print("\nthe same in the latents, per channel, and at the latent cells over the Nino3.4 box:")
+    names = [f"channel {c}" for c in range(len(latent) - 1)] + [f"{int(cells.sum())} Nino3.4 cells"]
+    print("| " + " | ".join(names) + " |")
     print("|---" * len(latent) + "|")
     print("| " + " | ".join(f"{v:.2f}" for v in latent) + " |")
 

@@ -57,10 +57,25 @@ def test_change_variance_ratios_find_where_the_changes_are_too_large():
     assert 1.0 < r["globe"] < 1.05 and r["10S-10N"] > r["globe"]
 
 
-def test_latent_change_ratios_per_channel():
-    """Channel 1 of the generated latents doubled: its ratio is 4, channel 0's 1."""
+def test_latent_change_ratios_per_channel_and_over_cells():
+    """Channel 1 of the generated latents doubled: its ratio is 4, channel 0's 1. Cell (0, 0) of
+    both channels doubled instead: 4 over that cell, whatever the rest."""
     rng = np.random.default_rng(5)
     z = rng.normal(size=(2, 30, 2, 3, 4))
     g = z.copy()
     g[:, :, 1] *= 2.0
     np.testing.assert_allclose(nino34_changes.latent_change_ratios(g, z), [1.0, 4.0], rtol=1e-12)
+    g = z.copy()
+    g[..., 0, 0] *= 2.0
+    cells = np.zeros((3, 4), bool)
+    cells[0, 0] = True
+    np.testing.assert_allclose(nino34_changes.latent_change_ratios(g, z, cells)[-1], 4.0, rtol=1e-12)
+
+
+def test_latent_cells_hold_the_blocks_a_region_touches():
+    grid = np.zeros((8, 16), bool)
+    grid[3:5, 5] = True  # rows 3-4 lie in 2-row blocks 1 and 2; column 5 in 4-column block 1
+    cells = nino34_changes.latent_cells(grid, (4, 4))
+    expected = np.zeros((4, 4), bool)
+    expected[1:3, 1] = True
+    assert np.array_equal(cells, expected)
