@@ -55,3 +55,17 @@ def test_any_time_dimension_gives_the_same_as_one_series_at_a_time():
     for m in range(3):
         assert torch.equal(out[m], same_month_mean(z[m], 2, dim=0))
     assert torch.equal(same_month_mean(z.transpose(0, 1), 2, dim=0).transpose(0, 1), out)
+
+
+def test_the_residual_scale_is_measured_from_the_base():
+    """Members = a shared signal + independent noise of std 0.5: residuals from another member
+    have std 0.5 sqrt(2); from a base that is the shared signal itself, 0.5."""
+    from climviz.train.ldm import latent_statistics
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(1, 200, 2, 3, 4))
+    latents = (shared + 0.5 * rng.normal(size=(6, 200, 2, 3, 4))).astype(np.float32)
+    paper = latent_statistics(latents, pairs=4000)
+    based = latent_statistics(latents, pairs=4000, base=np.broadcast_to(shared, latents.shape))
+    np.testing.assert_allclose(paper["res_std"], 0.5 * np.sqrt(2), rtol=0.05)
+    np.testing.assert_allclose(based["res_std"], 0.5, rtol=0.05)
