@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import xarray as xr
 
 from climviz.data.loader import open_ensemble
 from climviz.data.regions import REGIONS
@@ -121,19 +120,10 @@ def main() -> None:
     generator = EnsembleGenerator.from_checkpoint(args.model_dir, device="cpu")
     request = GenerationRequest(n_members=args.members, mode=args.mode, seed=args.seed)
     checked, months, z_gen = generator.sample_latents(cond, request)
-    gen = xr.DataArray(
-        generator.decode_fields(z_gen, months),
-        dims=("member", "time", "lat", "lon"),
-        coords={"time": checked["time"], "lat": checked["lat"], "lon": checked["lon"]},
-    )
+    gen = generator.members_from_latents(checked, months, z_gen, request)
     truth = regrid(tas.sel(member=truth_members), generator.lat, generator.lon)
     truth = truth.transpose("member", "time", "lat", "lon")
-    z_true = np.stack(  # encoded as the generator encodes a conditioning run
-        [
-            generator.encode(generator.normalizer.normalize(m.values.astype(np.float32), months)).numpy()
-            for m in truth
-        ]
-    )
+    z_true = np.stack([generator.encode_fields(m.values, months).numpy() for m in truth])
     nc = nino34_anomalies(cond)
     rows = {
         f"generated ({args.members})": change_figures(nc, nino34_anomalies(gen)),

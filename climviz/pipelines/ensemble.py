@@ -312,11 +312,11 @@ class EnsembleGenerator:
             raise ValueError(f"mode {mode!r} is not available; this generator has {self.modes}")
         return max(s[0] for s in spans), min(s[1] for s in spans)
 
-    def _preview_hook(self, preview, frame: int, z_c: torch.Tensor, months: np.ndarray, mode: str):
-        """Sampler callback decoding member 0's predicted residual at ``frame`` to a field in K."""
+    def _preview_hook(self, preview, frame: int, base: torch.Tensor, months: np.ndarray, mode: str):
+        """Sampler callback decoding member 0's predicted residual at ``frame``, added to the
+        residual ``base [T, C, h, w]``, to a field in K."""
         f = min(max(int(frame), 0), len(months) - 1)
         res_std = self.diffusion[mode].res_std
-        base = self.diffusion[mode].base(z_c)
 
         def on_step(i, n_steps, x0):
             z = base[f] + x0[0, f] * res_std
@@ -362,11 +362,12 @@ class EnsembleGenerator:
                 f"the conditioning run covers {years[0]:.1f}-{years[-1]:.1f}; this model was trained on "
                 f"{y0:.0f}-{y1:.0f} and cannot generate outside it"
             )
-        z_c = self.encode(self.normalizer.normalize(cond.values.astype(np.float32), months), vae_batch)
+        z_c = self.encode_fields(cond.values, months, vae_batch)
+        base = self.diffusion[mode].base(z_c)
         gens = member_generators(
             request.seed, range(request.member_offset, request.member_offset + n_members)
         )
-        on_step = None if preview is None else self._preview_hook(preview, preview_frame, z_c, months, mode)
+        on_step = None if preview is None else self._preview_hook(preview, preview_frame, base, months, mode)
         z_y = self.diffusion[mode].sample_residual(
             z_c,
             months - 1,
@@ -378,7 +379,12 @@ class EnsembleGenerator:
             progress=progress,
             on_step=on_step,
         )
-        return cond, months, self.diffusion[mode].base(z_c)[None] + z_y
+        return cond, months, base[None] + z_y
+
+    def encode_fields(self, fields: np.ndarray, months: np.ndarray, batch: int = VAE_BATCH) -> torch.Tensor:
+        """Fields ``[T, H, W]`` in K with calendar ``months [T]`` (1..12) -> latents ``[T, C, h, w]``
+        (posterior means), as a conditioning run is encoded; the inverse of :meth:`decode_fields`."""
+        return self.encode(self.normalizer.normalize(np.asarray(fields).astype(np.float32), months), batch)
 
     def decode_fields(self, z: torch.Tensor, months: np.ndarray, batch: int = VAE_BATCH) -> np.ndarray:
         """Latents ``[M, T, C, h, w]`` with calendar ``months [T]`` (1..12) -> fields ``[M, T, H, W]`` in K.
@@ -451,6 +457,12 @@ class EnsembleGenerator:
         cond, months, z = self.sample_latents(
             cond, request, progress=progress, preview=preview, preview_frame=preview_frame
         )
+        return self.members_from_latents(cond, months, z, request)
+
+    def members_from_latents(
+        self, cond: xr.DataArray, months: np.ndarray, z: torch.Tensor, request: GenerationRequest
+    ) -> xr.DataArray:
+        """What :meth:`generate` returns, from what :meth:`sample_latents` returned for ``request``."""
         members = np.arange(request.member_offset, request.member_offset + request.n_members)
         out = xr.DataArray(
             self.decode_fields(z, months),
