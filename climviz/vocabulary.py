@@ -27,6 +27,9 @@ DEFAULT_NOISE_CORRELATION = 0.75
 # the first frame has a predecessor: a chain started from zeros takes days to build up its fine scales.
 DEFAULT_BURN_IN = 4
 
+# Attributes of the ``member`` coordinate of a generated ensemble (in memory and in a Dask-written store).
+MEMBER_ATTRS = {"long_name": "generated ensemble member"}
+
 # How an ensemble generator makes a sequence: one diffusion over the whole time
 # axis (transformer) or month blocks conditioned on the previous ones.
 MODES = ("transformer", "autoregressive")

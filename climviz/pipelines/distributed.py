@@ -55,6 +55,7 @@ import xarray as xr
 
 from climviz.data.io import atomic_path, default_encoding
 from climviz.requests import GenerationRequest
+from climviz.vocabulary import MEMBER_ATTRS
 
 SCHEDULER_ENV = "CLIMVIZ_DASK_SCHEDULER"
 ABORT_MARKER = ".climviz-abort"
@@ -169,7 +170,7 @@ def create_store(
     data = dask.array.zeros((n_members, t, h, w), chunks=(1, time_chunk, h, w), dtype=np.float32)
     members = np.arange(member_offset, member_offset + n_members)
     coords = {
-        "member": ("member", members, {"long_name": "generated ensemble member"}),
+        "member": ("member", members, dict(MEMBER_ATTRS)),
         **{d: (d, cond[d].values, dict(cond[d].attrs)) for d in ("time", "lat", "lon")},
     }
     ds = xr.Dataset({"tas": (DIMS, data, {"units": "K"})}, coords=coords)

@@ -31,7 +31,7 @@ from climviz.nn.vae import VAE, VAE_BATCH, VAEConfig
 from climviz.pipelines.generator_layout import check_generator_layout
 from climviz.pipelines.limits import check_memory
 from climviz.requests import GenerationRequest
-from climviz.vocabulary import MODES
+from climviz.vocabulary import MEMBER_ATTRS, MODES
 
 Progress = Callable[[int, int], None]
 
@@ -471,5 +471,5 @@ class EnsembleGenerator:
             name="tas",
             attrs=self.provenance(cond, request),
         )
-        out["member"].attrs["long_name"] = "generated ensemble member"
+        out["member"].attrs.update(MEMBER_ATTRS)
         return out

@@ -60,11 +60,10 @@ def vae_rmse(generator, truth: xr.DataArray) -> dict:
     globally and over Nino3.4, and the spread ratio of the reconstructions to ``truth`` (the
     same members: how much of the spread a perfect latent generator could keep)."""
     months = np.asarray(truth["time"].dt.month.values)
-    rec = []
-    for m in range(truth.sizes["member"]):
-        x = generator.normalizer.normalize(truth.isel(member=m).values, months)
-        z = generator.encode(x)
-        rec.append(generator.normalizer.denormalize(generator.decode(z), months))
+    rec = [
+        generator.decode_fields(generator.encode_fields(truth.isel(member=m).values, months)[None], months)[0]
+        for m in range(truth.sizes["member"])
+    ]
     rec = xr.DataArray(np.stack(rec), dims=truth.dims, coords=truth.coords)
     sq = (rec - truth) ** 2
     return {

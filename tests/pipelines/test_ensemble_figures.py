@@ -66,19 +66,12 @@ class _Shrinking:
 
     def __init__(self, scale):
         self.scale = scale
-        self.normalizer = self
 
-    def normalize(self, x, months):
-        return x - 280.0
+    def encode_fields(self, fields, months):
+        return fields - 280.0
 
-    def denormalize(self, x, months):
-        return x + 280.0
-
-    def encode(self, x):
-        return x
-
-    def decode(self, z):
-        return self.scale * z
+    def decode_fields(self, z, months):
+        return self.scale * z + 280.0
 
 
 def test_vae_scores_see_a_decoder_that_shrinks_the_spread(ens):
